@@ -1,0 +1,188 @@
+"""The state store's tables and their migrations (SQLAlchemy Core; SQLite or PostgreSQL).
+
+Migrations are an ordered list of steps keyed by version; ``schema_version`` records the last
+one applied. A new column or table is a new step at the end, never an edit of an old one.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import (
+    JSON, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+    UniqueConstraint, inspect, text,
+)
+from sqlalchemy.engine import Connection
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True),
+)
+
+# Where each incremental pull stopped. Advanced only after the writes the pull caused.
+cursors = Table(
+    "cursors", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The identity map and each person's last known snapshot (HubSpot contact id is the key).
+people = Table(
+    "people", metadata,
+    Column("hubspot_id", String(32), primary_key=True),
+    Column("email", String(320), index=True),
+    Column("email_domain", String(255), index=True),
+    Column("company_id", String(32), index=True),
+    Column("crm_id", String(32), index=True),          # Salesforce Lead/Contact id
+    Column("crm_object", String(16)),                  # "Lead" | "Contact"
+    Column("opportunity_id", String(32)),
+    Column("account_id", String(32)),
+    Column("owner_id", String(32)),
+    Column("stage", String(16), nullable=False, default="subscriber"),
+    Column("score", Float),
+    Column("missing", String(64)),
+    Column("fields", JSON, nullable=False, default=dict),     # canonical fields from HubSpot
+    Column("crm_fields", JSON, nullable=False, default=dict), # canonical fields read from the CRM (BANT…)
+    Column("crm_status", String(64)),
+    Column("handoff_at", DateTime(timezone=True)),
+    Column("handoffs", Integer, nullable=False, default=0),
+    Column("existing_customer", Boolean, nullable=False, default=False),
+    Column("definition_version", Integer),
+    Column("modified_at", DateTime(timezone=True)),           # HubSpot lastmodifieddate last seen
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+activities = Table(
+    "activities", metadata,
+    Column("hubspot_id", String(32), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("id", String(128), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("attrs", JSON, nullable=False, default=dict),
+    UniqueConstraint("hubspot_id", "source", "id", name="uq_activity"),
+    Index("ix_activity_person_time", "hubspot_id", "occurred_at"),
+)
+
+# The value leadsync last wrote per (system, record, field): an unchanged value is never
+# written again (a no-op write would bump the remote modstamp and come back as a change).
+written = Table(
+    "written", metadata,
+    Column("system", String(16), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("field", String(128), primary_key=True),
+    Column("value", JSON),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+)
+
+transitions = Table(
+    "transitions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hubspot_id", String(32), nullable=False, index=True),
+    Column("from_stage", String(16)),
+    Column("to_stage", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("cause", String(32), nullable=False),      # "definition" | "sales" | "opportunity" | …
+    Column("rule", Text),
+    Column("definition_version", Integer),
+    Column("run_id", Integer),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),       # sync | hubspot | salesforce | resync | reconcile | sla
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(16), nullable=False, default="running"),  # running | ok | partial | failed | stopped
+    Column("counts", JSON, nullable=False, default=dict),
+    Column("api", JSON, nullable=False, default=dict),
+    Column("message", Text),
+    Column("account", String(255)),
+)
+
+changes = Table(
+    "changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("hubspot_id", String(32), index=True),
+    Column("email", String(320), index=True),
+    Column("account", String(255), index=True),
+    Column("system", String(16), nullable=False),
+    Column("record_id", String(64)),
+    Column("field", String(128), nullable=False),
+    Column("old", JSON),
+    Column("new", JSON),
+    Column("rule", Text),
+    Column("definition_version", Integer),
+)
+
+errors = Table(
+    "errors", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("system", String(16)),
+    Column("hubspot_id", String(32)),
+    Column("email", String(320)),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("detail", Text),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(16), nullable=False),
+    Column("hubspot_id", String(32), nullable=False),
+    Column("email", String(320)),
+    Column("operation", String(32), nullable=False),   # write | handoff | convert | read
+    Column("code", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("detail", Text),
+    Column("transient", Boolean, nullable=False, default=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("system", "hubspot_id", "operation", name="uq_quarantine"),
+)
+
+# Round-robin position and other small pieces of named state.
+kv = Table(
+    "kv", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[
+        cursors, people, activities, written, transitions, runs, changes, errors, quarantine, kv,
+    ])
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _v1_initial),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def migrate(conn: Connection) -> int:
+    """Apply every migration newer than the recorded version; returns the version now."""
+    metadata.create_all(conn, tables=[schema_version])
+    current = conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar() or 0
+    if current == 0 and inspect(conn).has_table("people"):
+        current = 1   # created before versioning was recorded
+    for version, step in MIGRATIONS:
+        if version > current:
+            step(conn)
+            conn.execute(schema_version.insert().values(version=version))
+            current = version
+    return current
