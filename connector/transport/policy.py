@@ -1,0 +1,256 @@
+"""The one retry loop, pacing and budget for every HTTP call leadsync makes.
+
+Adapters hand ``HttpPolicy.call`` a zero-argument function that performs one request through
+whichever client (hubspot-api-client over urllib3, simple-salesforce or plain requests over
+the policy's own ``requests.Session``). The policy paces it, checks the daily budget, runs it,
+classifies any failure through ``classify`` and, via tenacity, backs off and retries what is
+transient. When it gives up it raises the typed errors of ``connector.errors``.
+
+Neither client retries on its own: the hubspot client gets ``urllib3.Retry(0)`` and the
+requests session an adapter with ``max_retries=0``, so retries live only here.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, TypeVar
+
+import requests
+import tenacity
+import urllib3
+
+from connector.errors import (ConfigError, FatalError, Problem, QuotaExhausted, RateLimited, Retryable,
+                              SkippableRecord)
+from connector.transport.classify import (FATAL_CONFIG, QUOTA_EXHAUSTED, RATE_LIMITED, REAUTH, RETRY,
+                                          SKIP_RECORD, SYSTEM_NAMES, HttpStatusError, Verdict, classify,
+                                          http_facts)
+from connector.transport.pacing import Budget, Clock, Sleep, TokenBucket, read_limit_headers
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    max_attempts: int = 5                  # per call, the first one included
+    max_elapsed: float = 120.0             # seconds a call may spend retrying
+    backoff_base: float = 0.5              # first backoff; doubles per attempt, with jitter
+    backoff_max: float = 30.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    hubspot_rate_limit_per_10s: int = 100  # the portal's burst limit; we pace at pace_share of it
+    pace_share: float = 0.8
+    hubspot_search_per_s: float = 4.0      # HubSpot allows 5/s on search
+    salesforce_per_s: float = 10.0
+    max_daily_share: Mapping[str, float] = field(
+        default_factory=lambda: {"salesforce": 0.5, "hubspot": 0.5})
+
+
+class _Transient(Exception):
+    """Internal: this attempt failed in a way worth another try."""
+
+    def __init__(self, verdict: Verdict, cause: BaseException) -> None:
+        super().__init__(verdict.message)
+        self.verdict, self.cause = verdict, cause
+        self.wait: float | None = None    # decided once, read by both tenacity's wait and stop
+
+
+@dataclass
+class _CallState:
+    reauth: Callable[[], None] | None
+    started: float
+    reauthed: bool = False
+
+
+class HttpPolicy:
+    def __init__(self, settings: PolicySettings | None = None, *, clock: Clock = time.monotonic,
+                 sleep: Sleep = time.sleep, wall_clock: Clock = time.time,
+                 rng: Callable[[], float] = random.random) -> None:
+        self.settings = s = settings or PolicySettings()
+        self._clock, self._sleep, self._wall_clock, self._rng = clock, sleep, wall_clock, rng
+        per_s = s.hubspot_rate_limit_per_10s * s.pace_share / 10.0
+        self._buckets = {
+            "hubspot": TokenBucket(per_s, max(1.0, per_s), clock, sleep),
+            "hubspot_search": TokenBucket(s.hubspot_search_per_s, 1, clock, sleep),
+            "salesforce": TokenBucket(s.salesforce_per_s, max(1.0, s.salesforce_per_s), clock, sleep),
+        }
+        self._budgets = {name: Budget(share) for name, share in s.max_daily_share.items()}
+        self._calls: dict[str, int] = {}
+        self._retries: dict[str, int] = {}
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.settings.connect_timeout, self.settings.read_timeout)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def call(self, system: str, attempt: Callable[[], T], *, lane: str | None = None,
+             single_record: bool = False, reauth: Callable[[], None] | None = None) -> T:
+        """Run ``attempt`` under pacing, budget and retry. ``lane`` picks a stricter bucket
+        (``hubspot_search``); ``reauth`` refreshes credentials once after a 401."""
+        state = _CallState(reauth, self._clock())
+        retrying = tenacity.Retrying(
+            stop=lambda rs: self._should_stop(rs, state), wait=self._wait,
+            retry=tenacity.retry_if_exception_type(_Transient), sleep=self._sleep,
+            before_sleep=lambda rs: self._count(self._retries, system), reraise=True)
+        try:
+            return retrying(self._attempt, system, attempt, lane, single_record, state)
+        except _Transient as gave_up:
+            raise self._give_up(system, gave_up, state) from gave_up.cause
+
+    def _attempt(self, system: str, attempt: Callable[[], T], lane: str | None,
+                 single_record: bool, state: _CallState) -> T:
+        self._spend(system, lane)
+        try:
+            return attempt()
+        except Exception as exc:
+            facts = http_facts(exc)
+            if facts is None:
+                raise       # not an HTTP failure: a bug, let it surface as it is
+            self.observe(system, facts.headers)
+            verdict = classify(system, facts.status, facts.headers, facts.body, exc,
+                               single_record=single_record, now=self._wall_clock())
+            raise self._act(system, verdict, exc, state) from exc
+
+    def _act(self, system: str, verdict: Verdict, exc: BaseException, state: _CallState) -> Exception:
+        """The exception that carries the verdict out of this attempt."""
+        if verdict.action in (RETRY, RATE_LIMITED):
+            return _Transient(verdict, exc)
+        if verdict.action == REAUTH and state.reauth is not None and not state.reauthed:
+            state.reauthed = True
+            state.reauth()
+            return _Transient(verdict, exc)      # retried at once: _next_wait sees the reauth
+        if verdict.action in (REAUTH, FATAL_CONFIG):
+            return _config_error(system, verdict.message, verdict.detail)
+        if verdict.action == QUOTA_EXHAUSTED:
+            return QuotaExhausted(verdict.message, detail=verdict.detail)
+        if verdict.action == SKIP_RECORD:
+            return SkippableRecord(verdict.message, code=verdict.code or verdict.kind, detail=verdict.detail)
+        return _fatal(verdict)
+
+    def _should_stop(self, retry_state: tenacity.RetryCallState, state: _CallState) -> bool:
+        transient = retry_state.outcome.exception() if retry_state.outcome else None
+        if not isinstance(transient, _Transient):
+            return True
+        wait = self._wait_for(transient, retry_state.attempt_number)
+        if retry_state.attempt_number >= self.settings.max_attempts:
+            return True
+        # A wait that would overrun the call's time budget is not worth starting.
+        return self._clock() - state.started + wait > self.settings.max_elapsed
+
+    def _wait_for(self, transient: _Transient, attempt_number: int) -> float:
+        if transient.wait is None:
+            transient.wait = self._next_wait(transient.verdict, attempt_number)
+        return transient.wait
+
+    def _next_wait(self, verdict: Verdict, attempt_number: int) -> float:
+        if verdict.action == REAUTH:
+            return 0.0
+        if verdict.retry_after is not None:
+            return verdict.retry_after
+        ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempt_number - 1))
+        return ceiling * (0.5 + self._rng() / 2)   # jitter so parallel workers don't stampede
+
+    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
+        transient = retry_state.outcome.exception() if retry_state.outcome else None
+        if not isinstance(transient, _Transient):
+            return 0.0
+        return self._wait_for(transient, retry_state.attempt_number)
+
+    def _give_up(self, system: str, gave_up: _Transient, state: _CallState) -> Exception:
+        verdict = gave_up.verdict
+        spent = self._clock() - state.started
+        message = f"{verdict.message}; leadsync gave up after {spent:.0f}s of retries"
+        if verdict.action == REAUTH:   # a 401 right after re-authenticating
+            return _config_error(system, verdict.message + " even after signing in again", verdict.detail)
+        if verdict.action == RATE_LIMITED:
+            return RateLimited(message, retry_after=verdict.retry_after, detail=verdict.detail)
+        return Retryable(message, detail=verdict.detail)
+
+    # -- pacing and budget ---------------------------------------------------------------------
+
+    def _spend(self, system: str, lane: str | None) -> None:
+        budget = self._budgets.get(system)
+        if budget is not None and not budget.allows_another_call():
+            name = SYSTEM_NAMES.get(system, system)
+            raise QuotaExhausted(
+                f"leadsync has used its share ({budget.max_share:.0%}) of {name}'s daily API allocation; "
+                "the cycle stops here and resumes when the allocation resets",
+                detail=f"{name} used≈{budget.estimated_used} limit={budget.limit}")
+        for name in filter(None, (lane, system)):
+            bucket = self._buckets.get(name)
+            if bucket is not None:
+                bucket.acquire()
+        self._count(self._calls, system)
+        if budget is not None:
+            budget.count_call()
+
+    def observe(self, system: str, headers: Mapping[str, str]) -> None:
+        """Learn the server's view of the limits from any response's headers."""
+        report = read_limit_headers(system, headers)
+        budget = self._budgets.get(system)
+        if budget is not None and report.daily_used is not None and report.daily_limit is not None:
+            budget.observe(report.daily_used, report.daily_limit)
+        if report.window_spent_for and system in self._buckets:
+            self._buckets[system].hold(report.window_spent_for)
+
+    @staticmethod
+    def _count(counter: dict[str, int], system: str) -> None:
+        counter[system] = counter.get(system, 0) + 1
+
+    def usage(self) -> dict[str, dict[str, Any]]:
+        """Per system: calls made, retries, and the daily allocation as last reported."""
+        systems = sorted(set(self._calls) | set(self._budgets))
+        return {name: {"calls": self._calls.get(name, 0), "retries": self._retries.get(name, 0),
+                       "remaining": self._budgets[name].remaining if name in self._budgets else None,
+                       "limit": self._budgets[name].limit if name in self._budgets else None}
+                for name in systems}
+
+    # -- clients wired to the policy -----------------------------------------------------------
+
+    def session(self, system: str) -> requests.Session:
+        """A requests session for ``system``: default timeouts, no retries of its own, and a hook
+        that feeds every response's limit headers to the budget and pacer."""
+        session = _TimeoutSession(self.timeout)
+        adapter = requests.adapters.HTTPAdapter(max_retries=urllib3.Retry(0, read=False))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.hooks["response"].append(lambda response, *args, **kwargs: self.observe(system, response.headers))
+        return session
+
+    def request(self, system: str, session: requests.Session, method: str, url: str, *,
+                lane: str | None = None, single_record: bool = False,
+                reauth: Callable[[], None] | None = None, **kwargs: Any) -> requests.Response:
+        """One raw requests call under the policy; a non-2xx answer is classified like any other."""
+        def attempt() -> requests.Response:
+            response = session.request(method, url, **kwargs)
+            if response.status_code >= 400:
+                raise HttpStatusError(response.status_code, response.headers, response.text)
+            return response
+        return self.call(system, attempt, lane=lane, single_record=single_record, reauth=reauth)
+
+
+def _config_error(system: str, reason: str, detail: str) -> ConfigError:
+    error = ConfigError(Problem("config", f"[{system}]", reason))
+    error.detail = detail
+    return error
+
+
+def _fatal(verdict: Verdict) -> FatalError:
+    error = FatalError(verdict.message, detail=verdict.detail)
+    error.kind = verdict.kind  # type: ignore[attr-defined]  # a batch writer splits on "bad_request"
+    return error
+
+
+class _TimeoutSession(requests.Session):
+    """requests has no session-wide timeout; without one a hung socket hangs the cycle."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self._default_timeout = timeout
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._default_timeout
+        return super().request(method, url, *args, **kwargs)
