@@ -44,6 +44,7 @@ people = Table(
     Column("stage", String(16), nullable=False, default="subscriber"),
     Column("score", Float),
     Column("missing", String(64)),
+    Column("reason", Text),                                   # why it holds its stage, in words
     Column("fields", JSON, nullable=False, default=dict),     # canonical fields from HubSpot
     Column("crm_fields", JSON, nullable=False, default=dict), # canonical fields read from the CRM (BANT…)
     Column("crm_status", String(64)),
