@@ -96,9 +96,11 @@ timeline = { field = "bant_timeline", in = ["0-3 months", "3-6 months"], weight 
 """
 
 
-def definition(half_life: float = 0, min_engagement: float = 10):
-    text = DEFINITION.replace("HALF_LIFE", str(half_life))
-    data = tomllib.loads(text.replace("min_engagement = 10", f"min_engagement = {min_engagement}"))
+def definition(half_life: float = 0, min_engagement: float = 10, mql_score: float = 50, extra: str = "",
+               version: int = 3):
+    text = DEFINITION.replace("HALF_LIFE", str(half_life)).replace("version = 3", f"version = {version}")
+    text = text.replace("min_engagement = 10", f"min_engagement = {min_engagement}")
+    data = tomllib.loads(text.replace("mql_score = 50", f"mql_score = {mql_score}") + extra)
     return parse_definition(data, "test.toml", DEFAULT_BANT_FIELDS)
 
 
