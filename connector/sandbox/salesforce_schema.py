@@ -19,6 +19,7 @@ OPPORTUNITY_STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Value P
 # The sales process's first open stage: what convertLead gives a new Opportunity.
 DEFAULT_OPPORTUNITY_STAGE = "Prospecting"
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}  # stage → IsWon
+LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Trade Show", "Other")
 TIMELINES = ("0-3 months", "3-6 months", "6-12 months", "12+ months")
 INDUSTRIES = ("Agriculture", "Banking", "Communications", "Consulting", "Education",
               "Electronics", "Energy", "Finance", "Government", "Healthcare", "Insurance",
@@ -127,14 +128,16 @@ USER = SObject("User", "User", "005", (
     _ID, _s("Username", 80, required=True), _s("Name", 121, createable=False, updateable=False),
     _s("FirstName", 40), _s("LastName", 80, required=True), Field("Email", "email", 128,
                                                                   required=True),
-    Field("IsActive", "boolean", default=True), _s("UserRoleName", 80), _s("ProfileName", 80),
+    _s("Title", 80), Field("IsActive", "boolean", default=True), _s("UserRoleName", 80),
+    _s("ProfileName", 80),
     *_audit()[:5],
 ))
 
 ACCOUNT = SObject("Account", "Account", "001", (
     _ID, _s("Name", 255, required=True), Field("Website", "url", 255),
     _pick("Type", ACCOUNT_TYPES), _pick("Industry", INDUSTRIES),
-    Field("NumberOfEmployees", "int"), Field("AnnualRevenue", "currency"), _OWNER, *_audit(),
+    Field("NumberOfEmployees", "int"), Field("AnnualRevenue", "currency"),
+    _s("BillingCountry", 80), _OWNER, *_audit(),
 ))
 
 LEAD = SObject("Lead", "Lead", "00Q", (
@@ -142,8 +145,7 @@ LEAD = SObject("Lead", "Lead", "00Q", (
     _s("Name", 121, createable=False, updateable=False),
     _s("Company", 255, required=True), _s("Title", 128), Field("Phone", "phone", 40),
     Field("NumberOfEmployees", "int"), Field("AnnualRevenue", "currency"),
-    _pick("Industry", INDUSTRIES), _s("Country", 80), _pick("LeadSource", (
-        "Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")),
+    _pick("Industry", INDUSTRIES), _s("Country", 80), _pick("LeadSource", LEAD_SOURCES),
     _pick("Status", LEAD_STATUSES, restricted=True, required=True,
           default="Open - Not Contacted"),
     _OWNER, _ro("IsConverted", "boolean", default=False),
@@ -173,7 +175,7 @@ OPPORTUNITY = SObject("Opportunity", "Opportunity", "006", (
     _pick("StageName", OPPORTUNITY_STAGES, restricted=True, required=True),
     Field("Amount", "currency"), Field("CloseDate", "date", required=True),
     _ro("IsClosed", "boolean", default=False), _ro("IsWon", "boolean", default=False),
-    _pick("LeadSource", ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")),
+    _pick("LeadSource", LEAD_SOURCES),
     *_audit(),
 ))
 

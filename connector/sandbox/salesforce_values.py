@@ -21,7 +21,7 @@ ORG_ID = "00D5g000004LeadAAA"
 
 
 class IdFactory:
-    """Mints 18-character ids: key prefix + pod + sequence + case-safe checksum."""
+    """Mints 18-character ids: key prefix + pod + base-62 sequence + case checksum."""
 
     def __init__(self, start: int = 1) -> None:
         self._counter = itertools.count(start)
@@ -31,10 +31,11 @@ class IdFactory:
         with self._lock:
             n = next(self._counter)
         digits = ""
-        for _ in range(8):
+        for _ in range(9):
             n, r = divmod(n, 62)
             digits = _BASE62[r] + digits
-        return to_18(f"{key_prefix}5g00{digits}"[:15])
+        # "5g1": the seed mints "5g0…" ids, so records created here never collide with them
+        return to_18(f"{key_prefix}5g1{digits}")
 
 
 def to_18(record_id: str) -> str:
