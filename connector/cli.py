@@ -114,18 +114,18 @@ def _runtime(args: argparse.Namespace, **kwargs: Any):
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from connector.summary import print_summary
     with _runtime(args) as rt:
         rt.warn_if_review_due()
         summary = rt.sync()
+    from connector.summary import print_summary
     print_summary(summary, as_json=args.json)
     return EXIT_OK if summary.outcome in ("ok", "partial", "stopped") else EXIT_FATAL
 
 
 def cmd_resync(args: argparse.Namespace) -> int:
-    from connector.summary import print_plan, print_summary
     with _runtime(args) as rt:
         summary, planned = rt.resync(args.account, dry_run=args.dry_run)
+    from connector.summary import print_plan, print_summary
     if args.dry_run:
         print_plan(planned, as_json=args.json)
     else:

@@ -154,8 +154,8 @@ class Store:
             for hubspot_id, items in by_person.items():
                 if not items:
                     continue
-                known = set(conn.execute(select(s.activities.c.source, s.activities.c.id).where(
-                    s.activities.c.hubspot_id == hubspot_id)).tuples())
+                known = {(r.source, r.id) for r in conn.execute(select(s.activities.c.source, s.activities.c.id).where(
+                    s.activities.c.hubspot_id == hubspot_id))}
                 fresh = []
                 for a in items:
                     key = (a.source, a.id or f"{a.type}@{a.occurred_at.isoformat()}")

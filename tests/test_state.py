@@ -1,0 +1,107 @@
+"""The state store, on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from connector.model import Activity
+from connector.state import LockHeld, Store
+from connector.state_schema import LATEST
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+
+
+def test_given_new_store_when_opened_then_migrated_to_latest_and_reopening_is_a_no_op(state_url):
+    assert Store(state_url).version == LATEST
+    assert Store(state_url).version == LATEST
+
+
+def test_given_cursor_when_set_then_read_back_as_utc(state_url):
+    store = Store(state_url)
+    assert store.cursor("hubspot.people") is None
+    store.set_cursor("hubspot.people", NOW, NOW)
+    store.set_cursor("hubspot.people", NOW + timedelta(seconds=5), NOW)
+    assert store.cursor("hubspot.people") == NOW + timedelta(seconds=5)
+    assert store.cursor("hubspot.people").tzinfo is not None
+
+
+def test_given_same_activity_twice_when_added_then_stored_once(state_url):
+    store = Store(state_url)
+    a = Activity("page_view", NOW, {"url": "https://x/pricing"}, "hubspot", "ev1")
+    assert store.add_activities({"1": [a, a]}) == 1
+    assert store.add_activities({"1": [a]}) == 0
+    assert store.activities(["1"])["1"][0].attrs == {"url": "https://x/pricing"}
+    assert store.activities(["1"], since=NOW + timedelta(seconds=1))["1"] == []
+
+
+def test_given_person_when_saved_twice_then_updated_in_place(state_url):
+    store = Store(state_url)
+    store.save_people([{"hubspot_id": "7", "email": "Ann@Acme.io", "email_domain": "acme.io", "stage": "lead",
+                        "fields": {"title": "CTO"}}], NOW)
+    store.save_people([{"hubspot_id": "7", "stage": "mql", "handoff_at": NOW}], NOW)
+    person = store.people(["7"])["7"]
+    assert (person["stage"], person["fields"], person["handoff_at"]) == ("mql", {"title": "CTO"}, NOW)
+    assert [p["hubspot_id"] for p in store.find_people(email="ann@acme.io")] == ["7"]
+    assert [p["hubspot_id"] for p in store.find_people(domain="ACME.io")] == ["7"]
+
+
+def test_given_written_values_when_recorded_then_read_per_record(state_url):
+    store = Store(state_url)
+    store.record_written("hubspot", "7", {"leadsync_score": "85", "leadsync_stage": "mql"}, NOW)
+    store.record_written("hubspot", "7", {"leadsync_score": "90"}, NOW)
+    assert store.written("hubspot", ["7"]) == {"7": {"leadsync_score": "90", "leadsync_stage": "mql"}}
+
+
+def test_given_transient_failure_when_quarantined_twice_then_attempts_count_and_due_time_applies(state_url):
+    store = Store(state_url)
+    for _ in range(2):
+        store.quarantine(system="salesforce", hubspot_id="7", email="a@b.io", operation="handoff",
+                         code="UNABLE_TO_LOCK_ROW", reason="locked", detail=None, transient=True, now=NOW,
+                         next_attempt_at=NOW + timedelta(minutes=5))
+    [entry] = store.quarantined()
+    assert entry.attempts == 2
+    assert store.quarantined(due_at=NOW) == []
+    assert len(store.quarantined(due_at=NOW + timedelta(minutes=5))) == 1
+    assert store.release(system="salesforce", hubspot_id="7") == 1
+
+
+def test_given_run_when_finished_then_counts_kept_and_old_runs_pruned(state_url):
+    store = Store(state_url)
+    run = store.start_run("sync", NOW - timedelta(days=100))
+    store.finish_run(run, NOW - timedelta(days=100), "ok", {"handed_off": 3}, {"hubspot": {"calls": 9}})
+    store.add_changes([{"run_id": run, "at": NOW - timedelta(days=100), "system": "hubspot", "field": "x", "new": 1}])
+    assert store.prune(NOW - timedelta(days=90)) == {"changes": 1, "errors": 0, "runs": 1}
+
+
+def test_given_lock_held_when_another_process_tries_then_refused(sqlite_url, tmp_path):
+    store = Store(sqlite_url)
+    code = ("import sys; from connector.state import Store, LockHeld\n"
+            f"s = Store({sqlite_url!r})\n"
+            "try:\n    ctx = s.cycle_lock(); ctx.__enter__(); print('acquired')\n"
+            "except LockHeld: print('refused')\n")
+    with store.cycle_lock():
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+        assert out.strip() == "refused"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "acquired"
+
+
+def test_given_lock_holder_killed_when_next_process_tries_then_lock_is_free(sqlite_url):
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import time; from connector.state import Store\n"
+                               f"s = Store({sqlite_url!r}); c = s.cycle_lock(); c.__enter__(); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeld):
+            with Store(sqlite_url).cycle_lock():
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with Store(sqlite_url).cycle_lock():
+        pass
