@@ -173,6 +173,10 @@ def _fields(reader: _Reader, key: str, name_key: str, types: Sequence[str], defa
         if not isinstance(name, str) or not name.strip():
             reader.fail(where, f"needs {name_key} = the {'property' if name_key == 'property' else 'field'} name")
             continue
+        if not _IDENTIFIER.match(name.strip()):
+            # Names go into SOQL select lists and URLs as they are: only API names pass.
+            reader.fail(f"{where}.{name_key}", f"{name!r} is not an API name (letters, digits, underscores)")
+            continue
         if type_ not in types:
             reader.fail(f"{where}.type", f"unknown type {type_!r}; use one of {', '.join(types)}")
         if sync not in SYNC_RULES:
@@ -269,6 +273,10 @@ def load_salesforce_mapping(path: str | Path) -> SalesforceMapping:
     for subtype, kind in touches.items():
         if kind not in ("call", "email", "meeting"):
             reader.fail(f"touches.{subtype}", f"unknown touch kind {kind!r}; use call, email or meeting")
+    for key in ("lead.object", "lead.external_id", "contact.object", "contact.external_id", "status.reason_field"):
+        name = reader.get(key, str, "Id", required=False)
+        if not _IDENTIFIER.match(name):
+            reader.fail(key, f"{name!r} is not an API name (letters, digits, underscores)")
     mapping = SalesforceMapping(
         path=reader.file,
         lead_object=reader.get("lead.object", str, "Lead"),

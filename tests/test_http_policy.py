@@ -43,6 +43,8 @@ TABLE = [
     ("salesforce", 400, {}, [{"errorCode": "INVALID_FIELD"}], None, True, ("skip_record", "bad_record", None)),
     ("salesforce", 404, {}, [{"errorCode": "NOT_FOUND"}], None, True, ("skip_record", "not_found", None)),
     ("salesforce", 503, {}, "", None, False, ("retry", "server_error", None)),
+    ("salesforce", 400, {}, {"error": "invalid_grant", "error_description": "authentication failure"}, None, False,
+     ("fatal_config", "credentials_rejected", None)),
     ("hubspot", 429, {}, HS_DAILY, None, False, ("quota_exhausted", "daily_quota", None)),
     ("hubspot", 429, {"Retry-After": "3"}, HS_SECONDLY, None, False, ("rate_limited", "rate_limit", 3.0)),
     ("hubspot", 429, {"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},

@@ -64,6 +64,10 @@ BAD_MAPPINGS = [
      "opportunity.stalled_after_days", "whole number"),
     ("salesforce", ('Event = "meeting"', 'Event = "lunch"'), "touches.Event", "unknown touch kind"),
     ("salesforce", ('handoff = "Open - Not Contacted"\n', ''), "status.handoff", "missing"),
+    ("salesforce", ('title = { field = "Title" }', 'title = { field = "Title, Id FROM User --" }'),
+     "lead.fields.title.field", "not an API name"),
+    ("salesforce", ('reason_field = "Rejection_Reason__c"', 'reason_field = "Reason; x"'),
+     "status.reason_field", "not an API name"),
     ("salesforce", ('email = { field = "Email" }', 'email = { field = "Email", colour = "red" }'),
      "lead.fields.email", "unknown key(s) colour"),
 ]

@@ -25,6 +25,7 @@ class Person:
     modified_at: datetime                # lastmodifieddate
     company_id: str | None = None        # primary associated company
     written: Mapping[str, Any] = field(default_factory=dict)  # current leadsync_* / lifecycle values, by property
+    notes: tuple[str, ...] = ()          # values that could not be understood (kept as None), for the log
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class CrmRecord:
     account_id: str | None = None
     reason: str | None = None            # the rep's recycle/reject reason
     written: Mapping[str, Any] = field(default_factory=dict)  # current Leadsync_* values, by field
+    notes: tuple[str, ...] = ()          # values that could not be understood (kept as None), for the log
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +86,13 @@ class WriteOutcome:
     written: dict[str, str] = field(default_factory=dict)        # key → record id
     created: set[str] = field(default_factory=set)               # keys whose record was created
     failed: dict[str, SkippableRecord] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)          # key → a partial problem (written, but…)
 
     def merge(self, other: "WriteOutcome") -> None:
         self.written.update(other.written)
         self.created |= other.created
         self.failed.update(other.failed)
+        self.notes.update(other.notes)
 
 
 class MarketingPlatform(Protocol):

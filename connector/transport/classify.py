@@ -74,6 +74,10 @@ RULES: tuple[Rule, ...] = (
     Rule(QUOTA_EXHAUSTED, "daily_quota", "{name}'s daily API limit is used up",
          "hubspot", (429,), _codes("DAILY")),
     Rule(RATE_LIMITED, "rate_limit", "{name} asked leadsync to slow down", statuses=(429,)),
+    # The OAuth token endpoint's answers (RFC 6749 §5.2): wrong secrets are not worth a retry.
+    Rule(FATAL_CONFIG, "credentials_rejected", "{name} rejected leadsync's sign-in", statuses=(400, 401),
+         codes=_codes("invalid_grant", "invalid_client", "invalid_client_id", "unauthorized_client",
+                      "unsupported_grant_type", "invalid_request", "inactive_user", "inactive_org")),
     # An expired SOAP session comes back as a 500 fault carrying the same code as REST's 401.
     Rule(REAUTH, "session_expired", "the {name} session expired",
          "salesforce", (401, 500), _codes("INVALID_SESSION_ID")),

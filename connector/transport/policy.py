@@ -189,11 +189,16 @@ class HttpPolicy:
     def observe(self, system: str, headers: Mapping[str, str]) -> None:
         """Learn the server's view of the limits from any response's headers."""
         report = read_limit_headers(system, headers)
-        budget = self._budgets.get(system)
-        if budget is not None and report.daily_used is not None and report.daily_limit is not None:
-            budget.observe(report.daily_used, report.daily_limit)
+        if report.daily_used is not None and report.daily_limit is not None:
+            self.observe_usage(system, report.daily_used, report.daily_limit)
         if report.window_spent_for and system in self._buckets:
             self._buckets[system].hold(report.window_spent_for)
+
+    def observe_usage(self, system: str, used: int, limit: int) -> None:
+        """The daily allocation as reported outside headers (SOAP's LimitInfoHeader)."""
+        budget = self._budgets.get(system)
+        if budget is not None:
+            budget.observe(used, limit)
 
     @staticmethod
     def _count(counter: dict[str, int], system: str) -> None:
