@@ -1,0 +1,210 @@
+"""HubSpot property definitions (properties v3) and value validation.
+
+A portal starts with HubSpot's default contact and company properties plus the custom ones
+this marketing team created (``wants_sales_contact``, and ``numberofemployees`` on contacts:
+HubSpot's own contact property is ``numemployees``, a range picklist). leadsync's own
+``leadsync_*`` properties are absent until the connector creates them, as on a fresh portal.
+
+Validation mirrors the real API: a write naming an unknown property, or a value the property's
+type refuses, fails the whole request with 400 VALIDATION_ERROR and the message
+``Property values were not valid: [{"isValid":false,"message":…,"error":…,"name":…}]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+OBJECT_TYPES = {"contacts": "contacts", "contact": "contacts", "0-1": "contacts",
+                "companies": "companies", "company": "companies", "0-2": "companies"}
+
+LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
+                    "opportunity", "customer", "evangelist", "other")
+LEAD_STATUSES = ("NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT",
+                 "CONNECTED", "BAD_TIMING")
+COMPANY_INDUSTRIES = (
+    "COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "BANKING", "HOSPITAL_HEALTH_CARE", "MEDICAL_DEVICES",
+    "MACHINERY", "INDUSTRIAL_AUTOMATION", "RETAIL", "EDUCATION_MANAGEMENT", "GOVERNMENT_ADMINISTRATION",
+    "LOGISTICS_AND_SUPPLY_CHAIN", "MEDIA_PRODUCTION", "INFORMATION_TECHNOLOGY_AND_SERVICES",
+)
+FIELD_TYPES = {"string": "text", "number": "number", "bool": "booleancheckbox", "date": "date",
+               "datetime": "date", "enumeration": "select", "phone_number": "phonenumber"}
+READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate",
+                       "hs_merged_object_ids"})
+CREATED_AT = "2019-08-06T02:41:08.000Z"  # when HubSpot defined its defaults; any fixed past date
+
+
+@dataclass(slots=True)
+class PropertyDef:
+    name: str
+    label: str
+    type: str = "string"
+    field_type: str = "text"
+    group: str = "contactinformation"
+    options: tuple[str, ...] = ()
+    hubspot_defined: bool = True
+    description: str = ""
+    created_at: str = CREATED_AT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "updatedAt": self.created_at, "createdAt": self.created_at,
+            "name": self.name, "label": self.label, "type": self.type, "fieldType": self.field_type,
+            "description": self.description, "groupName": self.group,
+            "options": [{"label": o.replace("_", " ").title(), "value": o, "displayOrder": i, "hidden": False,
+                         "description": ""} for i, o in enumerate(self.options)],
+            "displayOrder": -1, "calculated": False, "externalOptions": False,
+            "hasUniqueValue": self.name == "email", "hidden": False,
+            "hubspotDefined": self.hubspot_defined,
+            "modificationMetadata": {"archivable": not self.hubspot_defined,
+                                     "readOnlyDefinition": self.hubspot_defined,
+                                     "readOnlyValue": self.name in READ_ONLY},
+            "formField": True, "dataSensitivity": "non_sensitive", **self.extra,
+        }
+
+
+def _p(name: str, label: str, type_: str = "string", group: str = "contactinformation",
+       options: tuple[str, ...] = (), hubspot_defined: bool = True) -> PropertyDef:
+    field_type = "phonenumber" if name == "phone" else FIELD_TYPES.get(type_, "text")
+    return PropertyDef(name, label, type_, field_type, group, options, hubspot_defined)
+
+
+def default_properties() -> dict[str, dict[str, PropertyDef]]:
+    contact = [
+        _p("email", "Email"), _p("firstname", "First Name"), _p("lastname", "Last Name"),
+        _p("company", "Company Name"), _p("jobtitle", "Job Title"), _p("phone", "Phone Number"),
+        _p("country", "Country/Region"), _p("industry", "Industry"), _p("annualrevenue", "Annual Revenue"),
+        _p("lifecyclestage", "Lifecycle Stage", "enumeration", options=LIFECYCLE_STAGES),
+        _p("hs_lead_status", "Lead Status", "enumeration", options=LEAD_STATUSES),
+        _p("numemployees", "Number of Employees", "enumeration",
+           options=("1-5", "5-25", "25-50", "50-100", "100-500", "500-1000", "1000+")),
+        _p("createdate", "Create Date", "datetime"), _p("lastmodifieddate", "Last Modified Date", "datetime"),
+        _p("hs_object_id", "Record ID", "number"),
+        _p("hs_merged_object_ids", "Merged Record IDs", "enumeration"),
+        # Created by this portal's admins:
+        _p("numberofemployees", "Number of employees (company size)", "number", hubspot_defined=False),
+        _p("wants_sales_contact", "Would you like to be contacted by sales?", "bool",
+           options=("true", "false"), hubspot_defined=False),
+    ]
+    company = [
+        _p("name", "Company name", group="companyinformation"),
+        _p("domain", "Company Domain Name", group="companyinformation"),
+        _p("numberofemployees", "Number of Employees", "number", group="companyinformation"),
+        _p("annualrevenue", "Annual Revenue", "number", group="companyinformation"),
+        _p("industry", "Industry", "enumeration", group="companyinformation", options=COMPANY_INDUSTRIES),
+        _p("country", "Country/Region", group="companyinformation"),
+        _p("lifecyclestage", "Lifecycle Stage", "enumeration", group="companyinformation",
+           options=LIFECYCLE_STAGES),
+        _p("createdate", "Create Date", "datetime", group="companyinformation"),
+        _p("hs_lastmodifieddate", "Last Modified Date", "datetime", group="companyinformation"),
+        _p("hs_object_id", "Record ID", "number", group="companyinformation"),
+    ]
+    return {"contacts": {p.name: p for p in contact}, "companies": {p.name: p for p in company}}
+
+
+def default_groups() -> dict[str, dict[str, dict[str, Any]]]:
+    return {
+        "contacts": {"contactinformation": _group("contactinformation", "Contact information", 0)},
+        "companies": {"companyinformation": _group("companyinformation", "Company information", 0)},
+    }
+
+
+def _group(name: str, label: str, order: int) -> dict[str, Any]:
+    return {"name": name, "label": label, "displayOrder": order, "archived": False}
+
+
+def new_group(body: dict[str, Any]) -> dict[str, Any]:
+    return _group(str(body.get("name", "")), str(body.get("label", body.get("name", ""))),
+                  int(body.get("displayOrder", -1)))
+
+
+def property_from_input(body: dict[str, Any], now: datetime) -> PropertyDef:
+    """A custom property from a properties v3 create body (validated by the caller)."""
+    options = tuple(str(o.get("value")) for o in body.get("options") or [] if isinstance(o, dict))
+    stamp = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return PropertyDef(
+        name=str(body["name"]), label=str(body["label"]), type=str(body["type"]),
+        field_type=str(body["fieldType"]), group=str(body["groupName"]), options=options,
+        hubspot_defined=False, description=str(body.get("description", "")), created_at=stamp,
+    )
+
+
+# ---- value validation ---------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    name: str
+    error: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"isValid": False, "message": self.message, "error": self.error, "name": self.name,
+                "localizedErrorMessage": self.message}
+
+
+def check_values(defs: dict[str, PropertyDef], values: dict[str, Any]) -> tuple[dict[str, str], list[Invalid]]:
+    """Normalise values to the strings HubSpot stores, or say which ones are invalid."""
+    clean: dict[str, str] = {}
+    problems: list[Invalid] = []
+    for name, value in values.items():
+        definition = defs.get(name)
+        if definition is None:
+            problems.append(Invalid(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))
+            continue
+        if name in READ_ONLY:
+            problems.append(Invalid(name, "READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.'))
+            continue
+        normalised, problem = _normalise(definition, value)
+        if problem:
+            problems.append(problem)
+        else:
+            clean[name] = normalised
+    return clean, problems
+
+
+def invalid_message(problems: list[Invalid]) -> str:
+    return "Property values were not valid: " + json.dumps([p.to_json() for p in problems],
+                                                           separators=(",", ":"))
+
+
+def _normalise(definition: PropertyDef, value: Any) -> tuple[str, Invalid | None]:
+    if value is None or value == "":
+        return "", None  # an empty string clears a property of any type
+    text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, bool) else str(value)
+    kind = definition.type
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if math.isnan(number) or math.isinf(number):
+            return "", Invalid(definition.name, "INVALID_NUMBER", f"{text} was not a valid number.")
+        return (str(int(number)) if number.is_integer() and "." not in text else text), None
+    if kind == "bool":
+        if text.lower() not in ("true", "false"):
+            return "", Invalid(definition.name, "INVALID_BOOLEAN", f"{text} was not a valid boolean.")
+        return text.lower(), None
+    if kind == "enumeration" and definition.options and text not in definition.options:
+        allowed = ", ".join(definition.options)
+        return "", Invalid(definition.name, "INVALID_OPTION",
+                           f"{text} was not one of the allowed options: [{allowed}]")
+    if kind in ("datetime", "date"):
+        if not _is_date(text):
+            return "", Invalid(definition.name, "INVALID_DATE", f"{text} was not a valid date or datetime.")
+    if definition.name == "email" and "@" not in text:
+        return "", Invalid("email", "INVALID_EMAIL", f"Email address {text} is invalid")
+    return text, None
+
+
+def _is_date(text: str) -> bool:
+    if text.isdigit():
+        return True
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
