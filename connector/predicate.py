@@ -27,6 +27,7 @@ OPERATORS: tuple[str, ...] = (
 NUMERIC_OPERATORS = frozenset({"min", "max"})
 
 _SEQUENCES = (list, tuple)
+_PATTERN_MEMO_LIMIT = 4096
 _TRUE_WORDS = frozenset({"true", "yes", "y", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "n", "0"})
 
@@ -112,8 +113,20 @@ def _contains_matcher(operand: str) -> Callable[[Any], bool]:
 
 
 def _pattern_matcher(regex: re.Pattern[str]) -> Callable[[Any], bool]:
+    """Titles and industries repeat across leads: remember recent answers, bounded."""
     search = regex.search
-    return lambda value: search(value if value.__class__ is str else str(value)) is not None
+    memo: dict[str, bool] = {}
+
+    def matches(value: Any) -> bool:
+        text = value if value.__class__ is str else str(value)
+        found = memo.get(text)
+        if found is None:
+            found = search(text) is not None
+            if len(memo) >= _PATTERN_MEMO_LIMIT:
+                memo.clear()
+            memo[text] = found
+        return found
+    return matches
 
 
 def _range_matcher(low: float | None, high: float | None) -> Callable[[Any], bool | None]:
@@ -145,6 +158,24 @@ def _describe(field: str, op: str, operand: Any) -> str:
     return f"{field} {words[op]} {operand!r}"
 
 
+def _with_missing(match: Callable[[Any], bool | None] | None, present: bool | None) -> Callable[[Any], bool | None]:
+    """Wrap an operator so a missing value is unknown (``present`` answers it instead)."""
+    sequences = _SEQUENCES
+    if match is None:  # the present operator
+        def present_verdict(value: Any) -> bool:
+            missing = value is None or (value.__class__ is str and not value.strip()) or (
+                value.__class__ in sequences and not value)
+            return missing is not present
+        return present_verdict
+
+    def verdict(value: Any) -> bool | None:
+        if value is None or (value.__class__ is str and not value.strip()) or (
+                value.__class__ in sequences and not value):
+            return None
+        return match(value)
+    return verdict
+
+
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
@@ -152,7 +183,7 @@ def _num(value: float) -> str:
 class Predicate:
     """A compiled ``field`` + operator. Built once at load; ``verdict`` is the hot path."""
 
-    __slots__ = ("field", "op", "operand", "text", "_match", "_present")
+    __slots__ = ("field", "op", "operand", "text", "_present", "verdict")
 
     def __init__(self, field: str, op: str, operand: Any) -> None:
         """``op`` is one of OPERATORS, or "range" with operand ``(min, max)`` (either may be None).
@@ -165,7 +196,9 @@ class Predicate:
         self.operand = operand.pattern if isinstance(operand, re.Pattern) else operand
         self.text = _describe(field, op, self.operand)
         self._present = bool(operand) if op == "present" else None
-        self._match = self._compile(op, operand)
+        #: verdict(value) -> True passes, False fails, None unknown (missing, or not a number).
+        #: One closure per predicate: it runs for every rule of every lead.
+        self.verdict: Callable[[Any], bool | None] = _with_missing(self._compile(op, operand), self._present)
 
     @staticmethod
     def _compile(op: str, operand: Any) -> Callable[[Any], bool | None] | None:
@@ -187,16 +220,6 @@ class Predicate:
         if op.startswith("not_"):
             return lambda value: not match(value)
         return match
-
-    def verdict(self, value: Any) -> bool | None:
-        """True passes, False fails, None unknown (missing, or not a number for min/max)."""
-        if value is None or (value.__class__ is str and not value.strip()) or (
-            value.__class__ in _SEQUENCES and not value
-        ):
-            return None if self._present is None else not self._present
-        if self._present is not None:
-            return self._present
-        return self._match(value)
 
     def explain(self, value: Any) -> str:
         """Why ``value`` gets the verdict it gets, in a sentence fragment."""

@@ -13,8 +13,8 @@ Pure and deterministic: no I/O, no clock reads, no globals. Follows SPEC §4:
 7. sal becomes sql once the weighted BANT passes reach ``require``.
 
 The hot path works on objects compiled once per definition (``_Plan``): static gates and zero
-contributions are shared, activities are matched through a memo keyed on the attribute values
-the rules read, so a lead costs one pass over its activities and one predicate per rule.
+contributions are shared, and activities go through ``engagement.EngagementScorer``, so a lead
+costs one pass over its activities and one predicate per rule.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from datetime import datetime
 from typing import Any, Mapping, NamedTuple, Sequence
 
 from connector import model
-from connector.definition import BehaviorRule, Definition
-from connector.predicate import as_bool
+from connector.definition import Definition
+from connector.engagement import BuyingSignal, Contribution, EngagementScorer
+from connector.predicate import as_bool, as_number, is_missing
 
-_DAY_SECONDS = 86400.0
-_MEMO_LIMIT = 50_000          # distinct (activity type, attribute values) kept per definition
+__all__ = ["BantVerdict", "BuyingSignal", "Contribution", "Gate", "Qualification", "evaluate",
+           "handoff_reason", "lead_value"]
 
 
 class Gate(NamedTuple):
@@ -39,22 +40,6 @@ class Gate(NamedTuple):
     detail: str
     kind: str = ""            # required | fit | score | engagement | readiness
     field: str = ""           # the lead field the gate reads, when it reads one
-
-
-class Contribution(NamedTuple):
-    """What one profile or behavior rule added to the score."""
-
-    rule: str
-    kind: str                 # profile | behavior
-    points: float
-    count: int                # occurrences counted (profile: 1 when it matched)
-    detail: str
-
-
-class BuyingSignal(NamedTuple):
-    rule: str
-    count: int                # occurrences inside the window
-    latest: datetime
 
 
 class BantVerdict(NamedTuple):
@@ -107,7 +92,7 @@ class _Profile(NamedTuple):
 
 
 class _Plan:
-    """Everything about a definition the hot path needs, computed once."""
+    """Everything about a definition the hot path needs, computed once and shared."""
 
     def __init__(self, definition: Definition) -> None:
         self.required = tuple((name, Gate(f"Required {name}", True, "present", "required", name),
@@ -123,57 +108,21 @@ class _Plan:
             Contribution(r.name, "profile", 0.0, 0, f"no match ({r.predicate.text})"),
             Contribution(r.name, "profile", 0.0, 0, f"{r.predicate.field} missing"),
         ) for r in definition.profile)
-        self.behavior = definition.behavior
-        self.behavior_zero = tuple(Contribution(r.name, "behavior", 0.0, 0, "no activity in the window")
-                                   for r in definition.behavior)
-        by_type: dict[str, list[int]] = {}
-        for index, rule in enumerate(definition.behavior):
-            by_type.setdefault(rule.activity, []).append(index)
-        self.rules_by_type = {t: tuple(ix) for t, ix in by_type.items()}
-        # The attributes each activity type's rules read: the memo key for matching.
-        self.attrs_by_type = {t: tuple(sorted({p.field for i in ix for p in definition.behavior[i].where}))
-                              for t, ix in by_type.items()}
+        self.engagement = EngagementScorer(definition)
         self.bant = tuple((c.predicate.field, c.predicate.verdict, c.weight,
                            {v: BantVerdict(c.name, v, c.weight) for v in (True, False, None)})
                           for c in definition.bant)
-        self.window_seconds = definition.engagement.window_days * _DAY_SECONDS
-        self.half_life_seconds = definition.engagement.half_life_days * _DAY_SECONDS
         self.readiness_field = definition.readiness_field
         self.mql_score = definition.thresholds.mql_score
         self.min_engagement = definition.thresholds.min_engagement
         self.person_fields = tuple(sorted(definition.fields - {"email", "email_domain", "wants_sales_contact"}))
         self.uses_domain = any(f == "email_domain" for f in self._fields_read(definition))
-        self.memo: dict[tuple, tuple[int, ...]] = {}
 
     @staticmethod
     def _fields_read(definition: Definition) -> list[str]:
         predicates = [r.predicate for r in (*definition.fit, *definition.profile)]
         predicates += [c.predicate for c in definition.bant]
         return [p.field for p in predicates] + list(definition.required)
-
-    def matching_rules(self, activity: model.Activity) -> tuple[int, ...]:
-        """Indices of behavior rules this activity satisfies (memoised on the attributes read)."""
-        kind = activity.type
-        candidates = self.rules_by_type.get(kind)
-        if not candidates:
-            return ()
-        attrs = activity.attrs
-        key = (kind, *[attrs.get(a) for a in self.attrs_by_type[kind]])
-        try:
-            found = self.memo.get(key)
-        except TypeError:  # an unhashable attribute value: match without the memo
-            return self._match(candidates, attrs)
-        if found is None:
-            found = self._match(candidates, attrs)
-            if len(self.memo) >= _MEMO_LIMIT:
-                self.memo.clear()  # bounded memory over millions of distinct URLs
-            self.memo[key] = found
-        return found
-
-    def _match(self, candidates: tuple[int, ...], attrs: Mapping[str, Any]) -> tuple[int, ...]:
-        rules = self.behavior
-        return tuple(i for i in candidates
-                     if all(p.verdict(attrs.get(p.field)) is True for p in rules[i].where))
 
 
 def _plan(definition: Definition) -> _Plan:
@@ -242,9 +191,9 @@ def evaluate(lead: Mapping[str, Any], activities: Sequence[model.Activity], defi
         else:
             contributions.append(rule.no_match if verdict is False else rule.unknown)
 
-    engagement_score, signals, submitted_form = _engagement(plan, activities, now, contributions)
+    engagement_score, signals, submitted_form = plan.engagement.score(activities, now, contributions)
     profile_score = round(profile_score, 2)
-    score = round(sum(c.points for c in contributions), 2)
+    score = round(profile_score + engagement_score, 2)  # == the sum of contributions (tested)
 
     ready_by_field = plan.readiness_field is not None and as_bool(get(plan.readiness_field)) is True
     ready = ready_by_field or bool(signals)
@@ -272,63 +221,6 @@ def evaluate(lead: Mapping[str, Any], activities: Sequence[model.Activity], defi
         bant_required=definition.bant_require, bant=bant, buying_signals=signals,
         definition_version=definition.version,
     )
-
-
-def _engagement(plan: _Plan, activities: Sequence[model.Activity], now: datetime,
-                contributions: list[Contribution]) -> tuple[float, tuple[BuyingSignal, ...], bool]:
-    """Add each behavior rule's contribution; return (engagement, buying signals, submitted a form)."""
-    rules = plan.behavior
-    occurrences: list[list[datetime] | None] = [None] * len(rules)
-    submitted_form = False
-    window = plan.window_seconds
-    for activity in activities:
-        age = (now - activity.occurred_at).total_seconds()
-        if age < 0:
-            continue  # not yet happened as of ``now`` (replays evaluate the past)
-        if activity.type == "form_submission":
-            submitted_form = True
-        if age > window:
-            continue
-        for index in plan.matching_rules(activity):
-            seen = occurrences[index]
-            if seen is None:
-                occurrences[index] = [activity.occurred_at]
-            else:
-                seen.append(activity.occurred_at)
-
-    engagement = 0.0
-    signals = []
-    zero = plan.behavior_zero
-    for index, seen in enumerate(occurrences):
-        if seen is None:
-            contributions.append(zero[index])
-            continue
-        rule = rules[index]
-        contribution = _behavior_contribution(rule, seen, now, plan.half_life_seconds)
-        contributions.append(contribution)
-        engagement += contribution.points
-        if rule.buying_signal:
-            signals.append(BuyingSignal(rule.name, len(seen), max(seen)))
-    signals.sort(key=lambda s: s.latest, reverse=True)
-    return round(engagement, 2), tuple(signals), submitted_form
-
-
-def _behavior_contribution(rule: BehaviorRule, seen: list[datetime], now: datetime,
-                           half_life_seconds: float) -> Contribution:
-    found = len(seen)
-    counted = seen
-    if rule.max_count is not None and found > rule.max_count:
-        # The most recent occurrences count: with decay they are worth the most.
-        counted = sorted(seen, reverse=True)[: rule.max_count]
-    count = len(counted)
-    capped = f" ({found} in window, max {rule.max_count})" if count < found else ""
-    if half_life_seconds > 0:
-        points = sum(rule.points * 0.5 ** ((now - at).total_seconds() / half_life_seconds) for at in counted)
-        detail = f"{count} × {rule.points:g}, decayed{capped}"
-    else:
-        points = rule.points * count
-        detail = f"{count} × {rule.points:g}{capped}"
-    return Contribution(rule.name, "behavior", round(points, 2), count, detail)
 
 
 def _readiness_gate(plan: _Plan, by_field: bool, signals: tuple[BuyingSignal, ...]) -> Gate:
@@ -409,8 +301,6 @@ def handoff_reason(result: Qualification, lead: Mapping[str, Any]) -> str:
 
 def _persona(lead: Mapping[str, Any]) -> str:
     """``VP Engineering at a 450-person Software company`` from whatever profile is known."""
-    from connector.predicate import as_number, is_missing
-
     title = lead.get("title")
     who = str(title).strip() if not is_missing(title) else "Contact"
     size = as_number(lead.get("employees")) if not is_missing(lead.get("employees")) else None
