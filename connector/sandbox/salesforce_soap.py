@@ -11,7 +11,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
-from connector.sandbox.salesforce_convert import ConvertResult, LeadConvert
+import flask
+
+from connector.sandbox.salesforce_convert import ConvertResult, LeadConvert, convert_lead
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PARTNER_NS = "urn:partner.soap.sforce.com"
@@ -127,3 +129,29 @@ def render_fault(fault: SoapFault) -> str:
             f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV}" xmlns:sf="{FAULT_NS}" '
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
             f'<soapenv:Fault>{inner}</soapenv:Fault></soapenv:Body></soapenv:Envelope>')
+
+
+def register_soap(app: flask.Flask, state) -> None:
+    """``POST /services/Soap/u/NN.N``: the partner endpoint, convertLead only."""
+    def answer(xml: str, status: int = 200):
+        return flask.Response(xml, status, mimetype="text/xml", content_type="text/xml; charset=utf-8")
+
+    @app.post("/services/Soap/u/<version>")
+    def soap_partner(version):
+        try:
+            session_id, operation, element = parse_envelope(flask.request.get_data())
+            user = state.session_user(session_id)
+            if user is None:
+                raise SoapFault("INVALID_SESSION_ID", "Invalid Session ID found in "
+                                "SessionHeader: Illegal Session")
+            if operation != "convertLead":
+                raise SoapFault("soapenv:Client", "No operation available for request "
+                                f"{{{PARTNER_NS}}}{operation}", client=True)
+            converts = lead_converts(element)
+            if not state.spend_call():
+                raise SoapFault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            with state.lock:
+                results = [convert_lead(state.store, c, actor=user) for c in converts]
+            return answer(render_results(results, state.api_usage(), state.daily_limit))
+        except SoapFault as fault:
+            return answer(render_fault(fault), 500)
