@@ -1,0 +1,77 @@
+"""Logs are text or JSON lines, and no secret (nor, with redact_pii, email or phone) gets out."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from connector.config import LoggingConfig
+from connector.logsetup import configure_logging
+from connector.redact import Redactor
+
+SECRET = "pat-na1-0123456789abcdef"
+
+
+@pytest.fixture
+def output():
+    stream = io.StringIO()
+    yield stream
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_leadsync_handler", False)]:
+        root.removeHandler(handler)
+
+
+def emit(stream, fmt="text", redact_pii=False, level="INFO"):
+    configure_logging(LoggingConfig(format=fmt, level=level, redact_pii=redact_pii),
+                      Redactor([SECRET], redact_pii=redact_pii), stream)
+    log = logging.getLogger("leadsync.test")
+    log.info("handed off %s with token %s", "ann@acme.com", SECRET, extra={"run_id": 7, "auth": f"Bearer {SECRET}"})
+    log.debug("hidden below INFO")
+    try:
+        raise RuntimeError(f"server said {SECRET} is bad, call +1 415 555 0100")
+    except RuntimeError:
+        log.exception("cycle failed")
+    return stream.getvalue()
+
+
+def test_given_json_format_when_logging_then_one_object_per_line_with_extra_fields(output):
+    lines = [json.loads(line) for line in emit(output, "json").splitlines()]
+    assert len(lines) == 2
+    first = lines[0]
+    assert {"ts", "level", "logger", "message"} <= set(first)
+    assert (first["level"], first["logger"], first["run_id"]) == ("INFO", "leadsync.test", 7)
+    assert first["message"] == "handed off ann@acme.com with token ***"
+    assert first["auth"] == "Bearer ***"
+    assert "RuntimeError" in lines[1]["exception"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_given_secret_anywhere_in_a_record_when_logging_then_never_emitted(output, fmt):
+    assert SECRET not in emit(output, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_given_redact_pii_when_logging_then_emails_and_phones_masked(output, fmt):
+    text = emit(output, fmt, redact_pii=True)
+    assert "ann@acme.com" not in text and "a***@acme.com" in text
+    assert "555 0100" not in text
+
+
+def test_given_text_format_when_logging_then_level_logger_message_and_extras_on_one_line(output):
+    first = emit(output).splitlines()[0]
+    assert " INFO leadsync.test: handed off ann@acme.com with token ***" in first
+    assert first.endswith("run_id=7 auth=Bearer ***")
+
+
+def test_given_configured_twice_when_logging_then_each_line_once(output):
+    configure_logging(LoggingConfig(), Redactor([]), output)
+    configure_logging(LoggingConfig(), Redactor([]), output)
+    logging.getLogger("leadsync.test").warning("once")
+    assert output.getvalue().count("once") == 1
+
+
+def test_given_debug_level_when_logging_then_debug_lines_pass(output):
+    assert "hidden below INFO" in emit(output, level="DEBUG")
