@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connector.sandbox.seed_catalog import (
-    COMPANY_NAMES, COUNTRIES, EMAIL_CAMPAIGNS, FIRST_NAMES, FORMS, FREE_MAIL, INDUSTRIES,
+    COMPANY_NAMES, COUNTRIES, EMAIL_CAMPAIGNS, FIRST_NAMES, FORMS, FREE_MAIL, INDUSTRIES, INDUSTRY_CODES,
     LAST_NAMES, SIZES, TITLES, VENDOR_SITE, WEBINARS, BLOG_POSTS, CASE_STUDIES,
     COMPETITOR, SALES_USERS,
 )
@@ -38,6 +38,7 @@ class HubSpotCompany:
     id: str
     properties: dict[str, str]
     created_at: datetime
+    industry_label: str = ""       # what people call the industry; properties hold the picklist code
 
 
 @dataclass(slots=True)
@@ -140,24 +141,25 @@ class _HubSpotBuilder:
         for index, name in enumerate(COMPANY_NAMES):
             domain = name.lower().replace(" ", "").replace("&", "and") + ".com"
             employees = sizes[index % len(sizes)]
+            industry = self.rng.choice(INDUSTRIES)
             props = {
                 "name": name,
                 "domain": domain,
                 "numberofemployees": "" if employees is None else str(employees),
                 "annualrevenue": "" if employees is None else str(employees * self.rng.randint(90, 260) * 1000),
-                "industry": self.rng.choice(INDUSTRIES),
+                "industry": INDUSTRY_CODES[industry],
                 "country": self.rng.choice(COUNTRIES),
                 "lifecyclestage": "lead",
             }
             created = self.now - timedelta(days=self.rng.randint(200, 900))
-            companies.append(HubSpotCompany(str(5001 + index), props, created))
+            companies.append(HubSpotCompany(str(5001 + index), props, created, industry))
         rival = COMPETITOR
         companies.append(HubSpotCompany(
             str(5001 + len(companies)),
             {"name": rival["name"], "domain": rival["domain"], "numberofemployees": "600",
-             "annualrevenue": "90000000", "industry": "Software", "country": "United States",
+             "annualrevenue": "90000000", "industry": "COMPUTER_SOFTWARE", "country": "United States",
              "lifecyclestage": "other"},
-            self.now - timedelta(days=400)))
+            self.now - timedelta(days=400), "Software"))
         return companies
 
     # -- contacts --
@@ -181,7 +183,7 @@ class _HubSpotBuilder:
             "country": company.properties["country"] if rng.random() < 0.85 else "",
             # Size and industry usually live on the company; some forms ask for them.
             "numberofemployees": company.properties["numberofemployees"] if rng.random() < 0.35 else "",
-            "industry": company.properties["industry"] if rng.random() < 0.3 else "",
+            "industry": company.industry_label if rng.random() < 0.3 else "",
             "annualrevenue": "",
             "wants_sales_contact": "",
             "lifecyclestage": "subscriber",
@@ -373,7 +375,7 @@ def _accounts(rng: random.Random, now: datetime, hubspot: HubSpotSeed,
         accounts.append({
             "Id": sf_id("001", index + 1), "Name": props["name"], "Website": website,
             "Type": "Customer" if customer else rng.choice(["Prospect", "Prospect", "Partner"]),
-            "OwnerId": reps[index % len(reps)]["Id"], "Industry": props["industry"],
+            "OwnerId": reps[index % len(reps)]["Id"], "Industry": company.industry_label,
             "NumberOfEmployees": int(props["numberofemployees"]) if props["numberofemployees"] else None,
             "BillingCountry": props["country"],
             "CreatedDate": now - timedelta(days=rng.randint(100, 900)),

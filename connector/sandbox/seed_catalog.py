@@ -34,6 +34,16 @@ INDUSTRIES = (
     "Manufacturing", "Retail", "Education", "Government", "Logistics", "Media", "Information Technology",
 )
 
+# The label a person types into a form → the value of HubSpot's company industry picklist.
+INDUSTRY_CODES = {
+    "Software": "COMPUTER_SOFTWARE", "Fintech": "FINANCIAL_SERVICES",
+    "Financial Services": "FINANCIAL_SERVICES", "Healthcare": "HOSPITAL_HEALTH_CARE",
+    "Hospital & Health Care": "HOSPITAL_HEALTH_CARE", "Manufacturing": "INDUSTRIAL_AUTOMATION",
+    "Retail": "RETAIL", "Education": "EDUCATION_MANAGEMENT", "Government": "GOVERNMENT_ADMINISTRATION",
+    "Logistics": "LOGISTICS_AND_SUPPLY_CHAIN", "Media": "MEDIA_PRODUCTION",
+    "Information Technology": "INFORMATION_TECHNOLOGY_AND_SERVICES",
+}
+
 COUNTRIES = (
     "United States", "United States", "United States", "Canada", "United Kingdom", "Germany",
     "France", "Netherlands", "Australia", "India", "Brazil", "Japan", "Spain",
