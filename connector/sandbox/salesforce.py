@@ -330,5 +330,5 @@ def create_app(state: SalesforceState, faults: fault_injection.Faults,
     register_rest(app, state)
     register_collections(app, state)
     register_soap(app, state)
-    register_admin(app, state)
+    register_admin(app, state, faults, calls)
     return app

@@ -3,7 +3,8 @@ methods on SalesforceState. Under ``/__admin__`` they are never recorded, faulte
 
     POST /__admin__/actions/<method>   {"lead_id": "...", "status": "..."}  → {"result": ...}
     GET  /__admin__/records/<object>   → {"records": [...]}
-    GET  /__admin__/usage              → {"used": n, "limit": m}
+    GET  /__admin__/state              → API usage, page size, record counts
+    GET  /__admin__/calls, GET/POST/DELETE /__admin__/faults (shared, see faults.py)
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 import flask
 
-from connector.sandbox.salesforce_schema import sobject
+from connector.sandbox.faults import CallLog, Faults, add_admin_routes
+from connector.sandbox.salesforce_schema import OBJECTS, sobject
 from connector.sandbox.salesforce_store import RecordError
 from connector.sandbox.salesforce_values import to_json
 
@@ -40,7 +42,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def register_admin(app: flask.Flask, state) -> None:
+def register_admin(app: flask.Flask, state, faults: Faults, calls: CallLog) -> None:
+    add_admin_routes(app, "salesforce", faults, calls)
+
     @app.post("/__admin__/actions/<action>")
     def admin_action(action: str):
         if action not in ACTIONS:
@@ -65,6 +69,10 @@ def register_admin(app: flask.Flask, state) -> None:
                 for r in state.records(obj.name, include_deleted=deleted)]
         return flask.jsonify({"records": rows})
 
-    @app.get("/__admin__/usage")
-    def admin_usage():
-        return flask.jsonify({"used": state.api_usage(), "limit": state.daily_limit})
+    @app.get("/__admin__/state")
+    def admin_state():
+        return flask.jsonify({
+            "api_usage": {"used": state.api_usage(), "limit": state.daily_limit},
+            "page_size": state.page_size,
+            "records": {o.name: len(state.records(o.name)) for o in OBJECTS.values()},
+        })
