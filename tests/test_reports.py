@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -91,7 +93,7 @@ def test_given_json_flag_when_report_shown_then_one_json_document(rt, kind, caps
 
 @pytest.mark.parametrize("kind, expected", [("funnel", "mql → sal"), ("sla", "deadline"), ("queue", "c***@gamma.dev")])
 def test_given_terminal_when_report_shown_then_tables_name_the_facts(rt, kind, expected):
-    console = Console(record=True, width=160)
+    console = Console(record=True, width=160, file=io.StringIO())
     show_report(rt, kind, since="30d", console=console)
     text = console.export_text()
     assert expected in text and "cy@gamma.dev" not in text
@@ -100,3 +102,62 @@ def test_given_terminal_when_report_shown_then_tables_name_the_facts(rt, kind, e
 def test_given_bad_since_when_report_then_config_error_names_the_flag(rt):
     with pytest.raises(ConfigError, match="--since"):
         build_report(rt, "sla", "two weeks")
+
+
+# -- run summaries, dry-run plans, quarantine (connector/summary.py) ----------------------------------
+
+from connector.summary import print_plan, print_quarantine, print_summary  # noqa: E402
+from connector.sync import Summary  # noqa: E402
+
+
+def a_summary():
+    s = Summary(run_id=12, kind="sync", outcome="partial")
+    s.counts.update(pulled_hubspot=40, pulled_crm=3, handed_off=1, quarantined=1)
+    s.handoffs.append({"email": "ann@acme.com", "score": 85.0, "reason": "Demo request (+30)", "crm_id": "00Q1", "object": "Lead"})
+    s.api = {"hubspot": {"calls": 9, "retries": 1, "remaining": 249_991, "limit": 250_000},
+             "salesforce": {"calls": 4, "retries": 0, "remaining": None, "limit": None}}
+    return s
+
+
+def rendered(fn, *args, **kwargs) -> str:
+    console = Console(record=True, width=200, file=io.StringIO())
+    fn(*args, console=console, **kwargs)
+    return console.export_text()
+
+
+def test_given_summary_when_printed_as_json_then_counts_handoffs_and_api_round_trip(capsys):
+    print_summary(a_summary(), as_json=True)
+    d = json.loads(capsys.readouterr().out)
+    assert (d["run_id"], d["outcome"], d["counts"]["pulled_hubspot"]) == (12, "partial", 40)
+    assert d["handoffs"][0]["email"] == "ann@acme.com" and d["api"]["hubspot"]["remaining"] == 249_991
+
+
+def test_given_summary_when_printed_then_counts_quota_and_handoff_reason_shown():
+    text = rendered(print_summary, a_summary())
+    assert "sync run 12: partial" in text
+    assert re.search(r"pulled from HubSpot\s+40\b", text) and re.search(r"handed off\s+1\b", text)
+    assert "249991" in text and "Demo request (+30)" in text and "Lead 00Q1" in text
+
+
+def test_given_planned_writes_when_printed_then_one_row_per_field_with_dash_for_unknown_current(capsys):
+    planned = [{"system": "crm", "key": "101", "record": None, "object": "Lead", "values": {"Leadsync_Stage__c": "mql"}},
+               {"system": "hubspot", "key": "102", "record": "102", "object": None, "current": {"leadsync_score": 40},
+                "values": {"leadsync_score": 65, "leadsync_stage": "mql"}}]
+    text = rendered(print_plan, planned)
+    assert "Lead (new)" in text and "— → mql" in text and "40 → 65" in text and "Planned changes (dry run, nothing written): 3" in text
+    print_plan(planned, as_json=True)
+    changes = json.loads(capsys.readouterr().out)["changes"]
+    assert [(c["field"], c["current"], c["planned"]) for c in changes] == [
+        ("Leadsync_Stage__c", None, "mql"), ("leadsync_score", 40, 65), ("leadsync_stage", None, "mql")]
+
+
+def test_given_nothing_planned_when_printed_then_says_systems_agree():
+    assert "already agree" in rendered(print_plan, [])
+
+
+def test_given_quarantined_records_when_listed_then_reason_retry_and_masked_email(rt):
+    rt.store.quarantine(system="salesforce", hubspot_id="2", email="bo@beta.io", operation="handoff", code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                        reason="Phone is required by a validation rule", detail="raw body", transient=False, now=NOW, next_attempt_at=None)
+    text = rendered(print_quarantine, rt.store.quarantined(), redactor=rt.redactor)
+    assert "b***@beta.io" in text and "bo@beta.io" not in text
+    assert "Phone is required" in text and "waits for a person" in text and "raw body" not in text
