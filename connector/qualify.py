@@ -154,43 +154,11 @@ def evaluate(lead: Mapping[str, Any], activities: Sequence[model.Activity], defi
     domain = _email_domain(lead) if plan.uses_domain else None
     missing_fields: set[str] = set()
     gates: list[Gate] = []
-
-    missing_required = []
-    for name, present_gate, missing_gate in plan.required:
-        value = domain if name == "email_domain" else get(name)
-        if value is None or (value.__class__ is str and not value.strip()):
-            missing_required.append(name)
-            missing_fields.add(name)
-            gates.append(missing_gate)
-        else:
-            gates.append(present_gate)
-
-    disqualified_by = None
-    fit_failed = False
-    for fit in plan.fit:
-        value = domain if fit.field == "email_domain" else get(fit.field)
-        verdict = fit.verdict(value)
-        if verdict is True:
-            gates.append(fit.passed)
-        elif verdict is None or value is None or (value.__class__ is str and not value.strip()):
-            missing_fields.add(fit.field)
-            gates.append(fit.missing if value is None or value == "" else
-                         Gate(fit.name, None, fit.predicate.explain(value), "fit", fit.field))
-        else:
-            fit_failed = True
-            disqualified_by = disqualified_by or fit.name
-            gates.append(Gate(fit.name, False, fit.predicate.explain(value), "fit", fit.field))
-
+    missing_required = _check_required(plan, get, domain, gates, missing_fields)
+    disqualified_by = _check_fit(plan, get, domain, gates, missing_fields)
+    fit_failed = disqualified_by is not None
     contributions: list[Contribution] = []
-    profile_score = 0.0
-    for rule in plan.profile:
-        verdict = rule.verdict(domain if rule.field == "email_domain" else get(rule.field))
-        if verdict is True:
-            contributions.append(rule.hit)
-            profile_score += rule.hit.points
-        else:
-            contributions.append(rule.no_match if verdict is False else rule.unknown)
-
+    profile_score = _score_profile(plan, get, domain, contributions)
     engagement_score, signals, submitted_form = plan.engagement.score(activities, now, contributions)
     profile_score = round(profile_score, 2)
     score = round(profile_score + engagement_score, 2)  # == the sum of contributions (tested)
@@ -221,6 +189,50 @@ def evaluate(lead: Mapping[str, Any], activities: Sequence[model.Activity], defi
         bant_required=definition.bant_require, bant=bant, buying_signals=signals,
         definition_version=definition.version,
     )
+
+
+def _check_required(plan: _Plan, get: Any, domain: Any, gates: list[Gate], missing_fields: set[str]) -> list[str]:
+    missing = []
+    for name, present_gate, missing_gate in plan.required:
+        value = domain if name == "email_domain" else get(name)
+        if value is None or (value.__class__ is str and not value.strip()):
+            missing.append(name)
+            missing_fields.add(name)
+            gates.append(missing_gate)
+        else:
+            gates.append(present_gate)
+    return missing
+
+
+def _check_fit(plan: _Plan, get: Any, domain: Any, gates: list[Gate], missing_fields: set[str]) -> str | None:
+    """Add each fit rule's gate; return the first rule failing on a present value."""
+    disqualified_by = None
+    for fit in plan.fit:
+        value = domain if fit.field == "email_domain" else get(fit.field)
+        verdict = fit.verdict(value)
+        if verdict is True:
+            gates.append(fit.passed)
+        elif verdict is None or value is None or (value.__class__ is str and not value.strip()):
+            # Missing (or not a number): neither passes nor fails, but blocks the handoff.
+            missing_fields.add(fit.field)
+            gates.append(fit.missing if value is None or value == "" else
+                         Gate(fit.name, None, fit.predicate.explain(value), "fit", fit.field))
+        else:
+            disqualified_by = disqualified_by or fit.name
+            gates.append(Gate(fit.name, False, fit.predicate.explain(value), "fit", fit.field))
+    return disqualified_by
+
+
+def _score_profile(plan: _Plan, get: Any, domain: Any, contributions: list[Contribution]) -> float:
+    score = 0.0
+    for rule in plan.profile:
+        verdict = rule.verdict(domain if rule.field == "email_domain" else get(rule.field))
+        if verdict is True:
+            contributions.append(rule.hit)
+            score += rule.hit.points
+        else:
+            contributions.append(rule.no_match if verdict is False else rule.unknown)
+    return score
 
 
 def _readiness_gate(plan: _Plan, by_field: bool, signals: tuple[BuyingSignal, ...]) -> Gate:
