@@ -366,3 +366,11 @@ def test_given_default_definition_when_vp_requests_demo_today_then_mql():
     assert result.mql and result.score == 70
     student = evaluate(person(title="Graduate student"), [demo(0)], shipped, NOW)
     assert student.disqualified_by == "Not a student"
+
+
+def test_given_default_definition_when_company_domain_hides_free_mail_then_still_disqualified():
+    shipped = load_definition(REPO / "mappings" / "qualification.toml", DEFAULT_BANT_FIELDS)
+    lead = person(email="ann@gmail.com", email_domain="acme.com", country="US")
+    assert evaluate(lead, [demo(0)], shipped, NOW).disqualified_by == "Business email"
+    competitor = person(email="spy@rivalsync.com", country="US")
+    assert evaluate(competitor, [demo(0)], shipped, NOW).disqualified_by == "Not a competitor"
