@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from connector import model
 from connector.errors import Problem
-from connector.predicate import NUMERIC_OPERATORS, OPERATORS, Predicate
+from connector.predicate import OPERATORS, Predicate
 
 # BANT answers live in the CRM; the mappings add these canonical fields (see salesforce.toml).
 DEFAULT_BANT_FIELDS: tuple[str, ...] = ("bant_budget", "bant_authority", "bant_need", "bant_timeline")
@@ -230,5 +230,5 @@ def parse_where(reader: Reader, where: Any, path: str, activity: str | None) -> 
     return tuple(predicates)
 
 
-__all__ = ["DEFAULT_BANT_FIELDS", "NUMERIC_OPERATORS", "Reader", "parse_duration", "parse_predicate",
+__all__ = ["DEFAULT_BANT_FIELDS", "Reader", "parse_duration", "parse_predicate",
            "parse_where", "rule_path"]
