@@ -19,14 +19,18 @@ from typing import Any, Callable, Mapping
 import flask
 
 from connector.sandbox import faults as fault_injection
+from connector.sandbox.salesforce_admin import register_admin
+from connector.sandbox.salesforce_collections import register_collections
 from connector.sandbox.salesforce_convert import ConvertResult, LeadConvert, convert_lead
 from connector.sandbox.salesforce_query import Cursors
+from connector.sandbox.salesforce_rest import error_body, register_rest
 from connector.sandbox.salesforce_schema import (
     BY_PREFIX, LEAD_STATUSES, OPPORTUNITY_STAGES, sobject,
 )
 from connector.sandbox.salesforce_store import (
     AssignmentRule, Record, RecordError, Store, ValidationRule, coerce_values,
 )
+from connector.sandbox.salesforce_soap import register_soap
 from connector.sandbox.salesforce_values import ORG_ID, IdFactory, normalize_id
 
 DEFAULT_PAGE_SIZE = 2000
@@ -319,11 +323,6 @@ def _running_clock(start: datetime | None) -> Callable[[], datetime]:
 
 def create_app(state: SalesforceState, faults: fault_injection.Faults,
                calls: fault_injection.CallLog) -> flask.Flask:
-    from connector.sandbox.salesforce_admin import register_admin
-    from connector.sandbox.salesforce_collections import register_collections
-    from connector.sandbox.salesforce_rest import error_body, register_rest
-    from connector.sandbox.salesforce_soap import register_soap
-
     app = flask.Flask("leadsync-sandbox-salesforce")
     fault_injection.install(app, "salesforce", faults, calls, error_body=error_body,
                             read_only_endpoints=("sf_collection_retrieve",))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import flask
@@ -241,10 +241,9 @@ def _register_records(app: flask.Flask, state) -> None:
     def by_id(version, name, record_id):
         obj = object_or_404(name)
         with state.lock:
+            _existing_or_404(state, obj, record_id)
             if flask.request.method == "GET":
                 record = state.store.get(obj.name, record_id)
-                if record is None:
-                    raise RequestError(404, "NOT_FOUND", "The requested resource does not exist")
                 fields = flask.request.args.get("fields")
                 return json_response(render_record(obj, record, fields.split(",") if fields else None))
             if flask.request.method == "DELETE":
@@ -277,6 +276,14 @@ def _register_records(app: flask.Flask, state) -> None:
                 state.store.delete(obj.name, current["Id"], lock_key=value)
                 return flask.Response(status=204)
             return _upsert_one(state, obj, f.name, value, current)
+
+
+def _existing_or_404(state, obj: SObject, record_id: str) -> None:
+    if state.store.get(obj.name, record_id) is not None:
+        return
+    if state.store.get(obj.name, record_id, include_deleted=True) is not None:
+        raise RequestError(404, "ENTITY_IS_DELETED", "entity is deleted")
+    raise RequestError(404, "NOT_FOUND", "The requested resource does not exist")
 
 
 def _upsert_one(state, obj: SObject, field_name: str, value: str, current: dict | None):
