@@ -1,0 +1,278 @@
+"""``leadsync daemon``: the scheduled jobs, until SIGTERM/SIGINT. Orchestration only: schedule,
+lock, call the runtime, record the run; every rule lives in ``connector``.
+
+- One daemon per state store: the ``daemon`` lock is held for the process's lifetime; a second
+  daemon exits 1. Each cycle takes the ``cycle`` lock (waiting), so ``leadsync sync`` and
+  ``leadsync resync`` run safely beside it.
+- SIGTERM/SIGINT: no new job starts; the cycle in hand stops pulling after its current batch
+  (the engine checkpoints per batch) and the process exits 0 within ``STOP_GRACE`` seconds.
+- A job that raises is logged with its user-facing message; the daemon keeps running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from connector.errors import ConfigError, LeadsyncError, Problem
+from connector.logsetup import configure_logging
+from connector.metrics import Metrics
+from connector.state import LockHeld
+from jobs.schedule import CYCLES, LIGHT, JobSpec, job_specs
+
+log = logging.getLogger("leadsync.daemon")
+
+EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
+STOP_GRACE = 25.0                  # seconds the cycle in hand gets to finish its batch
+SLA_LOOKBACK = timedelta(days=30)  # handoffs the SLA check watches
+
+
+class Interruptible:
+    """Wraps an adapter so the cycle stops pulling after the batch in hand once the daemon is
+    stopping: the engine then writes that batch, checkpoints it and ends the cycle normally."""
+
+    PULLS = ("changed_people", "changed_records")
+
+    def __init__(self, adapter: Any, stopping: threading.Event) -> None:
+        self._adapter, self._stopping = adapter, stopping
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._adapter, name)
+        if name not in self.PULLS:
+            return attribute
+
+        def batches(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            for batch in attribute(*args, **kwargs):
+                yield batch
+                if self._stopping.is_set():
+                    log.info("stopping: %s ends after the batch in hand", name)
+                    return
+        return batches
+
+
+class Daemon:
+    def __init__(self, rt: Any, metrics: Metrics | None = None) -> None:
+        self.rt, self.metrics = rt, metrics
+        self.stopping = threading.Event()
+        self._busy = 0
+        self._idle = threading.Condition()
+        self._breaches_seen: set[tuple[str, str]] = set()
+
+    # -- the jobs ---------------------------------------------------------------------------------
+    def hubspot_cycle(self) -> None:
+        self._cycle("hubspot", lambda: self.rt.sync(kind="hubspot", legs=("hubspot",)))
+
+    def salesforce_cycle(self) -> None:
+        self._cycle("salesforce", lambda: self.rt.sync(kind="salesforce", legs=("salesforce",)))
+
+    def reconcile(self) -> None:
+        reconcile = getattr(self.rt, "reconcile", None)
+        self._cycle("reconcile", reconcile if callable(reconcile) else lambda: self.rt.sync(kind="reconcile"))
+
+    def _cycle(self, kind: str, run: Callable[[], Any]) -> None:
+        self._interruptible_engine()
+        try:
+            summary = run()
+        except Exception:
+            if self.metrics:
+                self.metrics.record_failure(kind)
+            raise
+        counts = summary.counts
+        log.info("%s cycle %s: %s; pulled %d/%d, handed off %d, written %d/%d, quarantined %d", kind, summary.run_id,
+                 summary.outcome, counts.get("pulled_hubspot", 0), counts.get("pulled_crm", 0),
+                 counts.get("handed_off", 0), counts.get("written_hubspot", 0), counts.get("written_crm", 0),
+                 counts.get("quarantined", 0),
+                 extra={"run_id": summary.run_id, "kind": kind, "outcome": summary.outcome, "counts": dict(counts)})
+        if self.metrics:
+            self.metrics.record_summary(summary)
+
+    def _interruptible_engine(self) -> None:
+        engine = self.rt.engine()
+        for side in ("marketing", "crm"):
+            adapter = getattr(engine, side, None)
+            if adapter is not None and not isinstance(adapter, Interruptible):
+                setattr(engine, side, Interruptible(adapter, self.stopping))
+
+    def sla_check(self) -> None:
+        from connector import sla as S
+        from connector.reports import follow_ups
+        now = self.rt.clock()
+        rows = follow_ups(self.rt.store, self.rt.definition, now - SLA_LOOKBACK, now)
+        by_breach = {name: 0 for name in (S.TARGET_MISSED, S.DEADLINE_MISSED, S.TOO_FEW_TOUCHES)}
+        for row in rows:
+            for breach in row.breaches:
+                by_breach[breach] += 1
+                if (row.hubspot_id, breach) not in self._breaches_seen:
+                    self._breaches_seen.add((row.hubspot_id, breach))
+                    log.warning("SLA breach: %s for %s (handed off %s)", breach, row.email or row.hubspot_id,
+                                row.handoff_at.isoformat(timespec="minutes"),
+                                extra={"hubspot_id": row.hubspot_id, "breach": breach})
+        if self.metrics:
+            self.metrics.record_sla(by_breach, waiting=len(S.queue(rows)))
+
+    def prune(self) -> None:
+        days = self.rt.config.logging.retain_days
+        removed = self.rt.store.prune(self.rt.clock() - timedelta(days=days))
+        if any(removed.values()):
+            log.info("pruned sync logs older than %d days: %s", days, removed, extra={"pruned": removed})
+
+    def review_reminder(self) -> None:
+        self.rt.warn_if_review_due()
+
+    # -- running them -------------------------------------------------------------------------------
+    def guarded(self, spec: JobSpec, job: Callable[[], None]) -> Callable[[], None]:
+        """A job as the scheduler runs it: skipped once stopping, counted while in progress,
+        and never allowed to take the daemon down."""
+        def run() -> None:
+            if self.stopping.is_set():
+                return
+            with self._in_progress():
+                try:
+                    job()
+                except LeadsyncError as exc:
+                    log.error("%s failed: %s", spec.name, exc, extra={"job": spec.id, "kind": type(exc).__name__})
+                    if exc.detail:
+                        log.debug("%s detail: %s", spec.name, exc.detail)
+                except Exception:
+                    log.exception("%s failed unexpectedly", spec.name, extra={"job": spec.id})
+        return run
+
+    @contextlib.contextmanager
+    def _in_progress(self) -> Iterator[None]:
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout=timeout)
+
+    def jobs(self) -> dict[str, Callable[[], None]]:
+        return {"hubspot": self.hubspot_cycle, "salesforce": self.salesforce_cycle, "reconcile": self.reconcile,
+                "sla": self.sla_check, "prune": self.prune, "review": self.review_reminder}
+
+    def scheduler(self, specs: list[JobSpec], now: datetime) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(
+            timezone="UTC", executors={CYCLES: ThreadPoolExecutor(1), LIGHT: ThreadPoolExecutor(2)},
+            job_defaults={"coalesce": True, "max_instances": 1})
+        jobs = self.jobs()
+        for spec in specs:
+            extra = {"next_run_time": now} if spec.run_at_start else {}
+            scheduler.add_job(self.guarded(spec, jobs[spec.id]), spec.trigger, id=spec.id, name=spec.name,
+                              executor=spec.executor, misfire_grace_time=spec.misfire_grace, **extra)
+        return scheduler
+
+    def run(self, specs: list[JobSpec], stop: threading.Event) -> int:
+        # The scheduler runs on the wall clock; the runtime's clock is the domain's "now".
+        scheduler = self.scheduler(specs, datetime.now(timezone.utc))
+        scheduler.start()
+        log.info("daemon started: %s", ", ".join(f"{s.name} ({s.trigger})" for s in specs))
+        while not stop.wait(1.0):
+            pass
+        log.info("stopping: no new jobs; the cycle in hand finishes its batch")
+        self.stopping.set()
+        scheduler.shutdown(wait=False)
+        if not self.wait_idle(STOP_GRACE):
+            # The engine checkpoints per batch, so what is cut short is redone next time.
+            log.warning("a job is still running after %gs; exiting anyway: the next cycle resumes from "
+                        "the last committed batch", STOP_GRACE)
+            logging.shutdown()
+            os._exit(EXIT_OK)
+        log.info("daemon stopped")
+        return EXIT_OK
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield          # embedded in another program (tests): the caller sets ``stop``
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stop.set()
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _start_metrics(rt: Any, stack: contextlib.ExitStack) -> Metrics | None:
+    settings = rt.config.metrics
+    if not settings.port:
+        return None
+    metrics = Metrics(rt.config.schedule.hubspot_every)
+    try:
+        server = metrics.serve(settings.host, settings.port)
+    except OSError as exc:
+        raise ConfigError(Problem(rt.config.file, "metrics.port",
+                                  f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}")) from None
+    stack.callback(server.stop)
+    log.info("metrics on http://%s:%d/metrics and /healthz", settings.host, server.port)
+    return metrics
+
+
+def _build_engine(rt: Any) -> None:
+    """Adapters and engine up front, so a mapping or credential problem stops the daemon at
+    start (exit 2) instead of failing every cycle. An API that is merely unreachable now is
+    the first cycle's business: it retries on schedule."""
+    try:
+        rt.engine()
+    except ConfigError:
+        raise
+    except LeadsyncError as exc:
+        log.warning("cannot prepare the API clients yet: %s; the first cycle tries again", exc)
+
+
+def _config_error(exc: ConfigError) -> int:
+    print("leadsync: configuration error:\n" + "\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _prepare(config_path: str | None) -> Any:
+    from connector.runtime import Runtime
+    rt = Runtime.from_config_path(config_path)
+    job_specs(rt.config)            # a bad cron expression is a config error, found now
+    configure_logging(rt.config.logging, rt.redactor)
+    # An overdue run is logged as skipped every period while a long cycle runs: expected here.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    return rt
+
+
+def run_daemon(config_path: str | None, *, stop: threading.Event | None = None) -> int:
+    try:
+        rt = _prepare(config_path)
+    except ConfigError as exc:
+        return _config_error(exc)
+    stop = stop or threading.Event()
+    with rt, contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(rt.store.cycle_lock("daemon", wait=False))
+        except LockHeld:
+            print("leadsync: another leadsync daemon is already running on this state store; "
+                  "stop it first (one daemon per state store)", file=sys.stderr)
+            return EXIT_FATAL
+        try:
+            _build_engine(rt)
+            metrics = _start_metrics(rt, stack)
+        except ConfigError as exc:
+            return _config_error(exc)
+        rt.warn_if_review_due()
+        stack.enter_context(stop_on_signals(stop))
+        return Daemon(rt, metrics).run(job_specs(rt.config), stop)
