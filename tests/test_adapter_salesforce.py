@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -307,3 +307,141 @@ def test_convert_envelope_escapes_and_round_trips():
 ])
 def test_website_domain(website, domain):
     assert website_domain(website) == domain
+
+
+# -- end to end: simple-salesforce and the SOAP call against the sandbox's Salesforce emulator ----
+
+@pytest.fixture(scope="module")
+def org():
+    from connector.sandbox.server import Sandbox
+    with Sandbox(people=60) as box:
+        yield box
+
+
+@pytest.fixture
+def live(org, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(org.certs.bundle_path))
+    org.faults.clear()
+
+    def make(share: float = 0.5, **settings):
+        policy = HttpPolicy(PolicySettings(backoff_base=0.01, backoff_max=0.05, read_timeout=5.0,
+                                           max_daily_share={"salesforce": share, "hubspot": 0.5}))
+        c = org.credentials
+        values = dict(auth="client_credentials", login_url=org.salesforce_url, client_id=c["SF_CLIENT_ID"],
+                      client_secret=c["SF_CLIENT_SECRET"])
+        values.update(settings)
+        return SalesforceAdapter(SalesforceSettings(**values), load_salesforce_mapping(REPO / "mappings" /
+                                                                                     "salesforce.toml"), policy)
+    return make
+
+
+def _handoff(crm, key: str, email: str, **values):
+    lead_values = {"LastName": "Handoff", "Company": "E2E Co", "Email": email, "Status": "Open - Not Contacted",
+                   "Leadsync_Stage__c": "mql", "Leadsync_Handoff_At__c": datetime.now(UTC), **values}
+    outcome = crm.upsert([Write(key, None, lead_values, "Lead")])
+    assert key in outcome.written, outcome.failed
+    return outcome.written[key]
+
+
+@pytest.mark.e2e
+def test_e2e_upsert_twice_never_duplicates_and_changes_come_back(org, live):
+    crm = live()
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    first = _handoff(crm, "hs-e2e-1", "ann.o'hara@e2e.test")
+    again = crm.upsert([Write("hs-e2e-1", None, {"Leadsync_Score__c": 75.0}, "Lead")])
+    assert again.written == {"hs-e2e-1": first} and not again.created
+    changed = [r for batch in crm.changed_records(start, datetime.now(UTC) + timedelta(minutes=1)) for r in batch]
+    mine = [r for r in changed if r.hubspot_id == "hs-e2e-1"]
+    assert len(mine) == 1 and mine[0].written["Leadsync_Score__c"] == 75.0
+    found = crm.find_records(emails=["ann.o'hara@e2e.test"])
+    assert [r.id for r in found] == [first]
+
+
+@pytest.mark.e2e
+def test_e2e_sales_feedback_touches_and_conversion(org, live):
+    crm = live()
+    lead_id = _handoff(crm, "hs-e2e-2", "bo.feedback@e2e.test")
+    task = crm.update([Write("hs-e2e-2", None, {"WhoId": lead_id, "Subject": "Follow up leadsync handoff",
+                                                 "Status": "Not Started"}, "Task")])
+    assert "hs-e2e-2" in task.created
+    org.salesforce.set_lead_status(lead_id, "Working - Contacted")
+    org.salesforce.log_touch(lead_id, "call")
+    record = crm.find_records(ids=[lead_id])[0]
+    assert record.status == "Working - Contacted"
+    touches = crm.touches([record], datetime.now(UTC) - timedelta(days=1))
+    assert [a.attrs["kind"] for a in touches[lead_id]] == ["call"]     # our open reminder is not a touch
+    converted = crm.convert([lead_id], opportunity_stage="Qualification")
+    opportunity_id = converted.written[lead_id]
+    assert crm.opportunities([opportunity_id])[opportunity_id].stage == "Qualification"
+    assert crm.find_records(ids=[lead_id])[0].is_converted
+
+
+@pytest.mark.e2e
+def test_e2e_a_locked_row_fails_alone_and_transiently(org, live):
+    crm = live()
+    _handoff(crm, "hs-e2e-3", "locked@e2e.test")
+    org.salesforce.lock_record("hs-e2e-3")
+    outcome = crm.upsert([Write("hs-e2e-3", None, {"Leadsync_Score__c": 1.0}, "Lead"),
+                          Write("hs-e2e-4", None, {"LastName": "Free", "Company": "E2E Co"}, "Lead")])
+    assert outcome.failed["hs-e2e-3"].transient and "hs-e2e-4" in outcome.written
+
+
+@pytest.mark.e2e
+def test_e2e_an_expired_session_is_renewed_once(org, live):
+    crm = live()
+    lead_id = _handoff(crm, "hs-e2e-5", "renew@e2e.test")
+    org.salesforce.expire_sessions()
+    assert crm.find_records(ids=[lead_id])[0].id == lead_id
+    org.salesforce.expire_sessions()
+    assert crm.convert([lead_id], opportunity_stage="Qualification").written   # SOAP fault → sign in again
+
+
+@pytest.mark.e2e
+def test_e2e_the_budget_governor_stops_before_the_share_is_spent(org, live):
+    crm = live(share=0.5)
+    limit = org.salesforce.daily_limit
+    org.salesforce.set_api_usage(int(limit * 0.5) - 2)
+    with pytest.raises(QuotaExhausted):
+        for _ in range(5):
+            crm.opportunities(["006000000000000AAA"])
+    assert org.salesforce.api_usage() <= limit * 0.5
+    org.salesforce.set_api_usage(0)
+
+
+@pytest.mark.e2e
+def test_e2e_password_flow_and_wrong_secret(org, live):
+    c = org.credentials
+    crm = live(auth="password", username=c["SF_USERNAME"], password=c["SF_PASSWORD"])
+    assert crm.opportunities([]) == {} and crm.find_records(emails=["nobody@e2e.test"]) == []
+    wrong = live(client_secret="not-the-secret")
+    with pytest.raises(ConfigError) as caught:
+        wrong.find_records(emails=["x@e2e.test"])
+    assert "not-the-secret" not in str(caught.value) + str(caught.value.detail)
+
+
+@pytest.mark.e2e
+def test_e2e_both_adapters_share_one_policy_for_a_handoff(org, monkeypatch):
+    from connector.adapters.hubspot import HubSpotAdapter, HubSpotSettings
+    from connector.mapping import load_hubspot_mapping
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(org.certs.bundle_path))
+    policy = HttpPolicy(PolicySettings(backoff_base=0.01))
+    c = org.credentials
+    hubspot = HubSpotAdapter(HubSpotSettings(base_url=org.hubspot_url, token=c["HUBSPOT_TOKEN"]),
+                             load_hubspot_mapping(REPO / "mappings" / "hubspot.toml"), policy)
+    crm = SalesforceAdapter(SalesforceSettings(login_url=org.salesforce_url, client_id=c["SF_CLIENT_ID"],
+                                               client_secret=c["SF_CLIENT_SECRET"]),
+                            load_salesforce_mapping(REPO / "mappings" / "salesforce.toml"), policy)
+    hubspot.ensure_schema()
+    contact = org.hubspot.add_contact({"email": "both.sides@e2e.test", "firstname": "Both", "lastname": "Sides",
+                                       "company": "Two Systems Ltd"})
+    person = hubspot.people([contact])[0]
+    lead_id = crm.upsert([Write(person.id, None, {"Email": person.fields["email"], "LastName": person.fields["last_name"],
+                                                  "Company": person.fields["company"], "Leadsync_Stage__c": "mql"},
+                                "Lead")]).written[person.id]
+    written = hubspot.write([Write(person.id, person.id, {"leadsync_stage": "mql",
+                                                          "lifecyclestage": "marketingqualifiedlead"})])
+    assert written.written == {contact: contact}
+    assert org.salesforce.lead_by_external_id(contact)["Id"] == lead_id
+    usage = policy.usage()
+    assert usage["hubspot"]["calls"] > 0 and usage["salesforce"]["calls"] > 0
+    assert usage["salesforce"]["limit"] == org.salesforce.daily_limit

@@ -247,7 +247,7 @@ class SalesforceAdapter:
         for write, result in zip(writes, results):
             if result.get("success"):
                 outcome.written[write.key] = result.get("id") or write.record_id or ""
-                if result.get("created"):
+                if result.get("created") or method == "POST":   # create results carry no flag
                     outcome.created.add(write.key)
             else:
                 outcome.failed[write.key] = record_error(result.get("errors") or [])
