@@ -96,7 +96,8 @@ def funnel_dict(f: S.Funnel, now: datetime, since: datetime) -> dict[str, Any]:
                                    "velocity_days": f.velocity_days,
                                    "conversion_pct": {c.step: _pct(c.rate) for c in f.conversions}},
             "mqls_per_week": {"target": round(per_week, 2) if per_week is not None else None,
-                              "weeks": [{"ends": w.ends.isoformat(), "mqls": w.mqls, "met": w.met} for w in f.weeks]}}
+                              "weeks": [{"ends": w.ends.isoformat(), "mqls": w.mqls, "complete": w.complete, "met": w.met}
+                                        for w in f.weeks]}}
 
 
 # -- as tables ------------------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def render_funnel(console: Console, d: dict[str, Any]) -> None:
     table = Table("week ending", "MQLs", f"target {weeks['target'] if weeks['target'] is not None else '—'}",
                   title="MQLs per week vs commitment", title_justify="left")
     for w in weeks["weeks"]:
-        table.add_row(w["ends"][:10], str(w["mqls"]), _yes_no(w["met"]))
+        table.add_row(w["ends"][:10], str(w["mqls"]), _yes_no(w["met"]) if w["complete"] else "(week in progress)")
     console.print(table)
 
 

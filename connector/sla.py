@@ -268,10 +268,11 @@ class WeekOfMqls:
     ends: datetime
     mqls: int
     target: float | None
+    complete: bool = True              # the current week is still running: not judged yet
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.mqls >= self.target
+        return None if self.target is None or not self.complete else self.mqls >= self.target
 
 
 def mqls_per_week(transitions: Iterable[Mapping[str, Any]], per_quarter: int | None,
@@ -283,7 +284,8 @@ def mqls_per_week(transitions: Iterable[Mapping[str, Any]], per_quarter: int | N
     for t in transitions:
         if t["to_stage"] == "mql" and since <= t["at"] <= now:
             counts[next(i for i, end in enumerate(ends) if t["at"] <= end)] += 1
-    return [WeekOfMqls(end, n, target) for end, n in zip(ends, counts)]
+    starts = [since] + ends[:-1]
+    return [WeekOfMqls(end, n, target, end - start >= timedelta(days=7)) for start, end, n in zip(starts, ends, counts)]
 
 
 @dataclass(frozen=True)

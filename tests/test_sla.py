@@ -215,6 +215,12 @@ def test_given_four_weeks_when_counting_mqls_then_weekly_vs_quarter_over_13():
     assert weeks[0].target == 2.0
 
 
+def test_given_period_ending_mid_week_when_counting_mqls_then_running_week_not_judged():
+    since = ago(days=10)
+    weeks = S.mqls_per_week([moved("a", "mql", ago(days=1))], 26, since, NOW)
+    assert [(w.mqls, w.complete, w.met) for w in weeks] == [(0, True, False), (1, False, None)]
+
+
 def test_given_store_rows_when_funnel_then_stages_pipeline_and_conversions():
     people = {p["hubspot_id"]: p for p in [person("a", ago(days=9), stage="sql"), person("b", ago(days=9), stage="opportunity"),
                                            person("c", None, stage="lead"), person("d", None, stage="lead", deleted=True)]}
