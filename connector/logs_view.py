@@ -265,7 +265,9 @@ def show_logs(store: Store, args: Any, redactor: Callable[[Any], str], *, now: d
     if as_json and not following:
         print(json.dumps(found, indent=2, ensure_ascii=False), file=console.file)
         return 0
-    for kind in wanted:
+    for i, kind in enumerate(wanted):
+        if plain and not as_json and i:
+            print(file=console.file)          # sections apart, so each reads as its own table
         if as_json:
             for d in found[kind]:
                 print_line(console, kind, d, as_json=True)
