@@ -11,6 +11,7 @@ Clock and sleep are injected: tests run instantly on a fake clock.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -31,26 +32,30 @@ class TokenBucket:
         self._tokens = burst
         self._stamp = clock()
         self._hold_until = 0.0
+        self._lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Take one token, waiting as needed; returns the seconds waited."""
+        """Take one token, waiting as needed; returns the seconds waited. Thread-safe: the
+        daemon's jobs share one bucket per system, and sleep without holding the lock."""
         waited = 0.0
         while True:
-            now = self._refill()
-            if now < self._hold_until:
-                pause = self._hold_until - now
-            elif self._tokens >= 1:
-                self._tokens -= 1
-                return waited
-            else:
-                pause = (1 - self._tokens) / self.rate
+            with self._lock:
+                now = self._refill()
+                if now < self._hold_until:
+                    pause = self._hold_until - now
+                elif self._tokens >= 1:
+                    self._tokens -= 1
+                    return waited
+                else:
+                    pause = (1 - self._tokens) / self.rate
             self._sleep(pause)
             waited += pause
 
     def hold(self, seconds: float) -> None:
         """The server says the window is spent: take nothing until it rolls over."""
-        self._hold_until = max(self._hold_until, self._clock() + seconds)
-        self._tokens = 0.0
+        with self._lock:
+            self._hold_until = max(self._hold_until, self._clock() + seconds)
+            self._tokens = 0.0
 
     def _refill(self) -> float:
         now = self._clock()

@@ -13,6 +13,7 @@ requests session an adapter with ``max_retries=0``, so retries live only here.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
@@ -78,6 +79,7 @@ class HttpPolicy:
         self._budgets = {name: Budget(share) for name, share in s.max_daily_share.items()}
         self._calls: dict[str, int] = {}
         self._retries: dict[str, int] = {}
+        self._lock = threading.Lock()      # budgets and counters: the daemon's jobs share a policy
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -93,7 +95,7 @@ class HttpPolicy:
         retrying = tenacity.Retrying(
             stop=lambda rs: self._should_stop(rs, state), wait=self._wait,
             retry=tenacity.retry_if_exception_type(_Transient), sleep=self._sleep,
-            before_sleep=lambda rs: self._count(self._retries, system), reraise=True)
+            before_sleep=lambda rs: self._count_retry(system), reraise=True)
         try:
             return retrying(self._attempt, system, attempt, lane, single_record, state)
         except _Transient as gave_up:
@@ -171,20 +173,21 @@ class HttpPolicy:
     # -- pacing and budget ---------------------------------------------------------------------
 
     def _spend(self, system: str, lane: str | None) -> None:
-        budget = self._budgets.get(system)
-        if budget is not None and not budget.allows_another_call():
-            name = SYSTEM_NAMES.get(system, system)
-            raise QuotaExhausted(
-                f"leadsync has used its share ({budget.max_share:.0%}) of {name}'s daily API allocation; "
-                "the cycle stops here and resumes when the allocation resets",
-                detail=f"{name} used≈{budget.estimated_used} limit={budget.limit}")
         for name in filter(None, (lane, system)):
             bucket = self._buckets.get(name)
             if bucket is not None:
                 bucket.acquire()
-        self._count(self._calls, system)
-        if budget is not None:
-            budget.count_call()
+        with self._lock:
+            budget = self._budgets.get(system)
+            if budget is not None and not budget.allows_another_call():
+                name = SYSTEM_NAMES.get(system, system)
+                raise QuotaExhausted(
+                    f"leadsync has used its share ({budget.max_share:.0%}) of {name}'s daily API allocation; "
+                    "the cycle stops here and resumes when the allocation resets",
+                    detail=f"{name} used≈{budget.estimated_used} limit={budget.limit}")
+            self._calls[system] = self._calls.get(system, 0) + 1
+            if budget is not None:
+                budget.count_call()
 
     def observe(self, system: str, headers: Mapping[str, str]) -> None:
         """Learn the server's view of the limits from any response's headers."""
@@ -196,16 +199,21 @@ class HttpPolicy:
 
     def observe_usage(self, system: str, used: int, limit: int) -> None:
         """The daily allocation as reported outside headers (SOAP's LimitInfoHeader)."""
-        budget = self._budgets.get(system)
-        if budget is not None:
-            budget.observe(used, limit)
+        with self._lock:
+            budget = self._budgets.get(system)
+            if budget is not None:
+                budget.observe(used, limit)
 
-    @staticmethod
-    def _count(counter: dict[str, int], system: str) -> None:
-        counter[system] = counter.get(system, 0) + 1
+    def _count_retry(self, system: str) -> None:
+        with self._lock:
+            self._retries[system] = self._retries.get(system, 0) + 1
 
     def usage(self) -> dict[str, dict[str, Any]]:
         """Per system: calls made, retries, and the daily allocation as last reported."""
+        with self._lock:
+            return self._usage()
+
+    def _usage(self) -> dict[str, dict[str, Any]]:
         systems = sorted(set(self._calls) | set(self._budgets))
         return {name: {"calls": self._calls.get(name, 0), "retries": self._retries.get(name, 0),
                        "remaining": self._budgets[name].remaining if name in self._budgets else None,
