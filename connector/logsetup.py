@@ -82,6 +82,6 @@ def configure_logging(config: LoggingConfig, redactor: Redactor, stream: TextIO 
     root.addHandler(handler)
     root.setLevel(config.level)
     # One line per HTTP connection is noise at INFO; APScheduler's per-run lines too.
-    for chatty in ("urllib3", "apscheduler.executors.default"):
+    for chatty in ("urllib3", "apscheduler.executors"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(config.level)))
     return handler
