@@ -66,7 +66,7 @@ class ScheduleConfig:
 @dataclass(frozen=True)
 class SyncConfig:
     lookback: timedelta = timedelta(minutes=2)   # re-read a little before the cursor: clocks and commits lag
-    first_run_since: timedelta = timedelta(days=120)
+    first_run_since: timedelta | None = None       # None: the first run reads every contact
 
 
 @dataclass(frozen=True)

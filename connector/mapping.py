@@ -98,6 +98,7 @@ class SalesforceMapping:
     touches: Mapping[str, str]                 # Task.TaskSubtype / "Event" → touch kind
     opportunity: OpportunityRules
     handoff: HandoffRules
+    contact_carries: tuple[str, ...] = ()      # canonical fields a Contact carries (a subset of lead.fields)
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ _HUBSPOT_LAYOUT: Mapping[str, frozenset[str] | None] = {
 }
 _SALESFORCE_LAYOUT: Mapping[str, frozenset[str] | None] = {
     "lead": frozenset({"object", "external_id", "fields", "write"}),
-    "contact": frozenset({"object", "external_id"}),
+    "contact": frozenset({"object", "external_id", "fields"}),
     "status": frozenset({"handoff", "converted", "reason_field", "feedback"}),
     "touches": None,
     "opportunity": frozenset({"qualified_stage", "won_stages", "lost_stages", "stalled_after_days"}),
@@ -285,12 +286,17 @@ def load_salesforce_mapping(path: str | Path) -> SalesforceMapping:
         lead_write=_fields(reader, "lead.write", "field", FIELD_TYPES, "always_hubspot"),
         contact_object=reader.get("contact.object", str, "Contact"),
         contact_external_id=reader.get("contact.external_id", str, ""),
+        contact_carries=tuple(reader.get("contact.fields", list, [], required=False)),
         status=StatusMap(reader.get("status.handoff", str, ""), reader.get("status.converted", str, ""),
                          reader.get("status.reason_field", str, "", required=False), dict(feedback)),
         touches=dict(touches),
         opportunity=_opportunity(reader),
         handoff=_handoff(reader),
     )
+    lead_names = {f.canonical for f in mapping.lead_fields}
+    for name in mapping.contact_carries:
+        if name not in lead_names:
+            reader.fail("contact.fields", f"{name!r} is not one of lead.fields")
     reader.raise_if_any()
     return mapping
 

@@ -34,6 +34,7 @@ class WriteMaps:
     crm_fields: Mapping[str, tuple[str, str]]        # canonical field → (CRM field, sync rule)
     handoff_status: str = "Open - Not Contacted"
     external_id: str = "HubSpot_Contact_Id__c"
+    contact_fields: frozenset[str] = frozenset()     # canonical fields a CRM Contact carries
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,16 @@ def crm_values(out: Outputs, lead: Mapping[str, Any], maps: WriteMaps, hubspot_i
     if new_handoff:
         values["Status"] = maps.handoff_status
     return values
+
+
+def for_object(values: Mapping[str, Any], crm_object: str, maps: WriteMaps) -> dict[str, Any]:
+    """A Contact (an existing customer's person) carries fewer fields than a Lead: no Status,
+    no company firmographics (those live on its Account)."""
+    if crm_object != "Contact":
+        return dict(values)
+    allowed = {maps.crm_fields[name][0] for name in maps.contact_fields if name in maps.crm_fields}
+    allowed |= set(maps.crm_write.values()) | {maps.external_id, "OwnerId", "AccountId"}
+    return {k: v for k, v in values.items() if k in allowed}
 
 
 def reaches_crm(stage: str, has_crm_record: bool) -> bool:

@@ -98,7 +98,8 @@ class Runtime:
             hubspot_fields={f.canonical: f.name for f in hs.contact_fields},
             crm_write={f.canonical: f.name for f in sf.lead_write},
             crm_fields={f.canonical: (f.name, f.sync) for f in sf.lead_fields},
-            handoff_status=sf.status.handoff, external_id=sf.lead_external_id)
+            handoff_status=sf.status.handoff, external_id=sf.lead_external_id,
+            contact_fields=frozenset(sf.contact_carries))
 
     def feedback_rules(self) -> FeedbackRules:
         sf = self.salesforce_mapping

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from connector import plan as P
@@ -27,6 +27,8 @@ from connector.state import Store
 log = logging.getLogger("leadsync.sync")
 
 HUBSPOT_CURSOR = "hubspot.people"
+ACTIVITY_CURSOR = "hubspot.activities"
+EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a first full read
 CRM_CURSOR = "salesforce.records"
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
 
@@ -59,7 +61,7 @@ class Engine:
     handoff: HandoffRules
     clock: Callable[[], datetime]
     lookback: timedelta = timedelta(minutes=2)
-    first_run_since: timedelta = timedelta(days=120)
+    first_run_since: timedelta | None = None        # None: the first run reads every contact
     usage: Callable[[], Mapping[str, Any]] = dict
     dry_run: bool = False
     planned: list[dict[str, Any]] = field(default_factory=list)   # dry-run: what would be written
@@ -107,17 +109,32 @@ class Engine:
         self._retry_quarantine(now, summary)
 
     def _hubspot_leg(self, now: datetime, summary: Summary) -> None:
-        since = (self.store.cursor(HUBSPOT_CURSOR) or now - self.first_run_since) - self.lookback
-        for batch in self.marketing.changed_people(since, now):
+        # Activities first, for everyone at once: they are stored, so each person below is
+        # qualified on everything known. People with new activities but no contact change
+        # (rare: HubSpot bumps analytics properties) are qualified too.
+        window = timedelta(days=self.definition.engagement.window_days)
+        acts_since = (self.store.cursor(ACTIVITY_CURSOR) or now - window) - self.lookback
+        found = self.marketing.activities_between(acts_since, now)
+        if not self.dry_run:
+            summary.add("activities", self.store.add_activities(found))
+        pending = set(found)
+        since = self.store.cursor(HUBSPOT_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)
+        for batch in self.marketing.changed_people(since - self.lookback, now):
             summary.add("pulled_hubspot", len(batch))
-            self._pull_activities(batch, now, summary)
             self._process(batch, now, summary)
+            pending -= {p.id for p in batch}
             if not self.dry_run:
                 newest = max(p.modified_at for p in batch)
                 self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
+        if pending:
+            people = self.marketing.people(sorted(pending))
+            summary.add("pulled_hubspot", len(people))
+            self._process(people, now, summary)
+        if not self.dry_run:
+            self.store.set_cursor(ACTIVITY_CURSOR, now, now)
 
     def _crm_leg(self, now: datetime, summary: Summary) -> None:
-        since = (self.store.cursor(CRM_CURSOR) or now - self.first_run_since) - self.lookback
+        since = (self.store.cursor(CRM_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)) - self.lookback
         for batch in self.crm.changed_records(since, now):
             summary.add("pulled_crm", len(batch))
             ids = self._absorb_records(batch, now, summary)
@@ -265,6 +282,9 @@ class Engine:
     def _write(self, plans: list, now: datetime, summary: Summary) -> None:
         handoffs = [(p, row, pl, out) for p, row, pl, out in plans if pl.new_handoff]
         handed = self._hand_off(handoffs, now, summary) if handoffs else WriteOutcome()
+        for p, row, pl, out in plans:
+            if pl.crm and not pl.new_handoff:
+                pl.crm = P.for_object(pl.crm, row.get("crm_object") or "Lead", self.maps)
         updates = [Write(pl.hubspot_id, row["crm_id"], pl.crm, row.get("crm_object") or "Lead")
                    for p, row, pl, out in plans if pl.crm and not pl.new_handoff and row.get("crm_id")]
         crm_outcome = self._send(self.crm.update, updates, summary, "crm") if updates else WriteOutcome()
@@ -296,9 +316,9 @@ class Engine:
             decision = route(pl.hubspot_id, pl.email, row, existing, accounts, self.handoff, self._next_owner)
             values = dict(pl.crm)
             values.update(decision.extra_values)
-            pl.crm = values
+            pl.crm = P.for_object(values, decision.object, self.maps)
             row["_route"] = decision
-            writes.append(Write(pl.hubspot_id, decision.record_id, values, decision.object))
+            writes.append(Write(pl.hubspot_id, decision.record_id, pl.crm, decision.object))
         # A record found by email (no external id yet) is updated by id: an upsert on the
         # external id would create a duplicate beside it.
         outcome = WriteOutcome()

@@ -40,9 +40,10 @@ def runtime(sandbox, state_url, tmp_path, monkeypatch):
 
 
 def synced_records(sandbox):
-    """Salesforce Leads and Contacts that carry a HubSpot contact id."""
-    records = sandbox.salesforce.records("Lead") + sandbox.salesforce.records("Contact")
-    return {r["HubSpot_Contact_Id__c"]: r for r in records if r.get("HubSpot_Contact_Id__c")}
+    """Salesforce Leads and Contacts that carry a HubSpot contact id, with their object name."""
+    return {r["HubSpot_Contact_Id__c"]: {**r, "object": obj}
+            for obj in ("Lead", "Contact") for r in sandbox.salesforce.records(obj)
+            if r.get("HubSpot_Contact_Id__c")}
 
 
 def test_given_seeded_sandbox_when_synced_then_exactly_the_qualified_reach_salesforce(runtime, sandbox):
@@ -66,16 +67,15 @@ def test_given_seeded_sandbox_when_synced_then_exactly_the_qualified_reach_sales
     for hubspot_id, record in in_crm.items():
         assert all(record.get(field) not in (None, "") for field in PINNED), record
         assert record["Leadsync_Stage__c"] == "mql"
-        if record["attributes"]["type"] == "Lead":
+        if record["object"] == "Lead":
             assert record["Status"] == "Open - Not Contacted"
 
     disqualified = {pid for pid, p in people.items() if p["stage"] == "disqualified"}
     assert disqualified and not disqualified & set(in_crm)
 
     for contact in sandbox.hubspot.contacts():
-        props = contact["properties"]
-        assert props.get("leadsync_stage") == people[contact["id"]]["stage"]
-        assert props.get("leadsync_score") not in (None, "")
+        assert contact.get("leadsync_stage") == people[contact["id"]]["stage"]
+        assert contact.get("leadsync_score") not in (None, "")
 
 
 def test_given_nothing_changed_when_synced_again_then_zero_writes(runtime, sandbox):

@@ -202,37 +202,77 @@ class HubSpotAdapter:
         return found
 
     def _events(self, contact_id: str, since: datetime, until: datetime) -> list[Activity]:
-        activities, after = [], None
+        return [activity for _, activity in self._event_pages(since, until, contact_id=contact_id)]
+
+    def _event_pages(self, since: datetime, until: datetime, *, contact_id: str | None = None,
+                     event_type: str | None = None) -> Iterator[tuple[str, Activity]]:
+        """(contact id, activity) for events in [since, until): one contact's, or one type's for all."""
+        events_api = self.client.events.events_api   # one ApiClient for all pages
+        after = None
         while True:
-            kwargs = {"object_type": "contact", "object_id": contact_id, "occurred_after": _iso(since),
+            kwargs = {"object_type": "contact", "occurred_after": _iso(since),
                       "occurred_before": _iso(until), "limit": self.settings.events_page_size}
+            if contact_id:
+                kwargs["object_id"] = contact_id
+            if event_type:
+                kwargs["event_type"] = event_type
             if after:
                 kwargs["after"] = after
-            _, page = self._api(self.client.events.events_api.get_page, **kwargs)
+            _, page = self._api(events_api.get_page, **kwargs)
             for event in page.get("results", []):
                 rule = self.mapping.events.get(event.get("eventType", ""))
                 activity = rule and _activity(rule, event.get("properties") or {}, event.get("occurredAt"),
                                               f"event:{event.get('id')}")
                 if activity and since <= activity.occurred_at < until:
-                    activities.append(activity)
+                    yield str(event.get("objectId")), activity
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
-                return activities
+                return
+
+    def activities_between(self, since: datetime, until: datetime) -> dict[str, list[Activity]]:
+        """Everyone's activities in [since, until), per contact id: a few paged calls per event
+        type instead of two calls per contact, so the hot loop stays cheap on a busy day."""
+        found: dict[str, list[Activity]] = {}
+        for event_type in self.mapping.events:
+            for contact_id, activity in self._event_pages(since, until, event_type=event_type):
+                found.setdefault(contact_id, []).append(activity)
+        by_email: dict[str, list[Activity]] = {}
+        for email, activity in self._email_event_pages(since, until):
+            by_email.setdefault(email.lower(), []).append(activity)
+        for contact_id, email in self._ids_by_email(sorted(by_email)).items():
+            found.setdefault(contact_id, []).extend(by_email[email])
+        return {k: sorted(v, key=lambda a: a.occurred_at) for k, v in found.items()}
+
+    def _ids_by_email(self, emails: Sequence[str]) -> dict[str, str]:
+        """Contact id → email for the recipients HubSpot knows (batch read on the email property)."""
+        ids: dict[str, str] = {}
+        for chunk in _chunks(list(emails), BATCH):
+            body = {"properties": ["email"], "idProperty": "email", "inputs": [{"id": e} for e in chunk]}
+            for raw in self._api(self.client.crm.contacts.batch_api.read, body)[1].get("results", []):
+                email = ((raw.get("properties") or {}).get("email") or "").lower()
+                if email:
+                    ids[str(raw["id"])] = email
+        return ids
 
     def _email_events(self, email: str, since: datetime, until: datetime) -> list[Activity]:
+        return [activity for _, activity in self._email_event_pages(since, until, recipient=email)]
+
+    def _email_event_pages(self, since: datetime, until: datetime, *,
+                           recipient: str | None = None) -> Iterator[tuple[str, Activity]]:
+        """(recipient, activity) for marketing email events in [since, until)."""
         url = f"{self.settings.base_url.rstrip('/')}/email/public/v1/events"
-        params: dict[str, Any] = {"recipient": email, "startTimestamp": to_millis(since),
-                                  "endTimestamp": to_millis(until), "limit": 1000}
-        activities = []
+        params: dict[str, Any] = {"startTimestamp": to_millis(since), "endTimestamp": to_millis(until), "limit": 1000}
+        if recipient:
+            params["recipient"] = recipient
         while True:
             body = self.policy.request("hubspot", self._session, "GET", url, params=params).json()
             for event in body.get("events", []):
                 rule = self.mapping.email_events.get(event.get("type", ""))
                 activity = rule and _activity(rule, event, event.get("created"), f"email:{event.get('id')}")
-                if activity:
-                    activities.append(activity)
+                if activity and event.get("recipient"):
+                    yield str(event["recipient"]), activity
             if not body.get("hasMore") or not body.get("offset"):
-                return activities
+                return
             params["offset"] = body["offset"]
 
     # -- writing ---------------------------------------------------------------------------------

@@ -189,6 +189,7 @@ TASK = SObject("Task", "Task", "00T", (
           default="Normal"),
     Field("ActivityDate", "date"), _pick("TaskSubtype", ("Call", "Email", "Task"),
                                          restricted=True, default="Task", updateable=False),
+    Field("Description", "textarea", length=32000),
     *_audit(),
 ))
 
