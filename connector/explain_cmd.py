@@ -11,6 +11,7 @@ from rich.console import Console
 from connector import plan as P
 from connector.explain import explanation_dict, render_explanation
 from connector.qualify import evaluate
+from connector.sync import activities_that_count
 
 
 def explain_email(rt: Any, email: str, *, as_json: bool) -> int:
@@ -25,7 +26,7 @@ def explain_email(rt: Any, email: str, *, as_json: bool) -> int:
     activities = rt.store.activities([person["hubspot_id"]], since=now - window)[person["hubspot_id"]]
     lead = P.merge_fields(person.get("fields") or {}, person.get("crm_fields") or {}, rt.write_maps().crm_fields)
     # Evaluated from the stage the lead holds, as the next sync would.
-    result = evaluate(lead, activities, rt.definition, now, person["stage"])
+    result = evaluate(lead, activities_that_count(person, activities), rt.definition, now, person["stage"])
     if as_json:
         doc = explanation_dict(result, lead)
         doc["stored_stage"] = person["stage"]

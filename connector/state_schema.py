@@ -49,6 +49,7 @@ people = Table(
     Column("crm_fields", JSON, nullable=False, default=dict), # canonical fields read from the CRM (BANT…)
     Column("crm_status", String(64)),
     Column("handoff_at", DateTime(timezone=True)),
+    Column("recycled_at", DateTime(timezone=True)),           # engagement before this no longer counts
     Column("handoffs", Integer, nullable=False, default=0),
     Column("existing_customer", Boolean, nullable=False, default=False),
     Column("definition_version", Integer),

@@ -135,7 +135,9 @@ class Engine:
 
     def _crm_leg(self, now: datetime, summary: Summary) -> None:
         since = (self.store.cursor(CRM_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)) - self.lookback
-        for batch in self.crm.changed_records(since, now):
+        # SOQL datetimes have whole seconds: ask one second past now so an edit made in this
+        # very second is read now; the cursor stays capped at now, so nothing is skipped.
+        for batch in self.crm.changed_records(since, now + timedelta(seconds=1)):
             summary.add("pulled_crm", len(batch))
             ids = self._absorb_records(batch, now, summary)
             self._process(self.marketing.people(ids) if ids else [], now, summary)
@@ -194,6 +196,8 @@ class Engine:
             if move:
                 self._transition(person, move.to_stage, move.cause, move.rule, now, summary)
                 row["stage"], row["reason"] = move.to_stage, move.rule
+                if move.to_stage == "recycled":
+                    row["recycled_at"] = now
                 if move.cause == "gate_violation":
                     summary.add("gate_violations")
                     self.store.add_error(run_id=summary.run_id, at=now, kind="gate_violation", system=self.crm.name,
@@ -219,8 +223,9 @@ class Engine:
             if move:
                 self._transition(person, move.to_stage, move.cause, move.rule, now, summary)
                 if not self.dry_run:
+                    recycled = {"recycled_at": now} if move.to_stage == "recycled" else {}
                     self.store.save_people([{"hubspot_id": person["hubspot_id"], "stage": move.to_stage,
-                                             "reason": move.rule}], now)
+                                             "reason": move.rule, **recycled}], now)
                 moved.append(person["hubspot_id"])
         if moved:
             self._process(self.marketing.people(moved), now, summary)
@@ -251,7 +256,8 @@ class Engine:
             row = stored.get(person.id) or {"hubspot_id": person.id, "stage": "subscriber", "crm_fields": {},
                                             "handoffs": 0, "_new": True}
             lead = P.merge_fields(person.fields, row.get("crm_fields") or {}, self.maps.crm_fields)
-            result = evaluate(lead, activities.get(person.id, []), self.definition, now, row["stage"])
+            counted = activities_that_count(row, activities.get(person.id, []))
+            result = evaluate(lead, counted, self.definition, now, row["stage"])
             plans.append((person, row, *self._plan(person, row, lead, result, now)))
         self._write(plans, now, summary)
 
@@ -261,6 +267,10 @@ class Engine:
         plan = P.PersonPlan(person.id, lead.get("email"), stage, new_stage, rule=_why(result))
         plan.new_handoff = new_stage == "mql" and stage != "mql"
         plan.convert = new_stage == "sql" and stage == "sal" and bool(row.get("crm_id"))
+        if new_stage == "sql" and stage == "sal":
+            passed = [b.criterion for b in result.bant if b.verdict]
+            plan.rule = (f"BANT verified: {result.bant_score:g} passed, {self.definition.bant_require:g} needed "
+                         f"({', '.join(passed)})")
         plan.recycling = new_stage == "recycled" and _lifecycle_of(person) not in (None, "", "lead", "subscriber")
         handoff_at = now if plan.new_handoff else row.get("handoff_at")
         reason = (handoff_reason(result, lead) if new_stage in ("mql", "sal", "sql", "opportunity", "customer")
@@ -452,6 +462,13 @@ class Engine:
         if ids and not self.dry_run:
             log.info("retrying %d quarantined people", len(ids))
             self._process(self.marketing.people(ids), now, summary)
+
+
+def activities_that_count(person: Mapping[str, Any], activities: Sequence[Any]) -> list[Any]:
+    """After sales recycles a lead, only new engagement can earn it a new handoff: what it did
+    before the rejection was already judged not enough by sales."""
+    since = person.get("recycled_at")
+    return [a for a in activities if a.occurred_at > since] if since else list(activities)
 
 
 def _why(result: Qualification) -> str:
