@@ -20,7 +20,7 @@ from connector.config import Config
 from connector.errors import ConfigError, Problem
 
 CYCLES, LIGHT = "cycles", "light"
-DAY = timedelta(days=1)
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 # crontab counts weekdays from Sunday = 0 (7 too); APScheduler 3 from Monday = 0. Names are
 # unambiguous in both, so numeric weekdays are translated to names.
 CRONTAB_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -69,8 +69,10 @@ def _every(period: timedelta) -> IntervalTrigger:
 
 
 def _grace(period: timedelta) -> int:
-    # A run later than one period is pointless: the next one is due anyway.
-    return max(1, int(period.total_seconds()))
+    # Cycles wait in one queue, so a run is often late by the length of the cycle before it; it
+    # must still run then (the feedback loop must not starve behind a long hot loop). Coalescing
+    # keeps it to one late run. Only after a suspended host (an hour or a period) is it dropped.
+    return int(max(period, HOUR).total_seconds())
 
 
 def job_specs(config: Config) -> list[JobSpec]:
@@ -80,8 +82,8 @@ def job_specs(config: Config) -> list[JobSpec]:
         JobSpec("salesforce", "Salesforce feedback loop", _every(s.salesforce_every), CYCLES, True,
                 _grace(s.salesforce_every)),
         JobSpec("reconcile", "nightly reconciliation", cron_trigger(s.reconcile_cron, config.file, "schedule.reconcile_cron"),
-                CYCLES, False, 3600),
+                CYCLES, False, _grace(HOUR)),
         JobSpec("sla", "SLA check", _every(s.sla_every), LIGHT, True, _grace(s.sla_every)),
-        JobSpec("prune", f"pruning logs older than {config.logging.retain_days} days", _every(DAY), LIGHT, True, 3600),
-        JobSpec("review", "definition review reminder", _every(DAY), LIGHT, False, 3600),
+        JobSpec("prune", f"pruning logs older than {config.logging.retain_days} days", _every(DAY), LIGHT, True, _grace(DAY)),
+        JobSpec("review", "definition review reminder", _every(DAY), LIGHT, False, _grace(DAY)),
     ]
