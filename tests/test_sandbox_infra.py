@@ -190,7 +190,7 @@ def test_given_the_default_seed_then_activities_sit_in_the_last_120_days_and_sal
 
 
 def test_given_a_number_then_sf_id_is_18_chars_with_the_case_checksum() -> None:
-    assert sf_id("00Q", 1) == "00Q5g0000000001AAA"
+    assert sf_id("00Q", 1) == "00Q5g0000000001EAA"  # the Q in chunk one sets bit 2
     assert len(sf_id("001", 123456)) == 18 and sf_id("001", 123456) != sf_id("001", 123457)
 
 

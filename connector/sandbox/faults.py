@@ -194,6 +194,7 @@ def install(
         if rule.kind == "delay":
             time.sleep(rule.delay)
             return None
+        drain_request_body()
         if rule.kind == "reset":
             return _truncated_response()
         return _status_response(rule, error_body)
@@ -205,6 +206,13 @@ def install(
             calls.record(system, flask.request.method, flask.request.path, status,
                          _is_write(read_only))
         return response
+
+
+def drain_request_body() -> None:
+    """Read an unread request body before answering early. werkzeug discards leftover input
+    after the response by reading until EOF, which deadlocks against a client still waiting
+    for a (deliberately truncated) body."""
+    flask.request.get_data(cache=False)
 
 
 def _is_admin() -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import flask
 
-from connector.sandbox.faults import ADMIN_PREFIX
+from connector.sandbox.faults import ADMIN_PREFIX, drain_request_body
 from connector.sandbox.hubspot_schema import OBJECT_TYPES
 from connector.sandbox.hubspot_state import HubSpotState
 
@@ -51,10 +51,12 @@ def install_gate(app: flask.Flask, state: HubSpotState, search_endpoints: frozen
             return None
         problem = state.auth_problem(flask.request.headers.get("Authorization"))
         if problem is not None:
+            drain_request_body()
             return error_json(401, problem[1], problem[0])
         verdict = state.limits.admit(search=flask.request.endpoint in search_endpoints)
         flask.g.ratelimit_headers = verdict.headers
         if not verdict.allowed:
+            drain_request_body()
             return flask.Response(flask.json.dumps(verdict.body), 429, mimetype="application/json")
         return None
 
