@@ -197,3 +197,42 @@ def test_given_a_number_then_sf_id_is_18_chars_with_the_case_checksum() -> None:
 def test_given_datetime_now_default_then_the_seed_is_relative_to_it() -> None:
     seed = build_seed(3, 5)
     assert abs(seed.now - datetime.now(timezone.utc)) < timedelta(minutes=1)
+
+
+# ---- the whole sandbox ----------------------------------------------------------------------
+
+def test_given_a_full_sandbox_then_its_salesforce_credentials_get_a_token(tmp_path: Path) -> None:
+    with Sandbox(tmp_path, people=10, now=NOW) as full:
+        assert full.salesforce is not None and full.salesforce_url.startswith("https://127.0.0.1:")
+        env = full.env()
+        answer = requests.post(f"{full.salesforce_url}/services/oauth2/token", verify=env["REQUESTS_CA_BUNDLE"],
+                               data={"grant_type": "client_credentials", "client_id": env["SF_CLIENT_ID"],
+                                     "client_secret": env["SF_CLIENT_SECRET"]}, timeout=5)
+        assert answer.status_code == 200 and answer.json()["instance_url"].startswith("https://")
+
+
+def test_given_run_forever_then_it_announces_how_to_connect_and_stops_on_sigint(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    script = ("from pathlib import Path; from connector.sandbox import Sandbox; "
+              f"Sandbox(Path({str(tmp_path)!r}), people=5, salesforce=False).run_forever()")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                               cwd=Path(__file__).resolve().parents[1],
+                               env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        announced = "".join(lines)
+        assert "export HUBSPOT_TOKEN=" in announced and "export REQUESTS_CA_BUNDLE=" in announced
+        config = tomllib.loads((tmp_path / "leadsync-sandbox.toml").read_text())
+        assert config["hubspot"]["base_url"] in announced
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
