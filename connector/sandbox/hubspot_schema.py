@@ -193,18 +193,21 @@ def _normalise(definition: PropertyDef, value: Any) -> tuple[str, Invalid | None
         return "", Invalid(definition.name, "INVALID_OPTION",
                            f"{text} was not one of the allowed options: [{allowed}]")
     if kind in ("datetime", "date"):
-        if not _is_date(text):
+        moment = _as_datetime(text)
+        if moment is None:
             return "", Invalid(definition.name, "INVALID_DATE", f"{text} was not a valid date or datetime.")
+        # Stored as an instant and read back as ISO-8601 UTC, whichever form was written.
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z", None
     if definition.name == "email" and "@" not in text:
         return "", Invalid("email", "INVALID_EMAIL", f"Email address {text} is invalid")
     return text, None
 
 
-def _is_date(text: str) -> bool:
-    if text.isdigit():
-        return True
+def _as_datetime(text: str) -> datetime | None:
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)

@@ -141,10 +141,11 @@ class HubSpotState:
         defs = self.properties[object_type]
         names = list(wanted) if wanted else list(DEFAULT_PROPERTIES[object_type])
         names += [n for n in ALWAYS_RETURNED[object_type] if n not in names]
-        # Unknown names are silently left out; known but blank ones come back as null.
-        props = {n: (record.properties.get(n) or None) for n in names if n in defs}
-        return {"id": record.id, "properties": props, "createdAt": iso(record.created_at),
-                "updatedAt": iso(record.updated_at), "archived": False}
+        with self.lock:  # a concurrent write must not change the record mid-render
+            # Unknown names are silently left out; known but blank ones come back as null.
+            props = {n: (record.properties.get(n) or None) for n in names if n in defs}
+            return {"id": record.id, "properties": props, "createdAt": iso(record.created_at),
+                    "updatedAt": iso(record.updated_at), "archived": False}
 
     # ---- writing (API path: values already validated) ----
 
