@@ -264,3 +264,16 @@ def test_e2e_a_wrong_token_is_a_config_error(sandbox, monkeypatch):
     with pytest.raises(ConfigError) as caught:
         adapter.people(["1"])
     assert "[hubspot]" in str(caught.value) and "pat-wrong" not in str(caught.value)
+
+
+@pytest.mark.e2e
+def test_e2e_activities_between_finds_everyones_events_by_time(sandbox, hubspot_adapter):
+    adapter = hubspot_adapter()
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    contact = sandbox.hubspot.add_contact({"email": "Busy.Bee@acme-e2e.test", "firstname": "Busy"})
+    sandbox.hubspot.add_webinar_attended(contact, "Pipeline 101")
+    sandbox.hubspot.add_email_open(contact)
+    found = adapter.activities_between(start, datetime.now(UTC) + timedelta(minutes=1))
+    assert sorted(a.type for a in found[contact]) == ["email_open", "webinar_attended"]
+    webinar = next(a for a in found[contact] if a.type == "webinar_attended")
+    assert webinar.attrs == {"campaign": "Pipeline 101"}
