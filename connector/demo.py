@@ -107,7 +107,7 @@ def _act_as_sales(sandbox: Any, rt: Runtime, summary: Any) -> list[tuple[str, st
             sf.set_lead_status(lead_id, "Working - Contacted")
             sf.log_touch(lead_id, kind="call")
             sf.set_bant(lead_id, budget=True, need="Replace spreadsheets for pipeline reviews", timeline="0-3 months")
-            acted.append((handoff["email"], "accepted, called, BANT 3 of 4 → expect sql + Opportunity"))
+            acted.append((handoff["email"], "accepted, called, confirmed budget, need, timeline → expect sql + Opportunity"))
         elif index == 1:
             sf.set_lead_status(lead_id, "Working - Contacted")
             sf.log_touch(lead_id, kind="email")

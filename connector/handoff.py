@@ -9,7 +9,7 @@ assignment rule or a round robin over named users.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 from connector.adapters.base import Account, CrmRecord
@@ -25,12 +25,14 @@ class HandoffRules:
     task_subject: str = "Follow up leadsync handoff"
 
     def task_values(self, record_id: str, decision: "Route", now: datetime, definition: Any) -> dict[str, Any]:
-        """A follow-up Task due at the SLA first-touch deadline."""
-        due = now + definition.sla.first_touch_deadline
+        """A follow-up Task due at the SLA first-touch deadline (a day, when the SLA sets none)."""
+        sla = definition.sla
+        due = now + (sla.first_touch_deadline or timedelta(days=1))
+        target = f"within {_words(sla.first_touch_target)}, " if sla.first_touch_target else ""
         values = {"WhoId": record_id, "Subject": self.task_subject, "Status": "Not Started", "Priority": "High",
                   "ActivityDate": due.date().isoformat(),
-                  "Description": f"First touch due within {definition.sla.first_touch_target} "
-                                 f"(never later than {due:%Y-%m-%d %H:%M} UTC)."}
+                  "Description": f"New qualified lead from marketing: first touch {target}"
+                                 f"never later than {due:%Y-%m-%d %H:%M} UTC."}
         if decision.owner_id:
             values["OwnerId"] = decision.owner_id
         return values
@@ -85,3 +87,12 @@ def _existing_record(hubspot_id: str, email: str | None, person: Mapping[str, An
             if (record.email or "").lower() == email.lower() and not record.is_converted:
                 return record
     return None
+
+
+def _words(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} day{'s' if minutes != 1440 else ''}"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
+    return f"{minutes} minutes"

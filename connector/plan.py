@@ -122,9 +122,36 @@ def changed(desired: Mapping[str, Any], last_written: Mapping[str, Any]) -> dict
 _MISSING = object()
 
 
+def remote_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a system holds, in the form leadsync writes it, so equal values compare equal
+    (HubSpot answers "72.0" or "2026-11-24T12:00:00Z" for what was written as "72" / ".000Z")."""
+    return {k: _canonical_text(v) for k, v in values.items()}
+
+
+def _canonical_text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None and text.strip().lower() not in ("nan", "inf", "-inf", "infinity"):
+        return _hubspot_value(number) if isinstance(value, str) else value
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return _hubspot_value(moment) if moment.tzinfo else value
+
+
 def _comparable(value: Any) -> Any:
     if value is _MISSING:
         return _MISSING
+    if value == "" or value is None:
+        return None          # a blank is a blank, whichever way a system spells it
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():

@@ -137,6 +137,11 @@ class Runtime:
         with self.store.cycle_lock(wait=True, timeout=300):
             return engine.cycle(kind, legs)
 
+    def reconcile(self) -> Any:
+        engine = self.engine()
+        with self.store.cycle_lock(wait=True, timeout=300):
+            return engine.reconcile()
+
     def resync(self, account: str, *, dry_run: bool = False) -> tuple[Any, list[dict[str, Any]]]:
         engine = self.engine(dry_run=dry_run)
         with self.store.cycle_lock(wait=True, timeout=300):

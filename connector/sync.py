@@ -10,6 +10,7 @@ Ordering guarantees:
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -42,7 +43,7 @@ class Summary:
     counts: dict[str, int] = field(default_factory=lambda: {
         "pulled_hubspot": 0, "pulled_crm": 0, "activities": 0, "qualified": 0, "handed_off": 0,
         "converted": 0, "recycled": 0, "disqualified": 0, "near_qualified": 0,
-        "written_hubspot": 0, "written_crm": 0, "quarantined": 0, "gate_violations": 0})
+        "written_hubspot": 0, "written_crm": 0, "quarantined": 0, "gate_violations": 0, "deleted": 0})
     handoffs: list[dict[str, Any]] = field(default_factory=list)
     api: dict[str, Any] = field(default_factory=dict)
 
@@ -66,11 +67,23 @@ class Engine:
     dry_run: bool = False
     planned: list[dict[str, Any]] = field(default_factory=list)   # dry-run: what would be written
     _schema_ready: bool = False
+    _compare_remote: bool = False
+    _crm_records: Mapping[str, CrmRecord] = field(default_factory=dict)
 
     # -- entry points ----------------------------------------------------------------------
     def cycle(self, kind: str = "sync", legs: Sequence[str] = ("salesforce", "hubspot")) -> Summary:
         """A scheduled cycle: incremental pulls from the cursors."""
         return self._run(kind, lambda now, s: self._legs(now, s, legs))
+
+    def reconcile(self) -> Summary:
+        """The nightly full comparison: every person and record re-read, compared with what each
+        system holds now (not what leadsync last wrote), so drift, edits that did not move a
+        modstamp, hard deletes and merges are caught."""
+        def body(now: datetime, summary: Summary) -> None:
+            self._crm_leg(now, summary, full=True)
+            self._hubspot_leg(now, summary, full=True)
+            self._retry_quarantine(now, summary)
+        return self._run("reconcile", body)
 
     def resync(self, account: str) -> Summary:
         """Re-pull every person of one account from both systems, ignoring cursors."""
@@ -108,21 +121,28 @@ class Engine:
             self._hubspot_leg(now, summary)
         self._retry_quarantine(now, summary)
 
-    def _hubspot_leg(self, now: datetime, summary: Summary) -> None:
-        # Activities first, for everyone at once: they are stored, so each person below is
-        # qualified on everything known. People with new activities but no contact change
-        # (rare: HubSpot bumps analytics properties) are qualified too.
+    def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
+        since = self.store.cursor(HUBSPOT_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)
+        batches = iter(self.marketing.changed_people(EPOCH if full else since - self.lookback, now))
+        first = next(batches, None)
+        if first is None:
+            return   # a quiet cycle costs one search call
+        # HubSpot bumps a contact when its analytics change (page views, forms, email), so
+        # activities are pulled only when someone changed: everyone's at once, by time, then
+        # stored, so each person below is qualified on everything known. Anyone with new
+        # activities but no contact change is qualified too; reconciliation covers the rest.
         window = timedelta(days=self.definition.engagement.window_days)
-        acts_since = (self.store.cursor(ACTIVITY_CURSOR) or now - window) - self.lookback
+        acts_since = now - window if full else (self.store.cursor(ACTIVITY_CURSOR) or now - window) - self.lookback
         found = self.marketing.activities_between(acts_since, now)
         if not self.dry_run:
             summary.add("activities", self.store.add_activities(found))
         pending = set(found)
-        since = self.store.cursor(HUBSPOT_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)
-        for batch in self.marketing.changed_people(since - self.lookback, now):
+        seen: set[str] = set()
+        for batch in itertools.chain([first], batches):
             summary.add("pulled_hubspot", len(batch))
-            self._process(batch, now, summary)
+            self._process(batch, now, summary, compare_remote=full)
             pending -= {p.id for p in batch}
+            seen |= {p.id for p in batch}
             if not self.dry_run:
                 newest = max(p.modified_at for p in batch)
                 self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
@@ -132,15 +152,32 @@ class Engine:
             self._process(people, now, summary)
         if not self.dry_run:
             self.store.set_cursor(ACTIVITY_CURSOR, now, now)
+        if full:
+            self._forget_deleted(seen, now, summary)
 
-    def _crm_leg(self, now: datetime, summary: Summary) -> None:
+    def _forget_deleted(self, seen: set[str], now: datetime, summary: Summary) -> None:
+        """People leadsync knows that HubSpot no longer returns were deleted or merged away."""
+        gone = [p for pid, p in self.store.people().items() if pid not in seen and not p.get("deleted")]
+        for person in gone:
+            self.store.add_error(run_id=summary.run_id, at=now, kind="deleted", system="hubspot",
+                                 hubspot_id=person["hubspot_id"], email=person.get("email"),
+                                 message=f"{person.get('email') or person['hubspot_id']}: deleted or merged in HubSpot; "
+                                         "leadsync stops managing it (its CRM record, if any, is left to sales)")
+        if gone and not self.dry_run:
+            self.store.save_people([{"hubspot_id": p["hubspot_id"], "deleted": True} for p in gone], now)
+            summary.add("deleted", len(gone))
+
+    def _crm_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
         since = (self.store.cursor(CRM_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)) - self.lookback
+        if full:
+            since = EPOCH
         # SOQL datetimes have whole seconds: ask one second past now so an edit made in this
         # very second is read now; the cursor stays capped at now, so nothing is skipped.
         for batch in self.crm.changed_records(since, now + timedelta(seconds=1)):
             summary.add("pulled_crm", len(batch))
             ids = self._absorb_records(batch, now, summary)
-            self._process(self.marketing.people(ids) if ids else [], now, summary)
+            self._process(self.marketing.people(ids) if ids else [], now, summary, compare_remote=full,
+                          crm_records={r.hubspot_id: r for r in batch if r.hubspot_id})
             if not self.dry_run:
                 self.store.set_cursor(CRM_CURSOR, min(max(r.modified_at for r in batch), now), now)
         self._follow_opportunities(now, summary)
@@ -245,9 +282,11 @@ class Engine:
             summary.add("activities", self.store.add_activities(by_person))
 
     # -- qualify and write -----------------------------------------------------------------------
-    def _process(self, people: Sequence[Person], now: datetime, summary: Summary) -> None:
+    def _process(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
+                 crm_records: Mapping[str, CrmRecord] | None = None) -> None:
         if not people:
             return
+        self._compare_remote, self._crm_records = compare_remote, crm_records or {}
         stored = self.store.people([p.id for p in people])
         window = timedelta(days=self.definition.engagement.window_days)
         activities = self.store.activities([p.id for p in people], since=now - window)
@@ -280,11 +319,17 @@ class Engine:
         out = P.Outputs(new_stage, result.score, result.profile_score, result.engagement_score, handoff_at,
                         reason or "", result.missing or "", result.definition_version)
         last_hs = self.store.written("hubspot", [person.id]).get(person.id, {})
+        if self._compare_remote:
+            # Reconciliation trusts what HubSpot holds now over what leadsync last wrote.
+            last_hs = {**last_hs, **P.remote_values(person.written or {})}
         plan.hubspot = P.changed(P.hubspot_values(out, self.maps, _lifecycle_of(person), recycling=plan.recycling), last_hs)
         plan.old = {("hubspot", k): (person.written or {}).get(k, last_hs.get(k)) for k in plan.hubspot}
         if P.reaches_crm(new_stage, bool(row.get("crm_id"))) and new_stage != "disqualified":
             desired = P.crm_values(out, lead, self.maps, person.id, new_handoff=plan.new_handoff)
             last_crm = self.store.written(self.crm.name, [person.id]).get(person.id, {})
+            record = self._crm_records.get(person.id)
+            if self._compare_remote and record is not None:
+                last_crm = {**last_crm, **P.remote_values(record.written or {})}
             plan.crm = desired if plan.new_handoff else P.changed(desired, last_crm)
             plan.old.update({("crm", k): last_crm.get(k) for k in plan.crm})
         return plan, out
