@@ -227,7 +227,18 @@ def test_given_missing_config_file_when_daemon_starts_then_exit_2(tmp_path, caps
     assert "nope.toml: file not found" in capsys.readouterr().err
 
 
-def test_given_daemon_lock_held_when_second_daemon_starts_then_exit_1(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def restore_logging():
+    """run_daemon installs its log handler on the root logger; put things back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_given_daemon_lock_held_when_second_daemon_starts_then_exit_1(tmp_path, monkeypatch, capsys, restore_logging):
     for name in ("HUBSPOT_TOKEN", "SF_CLIENT_ID", "SF_CLIENT_SECRET"):
         monkeypatch.setenv(name, "not-used-0123456789")
     config = tmp_path / "leadsync.toml"
