@@ -18,10 +18,12 @@ SECRET = "pat-na1-0123456789abcdef"
 @pytest.fixture
 def output():
     stream = io.StringIO()
-    yield stream
     root = logging.getLogger()
+    level = root.level
+    yield stream
     for handler in [h for h in root.handlers if getattr(h, "_leadsync_handler", False)]:
         root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def emit(stream, fmt="text", redact_pii=False, level="INFO"):
