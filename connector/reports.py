@@ -15,6 +15,7 @@ from connector.config import parse_duration
 from connector.errors import ConfigError, Problem
 from connector.state import Store
 
+TOO_FEW = S.TOO_FEW_TOUCHES
 VALUE_NOTE = "opportunity amounts are not recorded in the state store; value cannot be summed"
 
 
@@ -89,7 +90,8 @@ def funnel_dict(f: S.Funnel, now: datetime, since: datetime) -> dict[str, Any]:
                 "verdict": item.verdict}
     per_week = f.weeks[0].target if f.weeks else None
     return {"report": "funnel", "generated_at": now.isoformat(), "since": since.isoformat(), "stages": f.stages,
-            "conversions": [{"step": c.step, "entered": c.entered, "converted": c.converted, **rated(c)} for c in f.conversions],
+            "conversions": [{"step": c.step, "entered": c.entered, "converted": c.converted,
+                             "still_waiting": c.still_waiting, **rated(c)} for c in f.conversions],
             "win_rates": [{"segment": w.segment, "won": w.won, "lost": w.lost, **rated(w)} for w in f.win_rates],
             "qualified_pipeline": {"volume": f.pipeline_volume, "value": f.pipeline_value,
                                    "value_note": VALUE_NOTE if f.pipeline_value is None else None,
@@ -115,6 +117,10 @@ def _fmt_age(minutes: float) -> str:
     return f"{minutes // 1440}d {minutes // 60 % 24}h"
 
 
+def _short_time(iso: str | None) -> str:
+    return iso[5:16].replace("T", " ") if iso else "—"
+
+
 def _yes_no(value: bool | None) -> str:
     return "—" if value is None else ("yes" if value else "[red]no[/]")
 
@@ -125,11 +131,13 @@ def render_funnel(console: Console, d: dict[str, Any]) -> None:
         stages.add_column(name, justify="right")
     stages.add_row(*(str(n) for n in d["stages"].values()))
     console.print(stages)
-    rates = Table("step", "entered", "converted", "rate", "target", "verdict", title="Conversion", title_justify="left")
+    rates = Table("step", "entered", "converted", "waiting", "rate", "target", "verdict", title="Conversion",
+                  title_justify="left")
     for c in d["conversions"]:
-        rates.add_row(c["step"], str(c["entered"]), str(c["converted"]), _fmt_pct(c["rate_pct"]), _target(c), c["verdict"] or "—")
+        rates.add_row(c["step"], str(c["entered"]), str(c["converted"]), str(c["still_waiting"]),
+                      _fmt_pct(c["rate_pct"]), _target(c), c["verdict"] or "—")
     for w in d["win_rates"]:
-        rates.add_row(f"win rate ({w['segment']} customers)", str(w["won"] + w["lost"]), str(w["won"]),
+        rates.add_row(f"win rate, {w['segment']}", str(w["won"] + w["lost"]), str(w["won"]), "—",
                       _fmt_pct(w["rate_pct"]), _target(w), w["verdict"] or "—")
     console.print(rates)
     p = d["qualified_pipeline"]
@@ -159,14 +167,17 @@ def render_sla(console: Console, d: dict[str, Any]) -> None:
                   f"within target {_fmt_pct(c['within_target_pct'])}, within deadline {_fmt_pct(c['within_deadline_pct'])}, "
                   f"touches met {_fmt_pct(c['touches_met_pct'])}; compliance {_fmt_pct(c['overall_pct'])}, "
                   f"{c['breaches']} breach(es)")
-    table = Table("lead", "stage", "handed off", "first touch", "min", "target", "deadline", "calls/emails", "breaches",
-                  title="Follow-up of handed-off leads", title_justify="left")
+    table = Table(title="Follow-up of handed-off leads", title_justify="left")
+    table.add_column("lead", overflow="fold")
+    for name in ("stage", "handed off", "first touch", "calls/emails"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("SLA", overflow="fold")
     for r in d["leads"]:
-        table.add_row(r["email"] or r["hubspot_id"], r["stage"], r["handoff_at"][:16].replace("T", " "),
-                      (r["first_touch_at"] or "—")[:16].replace("T", " "),
-                      "—" if r["minutes_to_first_touch"] is None else f"{r['minutes_to_first_touch']:g}",
-                      _yes_no(r["within_target"]), _yes_no(r["within_deadline"]), f"{r['calls']}/{r['emails']}",
-                      ", ".join(r["breaches"]) or "—")
+        minutes = r["minutes_to_first_touch"]
+        touch = "—" if minutes is None else _fmt_age(minutes) + " after"
+        sla = r["status"] + (f", {TOO_FEW}" if TOO_FEW in r["breaches"] else "")
+        table.add_row(r["email"] or r["hubspot_id"], r["stage"], _short_time(r["handoff_at"]), touch,
+                      f"{r['calls']}/{r['emails']}", sla if not r["breaches"] else f"[red]{sla}[/]")
     console.print(table)
 
 

@@ -192,6 +192,7 @@ class Conversion:
     entered: int
     converted: int
     target: tuple[float, float] | None
+    still_waiting: int = 0             # entered, still in that stage: no decision yet
 
     @property
     def rate(self) -> float | None:
@@ -210,11 +211,14 @@ def judge(rate: float | None, target: tuple[float, float] | None) -> str | None:
 
 
 def conversion(reached: Mapping[str, Mapping[str, datetime]], from_stage: str, to_stage: str,
-               target: tuple[float, float] | None = None) -> Conversion:
-    """Of the people who entered ``from_stage``, how many went on to ``to_stage`` (or beyond)."""
-    cohort = [stages for stages in reached.values() if from_stage in stages]
-    converted = sum(_got_to(stages, to_stage, stages[from_stage]) for stages in cohort)
-    return Conversion(f"{from_stage} → {to_stage}", len(cohort), converted, target)
+               target: tuple[float, float] | None = None,
+               stage_now: Mapping[str, str] | None = None) -> Conversion:
+    """Of the people who entered ``from_stage``, how many went on to ``to_stage`` (or beyond),
+    and how many still wait in ``from_stage`` (a young cohort converts below target at first)."""
+    cohort = {pid: stages for pid, stages in reached.items() if from_stage in stages}
+    converted = sum(_got_to(stages, to_stage, stages[from_stage]) for stages in cohort.values())
+    waiting = sum((stage_now or {}).get(pid) == from_stage for pid in cohort)
+    return Conversion(f"{from_stage} → {to_stage}", len(cohort), converted, target, waiting)
 
 
 @dataclass(frozen=True)
@@ -312,9 +316,10 @@ def funnel(people: Mapping[str, Mapping[str, Any]], transitions: Sequence[Mappin
     """The funnel over ``transitions`` (already limited to the period); ``people`` keyed by id."""
     reached = first_reached(transitions)
     targets = definition.targets
-    conversions = [conversion(reached, "mql", "sal", targets.get("mql_to_sal")),
-                   conversion(reached, "sal", "sql", targets.get("sal_to_sql")),
-                   conversion(reached, "sql", "customer")]
+    stage_now = {pid: p["stage"] for pid, p in people.items()}
+    conversions = [conversion(reached, "mql", "sal", targets.get("mql_to_sal"), stage_now),
+                   conversion(reached, "sal", "sql", targets.get("sal_to_sql"), stage_now),
+                   conversion(reached, "sql", "customer", None, stage_now)]
     pipeline = [p for p in people.values() if p["stage"] in QUALIFIED_PIPELINE and not p.get("deleted")]
     amounts = [p["opportunity_amount"] for p in pipeline if p.get("opportunity_amount") is not None]
     return Funnel(stage_counts(people.values()), conversions, win_rates(people, transitions, targets),

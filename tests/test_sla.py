@@ -179,6 +179,12 @@ def test_given_ten_mqls_three_accepted_when_converting_then_30_percent_on_target
     assert (c.entered, c.converted, c.verdict) == (10, 3, "on target")
 
 
+def test_given_fresh_handoffs_when_converting_then_those_still_waiting_are_counted():
+    ts = [moved(p, "mql", ago(hours=1)) for p in ("a", "b", "c")] + [moved("c", "recycled", ago(minutes=5), "sales")]
+    c = S.conversion(S.first_reached(ts), "mql", "sal", (0.2, 0.4), {"a": "mql", "b": "mql", "c": "recycled"})
+    assert (c.entered, c.converted, c.still_waiting, c.verdict) == (3, 0, 2, "below target")
+
+
 def test_given_no_cohort_when_converting_then_rate_unknown():
     c = S.conversion({}, "sal", "sql", (0.8, 0.9))
     assert c.rate is None and c.verdict is None
@@ -230,7 +236,7 @@ def test_given_store_rows_when_funnel_then_stages_pipeline_and_conversions():
     f = S.funnel(people, ts, DEF, ago(days=14), NOW)
     assert f.stages == {"sql": 1, "opportunity": 1, "lead": 1}
     assert f.pipeline_volume == 2 and f.pipeline_value is None
-    assert [(c.step, c.entered, c.converted, c.verdict) for c in f.conversions] == [
-        ("mql → sal", 2, 2, "above target"), ("sal → sql", 2, 2, "above target"), ("sql → customer", 2, 0, None)]
+    assert [(c.step, c.entered, c.converted, c.still_waiting, c.verdict) for c in f.conversions] == [
+        ("mql → sal", 2, 2, 0, "above target"), ("sal → sql", 2, 2, 0, "above target"), ("sql → customer", 2, 0, 1, None)]
     assert f.velocity_days["sal → sql"] == 1.5
     assert [w.mqls for w in f.weeks] == [2, 0]             # 9 days ago falls in the first of two weeks
