@@ -65,8 +65,9 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    lookback: timedelta = timedelta(minutes=2)   # re-read a little before the cursor: clocks and commits lag
+    lookback: timedelta = timedelta(seconds=30)  # re-read a little before the cursor: search index and commits lag
     first_run_since: timedelta | None = None       # None: the first run reads every contact
+    activities_every: timedelta = timedelta(minutes=2)  # pull activities at least this often
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "mappings": {"dir": _path},
     "schedule": {"hubspot_every": _duration, "salesforce_every": _duration, "sla_every": _duration,
                  "reconcile_cron": _cron},
-    "sync": {"lookback": _duration, "first_run_since": _duration},
+    "sync": {"lookback": _duration, "first_run_since": _duration, "activities_every": _duration},
     "logging": {"format": _choice("text", "json"), "level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
                 "retain_days": _positive_int, "redact_pii": _bool},
     "metrics": {"port": _port, "host": _str},

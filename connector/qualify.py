@@ -298,7 +298,9 @@ def handoff_reason(result: Qualification, lead: Mapping[str, Any]) -> str:
                      if c.kind == "behavior" and c.points > 0 and c.rule not in signalled),
                     key=lambda c: -c.points)
     actions += [c.rule if c.count == 1 else f"{c.rule} ×{c.count}" for c in others[:3]]
-    tail = f"(score {result.score:g}, definition v{result.definition_version})"
+    # A whole-number score: with decay the exact value drifts by the minute, and a reason that
+    # changed every cycle would be rewritten (and re-read) every cycle.
+    tail = f"(score {round(result.score)}, definition v{result.definition_version})"
     persona = _persona(lead)
     while True:
         text = "; ".join(part for part in (*actions, persona) if part)

@@ -125,6 +125,7 @@ class Runtime:
             engine = Engine(store=self.store, marketing=marketing, crm=crm, definition=self.definition,
                             maps=self.write_maps(), feedback=self.feedback_rules(), handoff=self.handoff_rules(),
                             clock=self.clock, lookback=self.config.sync.lookback,
+                            activities_every=self.config.sync.activities_every,
                             first_run_since=self.config.sync.first_run_since, usage=policy.usage, dry_run=dry_run)
             if dry_run:
                 return engine

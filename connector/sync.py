@@ -61,7 +61,8 @@ class Engine:
     feedback: FeedbackRules
     handoff: HandoffRules
     clock: Callable[[], datetime]
-    lookback: timedelta = timedelta(minutes=2)
+    lookback: timedelta = timedelta(seconds=30)
+    activities_every: timedelta = timedelta(minutes=2)
     first_run_since: timedelta | None = None        # None: the first run reads every contact
     usage: Callable[[], Mapping[str, Any]] = dict
     dry_run: bool = False
@@ -93,6 +94,7 @@ class Engine:
         now = self.clock()
         summary = Summary(kind=kind)
         summary.run_id = self.store.start_run(kind, now, account=account)
+        before = self.usage()
         try:
             body(now, summary)
             summary.outcome = "partial" if summary.counts["quarantined"] else "ok"
@@ -106,7 +108,7 @@ class Engine:
                                  detail=getattr(exc, "detail", None) or repr(exc))
             raise
         finally:
-            summary.api = dict(self.usage())
+            summary.api = _usage_since(before, self.usage())
             self.store.finish_run(summary.run_id, self.clock(), summary.outcome, summary.counts, summary.api, summary.message)
         return summary
 
@@ -125,20 +127,23 @@ class Engine:
         since = self.store.cursor(HUBSPOT_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)
         batches = iter(self.marketing.changed_people(EPOCH if full else since - self.lookback, now))
         first = next(batches, None)
-        if first is None:
-            return   # a quiet cycle costs one search call
         # HubSpot bumps a contact when its analytics change (page views, forms, email), so
-        # activities are pulled only when someone changed: everyone's at once, by time, then
-        # stored, so each person below is qualified on everything known. Anyone with new
-        # activities but no contact change is qualified too; reconciliation covers the rest.
+        # activities are pulled when someone changed; custom behavioural events (a webinar)
+        # touch no property, so they are also pulled every `activities_every` regardless.
+        # Everyone's at once, by time, then stored: each person below is qualified on
+        # everything known, and anyone with new activities but no contact change is too.
         window = timedelta(days=self.definition.engagement.window_days)
-        acts_since = now - window if full else (self.store.cursor(ACTIVITY_CURSOR) or now - window) - self.lookback
+        last_pull = self.store.cursor(ACTIVITY_CURSOR)
+        if first is None and last_pull and now - last_pull < self.activities_every and not full:
+            self._pass_complete(HUBSPOT_CURSOR, now)
+            return   # a quiet cycle costs one search call
+        acts_since = now - window if full else (last_pull or now - window) - self.lookback
         found = self.marketing.activities_between(acts_since, now)
         if not self.dry_run:
             summary.add("activities", self.store.add_activities(found))
         pending = set(found)
         seen: set[str] = set()
-        for batch in itertools.chain([first], batches):
+        for batch in itertools.chain([first] if first else [], batches):
             summary.add("pulled_hubspot", len(batch))
             self._process(batch, now, summary, compare_remote=full)
             pending -= {p.id for p in batch}
@@ -152,8 +157,16 @@ class Engine:
             self._process(people, now, summary)
         if not self.dry_run:
             self.store.set_cursor(ACTIVITY_CURSOR, now, now)
+        self._pass_complete(HUBSPOT_CURSOR, now)
         if full:
             self._forget_deleted(seen, now, summary)
+
+    def _pass_complete(self, cursor: str, now: datetime) -> None:
+        """Everything modified before the cycle started has been read and handled: the next
+        pass starts there (less the lookback), not at the newest change seen, so a quiet day
+        does not re-read the last burst of changes on every cycle."""
+        if not self.dry_run:
+            self.store.set_cursor(cursor, now, now)
 
     def _forget_deleted(self, seen: set[str], now: datetime, summary: Summary) -> None:
         """People leadsync knows that HubSpot no longer returns were deleted or merged away."""
@@ -180,6 +193,7 @@ class Engine:
                           crm_records={r.hubspot_id: r for r in batch if r.hubspot_id})
             if not self.dry_run:
                 self.store.set_cursor(CRM_CURSOR, min(max(r.modified_at for r in batch), now), now)
+        self._pass_complete(CRM_CURSOR, now)
         self._follow_opportunities(now, summary)
         self._pull_touches(now, summary)
 
@@ -316,8 +330,10 @@ class Engine:
                   else row.get("reason") if new_stage == "recycled"
                   else f"Disqualified: {result.disqualified_by}" if result.disqualified_by
                   else f"Near-qualified: missing {result.missing}" if result.missing else "")
-        out = P.Outputs(new_stage, result.score, result.profile_score, result.engagement_score, handoff_at,
-                        reason or "", result.missing or "", result.definition_version)
+        # Scores are written as whole numbers: decay moves the exact value every minute, and
+        # each write would bump the record and come back as a change (ping-pong).
+        out = P.Outputs(new_stage, round(result.score), round(result.profile_score), round(result.engagement_score),
+                        handoff_at, reason or "", result.missing or "", result.definition_version)
         last_hs = self.store.written("hubspot", [person.id]).get(person.id, {})
         if self._compare_remote:
             # Reconciliation trusts what HubSpot holds now over what leadsync last wrote.
@@ -507,6 +523,17 @@ class Engine:
         if ids and not self.dry_run:
             log.info("retrying %d quarantined people", len(ids))
             self._process(self.marketing.people(ids), now, summary)
+
+
+def _usage_since(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """This run's calls and retries (the transport counts for the life of the process);
+    remaining quota and limit as last reported."""
+    result = {}
+    for system, now_ in after.items():
+        then = before.get(system, {})
+        result[system] = {**now_, "calls": now_.get("calls", 0) - then.get("calls", 0),
+                          "retries": now_.get("retries", 0) - then.get("retries", 0)}
+    return result
 
 
 def activities_that_count(person: Mapping[str, Any], activities: Sequence[Any]) -> list[Any]:

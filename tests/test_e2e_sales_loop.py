@@ -51,6 +51,18 @@ def leads_for(sandbox, hubspot_id):
     return [r for r in sandbox.salesforce.records("Lead") if r.get("HubSpot_Contact_Id__c") == hubspot_id]
 
 
+def test_given_existing_leads_with_same_email_when_handed_off_then_reused_never_duplicated(runtime, sandbox):
+    """The seed holds Leads that share an email with a HubSpot contact but carry no HubSpot id."""
+    twins = {lead["Email"].lower(): lead["Id"] for lead in sandbox.seed.salesforce.leads if lead.get("Email")}
+    taken_over = [p for p in runtime.store.people().values() if p.get("crm_id") and (p["email"] or "").lower() in twins]
+    assert taken_over, "some seeded twins qualified"
+    for p in taken_over:
+        assert p["crm_id"] == twins[p["email"].lower()]
+        assert sandbox.salesforce.record("Lead", p["crm_id"])["HubSpot_Contact_Id__c"] == p["hubspot_id"]
+    emails = [(r.get("Email") or "").lower() for r in sandbox.salesforce.records("Lead") if r.get("Email")]
+    assert len(emails) == len(set(emails))
+
+
 def test_given_handoff_then_exactly_one_lead_with_owner_reason_and_follow_up_task(runtime, sandbox):
     for p in handed_off_leads(runtime):
         [lead] = leads_for(sandbox, p["hubspot_id"])

@@ -85,6 +85,16 @@ def default_properties() -> dict[str, dict[str, PropertyDef]]:
         _p("createdate", "Create Date", "datetime"), _p("lastmodifieddate", "Last Modified Date", "datetime"),
         _p("hs_object_id", "Record ID", "number"),
         _p("hs_merged_object_ids", "Merged Record IDs", "enumeration"),
+        # Kept up to date by HubSpot's analytics and email tools (read-only for integrations):
+        # each update moves lastmodifieddate, which is how a sync notices new activity.
+        _p("hs_analytics_num_page_views", "Number of Pageviews", "number", group="analyticsinformation"),
+        _p("hs_analytics_last_timestamp", "Time Last Seen", "datetime", group="analyticsinformation"),
+        _p("hs_email_open", "Marketing emails opened", "number", group="emailinformation"),
+        _p("hs_email_click", "Marketing emails clicked", "number", group="emailinformation"),
+        _p("hs_email_last_open_date", "Last marketing email open date", "datetime", group="emailinformation"),
+        _p("hs_email_last_click_date", "Last marketing email click date", "datetime", group="emailinformation"),
+        _p("hs_email_optout", "Unsubscribed from all email", "bool", group="emailinformation",
+           options=("true", "false")),
         # Created by this portal's admins:
         _p("numberofemployees", "Number of employees (company size)", "number", hubspot_defined=False),
         _p("wants_sales_contact", "Would you like to be contacted by sales?", "bool",

@@ -234,7 +234,12 @@ class HubSpotState:
     def add_page_view(self, contact_id: str, url: str, title: str = "", *, at: datetime | None = None) -> str:
         if url.startswith("/"):
             url = VENDOR_SITE + url
-        return self._add_event(contact_id, "e_visited_page", {"hs_url": url, "hs_title": title}, at)
+        event_id = self._add_event(contact_id, "e_visited_page", {"hs_url": url, "hs_title": title}, at)
+        record = self._contact_record(contact_id)
+        views = int(record.properties.get("hs_analytics_num_page_views") or 0) + 1
+        self._analytics(record, {"hs_analytics_num_page_views": str(views),
+                                 "hs_analytics_last_timestamp": _iso(at or self.clock.now())})
+        return event_id
 
     def add_form_submission(self, contact_id: str, form_id: str, *, contact_me: bool = False,
                             at: datetime | None = None) -> str:
@@ -260,11 +265,18 @@ class HubSpotState:
 
     def add_email_event(self, contact_id: str, kind: str, *, campaign_id: int = 310001,
                         at: datetime | None = None, **extra: Any) -> str:
-        recipient = self._contact_record(contact_id).properties["email"]
+        record = self._contact_record(contact_id)
+        recipient = record.properties["email"]
         event = EmailEventRecord(secrets.token_hex(16), kind, recipient, at or self.clock.now(), campaign_id, extra)
         with self.lock:
             self.email_events.append(event)
+        self._analytics(record, _email_property_changes(record, kind, event.created, extra))
         return event.id
+
+    def _analytics(self, record: Record, changes: dict[str, str]) -> None:
+        """HubSpot's own tools update these properties; like any update, they move lastmodifieddate."""
+        if changes:
+            self.apply("contacts", record, changes)
 
     def add_email_open(self, contact_id: str, **kw: Any) -> str:
         return self.add_email_event(contact_id, "OPEN", **kw)
@@ -379,3 +391,18 @@ def _may_set_stage(current: str | None, wanted: str) -> bool:
 
 def _new_token() -> str:
     return "pat-na1-" + secrets.token_hex(16)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _email_property_changes(record: Record, kind: str, when: datetime, extra: dict[str, Any]) -> dict[str, str]:
+    props = record.properties
+    if kind == "OPEN":
+        return {"hs_email_open": str(int(props.get("hs_email_open") or 0) + 1), "hs_email_last_open_date": _iso(when)}
+    if kind == "CLICK":
+        return {"hs_email_click": str(int(props.get("hs_email_click") or 0) + 1), "hs_email_last_click_date": _iso(when)}
+    if kind == "STATUSCHANGE" and extra.get("portalSubscriptionStatus") == "UNSUBSCRIBED":
+        return {"hs_email_optout": "true"}
+    return {}
