@@ -136,7 +136,19 @@ class Runtime:
     def sync(self, kind: str = "sync", legs: tuple[str, ...] = ("salesforce", "hubspot")) -> Any:
         engine = self.engine()
         with self.store.cycle_lock(wait=True, timeout=300):
-            return engine.cycle(kind, legs)
+            summary = engine.cycle(kind, legs)
+        if kind == "sync":
+            self.check_sla(summary)
+        return summary
+
+    def check_sla(self, summary: Any) -> list[Any]:
+        """Handoffs of the last 30 days that broke the follow-up SLA, added to the summary."""
+        from connector.reports import sla_breaches
+        breaches = sla_breaches(self.store, self.definition, self.clock())
+        summary.counts["sla_breaches"] = len(breaches)
+        summary.sla_breaches = [{"email": b.email, "handoff_at": b.handoff_at, "breaches": list(b.breaches)}
+                                for b in breaches]
+        return breaches
 
     def reconcile(self) -> Any:
         engine = self.engine()
@@ -157,7 +169,7 @@ class Runtime:
         if due:
             message = (f"the qualification definition \"{self.definition.name}\" v{self.definition.version} "
                        f"was due for review on {due.isoformat()}")
-            log.warning(message)
+            log.info(message)   # in the daemon's log; the terminal gets it once, below
             print(f"leadsync: warning: {message}", file=sys.stderr)
 
     def close(self) -> None:

@@ -20,13 +20,15 @@ COUNT_LINES = (
     ("converted to opportunity", "converted"), ("recycled", "recycled"), ("disqualified", "disqualified"),
     ("near-qualified", "near_qualified"), ("written to HubSpot", "written_hubspot"),
     ("written to Salesforce", "written_crm"), ("quarantined", "quarantined"), ("gate violations", "gate_violations"),
+    ("SLA breaches (last 30 days)", "sla_breaches"),
 )
 
 
 def summary_dict(summary: Any) -> dict[str, Any]:
     return json_safe({"run_id": summary.run_id, "kind": summary.kind, "outcome": summary.outcome,
                       "message": summary.message, "counts": dict(summary.counts),
-                      "handoffs": list(summary.handoffs), "api": dict(summary.api)})
+                      "handoffs": list(summary.handoffs), "api": dict(summary.api),
+                      "sla_breaches": list(getattr(summary, "sla_breaches", []))})
 
 
 def _console(console: Console | None) -> Console:

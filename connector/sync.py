@@ -45,6 +45,7 @@ class Summary:
         "converted": 0, "recycled": 0, "disqualified": 0, "near_qualified": 0,
         "written_hubspot": 0, "written_crm": 0, "quarantined": 0, "gate_violations": 0, "deleted": 0})
     handoffs: list[dict[str, Any]] = field(default_factory=list)
+    sla_breaches: list[dict[str, Any]] = field(default_factory=list)
     api: dict[str, Any] = field(default_factory=dict)
 
     def add(self, key: str, n: int = 1) -> None:
@@ -209,7 +210,9 @@ class Engine:
         summary.add("pulled_crm", len(records))
         self._absorb_records(records, now, summary)
         self._pull_activities(people, now, summary)
-        self._process(people, now, summary)
+        # "Write what differs" from what each system holds now, not from what leadsync last wrote.
+        self._process(people, now, summary, compare_remote=True,
+                      crm_records={r.hubspot_id: r for r in records if r.hubspot_id})
         self._follow_opportunities(now, summary, only={p.id for p in people})
 
     def _people_of_account(self, account: str) -> list[dict[str, Any]]:
@@ -364,7 +367,20 @@ class Engine:
         # A failed handoff must not tell HubSpot the lead reached sales.
         hs_writes = [w for w in hs_writes if w.key not in handed.failed]
         hs_outcome = self._send(self.marketing.write, hs_writes, summary, "hubspot") if hs_writes else WriteOutcome()
+        if self.dry_run:
+            self._explain_planned(plans)
         self._record(plans, handed, crm_outcome, converted, hs_outcome, now, summary)
+
+    def _explain_planned(self, plans: list) -> None:
+        """A dry run shows, beside each planned value, what is there now and the rule behind it."""
+        by_key = {pl.hubspot_id: pl for _, _, pl, _ in plans}
+        for entry in self.planned:
+            pl = by_key.get(entry["key"])
+            if pl is None or "rule" in entry:
+                continue
+            side = "hubspot" if entry["system"] == "hubspot" else "crm"
+            entry["current"] = {name: pl.old.get((side, name)) for name in entry["values"]}
+            entry["rule"] = pl.rule
 
     def _send(self, method: Callable[[Sequence[Write]], WriteOutcome], writes: list[Write], summary: Summary,
               system: str) -> WriteOutcome:

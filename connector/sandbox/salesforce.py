@@ -325,7 +325,7 @@ def create_app(state: SalesforceState, faults: fault_injection.Faults,
                calls: fault_injection.CallLog) -> flask.Flask:
     app = flask.Flask("leadsync-sandbox-salesforce")
     fault_injection.install(app, "salesforce", faults, calls, error_body=error_body,
-                            read_only_endpoints=("sf_collection_retrieve",))
+                            read_only_endpoints=("sf_collection_retrieve", "oauth_token"))
     register_rest(app, state)
     register_collections(app, state)
     register_soap(app, state)

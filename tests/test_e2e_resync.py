@@ -1,0 +1,73 @@
+"""End to end: one account by hand. The dry run shows the diff and writes nothing; the real
+run writes exactly that diff and is logged as a run of kind "resync"."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connector.cli import main
+from connector.runtime import Runtime
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sandbox(tmp_path_factory):
+    from connector.sandbox.server import Sandbox
+    with Sandbox(tmp_path_factory.getbasetemp() / "sandbox-certs", people=120) as sb:
+        yield sb
+
+
+@pytest.fixture
+def config(sandbox, sqlite_url, tmp_path, monkeypatch):
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    path = tmp_path / "leadsync.toml"
+    sandbox.write_config(path, sqlite_url)
+    with Runtime.from_config_path(str(path)) as rt:
+        rt.sync()
+    return str(path)
+
+
+def drifted_account(sandbox, config):
+    """A handed-off person whose HubSpot values someone overwrote by hand: the incremental loop
+    would fix it too, but here the account is resynced before that."""
+    with Runtime.from_config_path(config, connect=False) as rt:
+        person = next(p for p in rt.store.people().values() if p["stage"] == "mql")
+    sandbox.hubspot.update_contact(person["hubspot_id"], {"leadsync_stage": "lead", "leadsync_score": "3"})
+    return person
+
+
+def test_given_drift_when_dry_run_then_diff_shown_and_nothing_written(sandbox, config, capsys):
+    person = drifted_account(sandbox, config)
+    capsys.readouterr()
+    mark = sandbox.calls.mark()
+    assert main(["--config", config, "resync", "--account", person["email_domain"], "--dry-run", "--json"]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert [c for c in sandbox.calls.since(mark) if c.write] == []
+    changes = {(c["system"], c["field"]): c for c in planned["changes"] if c["person"] == person["hubspot_id"]}
+    assert changes[("hubspot", "leadsync_stage")]["current"] == "lead"
+    assert changes[("hubspot", "leadsync_stage")]["planned"] == "mql"
+    assert ("hubspot", "leadsync_score") in changes
+    assert sandbox.hubspot.contact(person["hubspot_id"])["leadsync_stage"] == "lead"
+
+    # The real run writes exactly the planned diff.
+    capsys.readouterr()
+    mark = sandbox.calls.mark()
+    assert main(["--config", config, "resync", "--account", person["email_domain"], "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["kind"] == "resync" and summary["counts"]["written_hubspot"] == len(
+        {c["person"] for c in planned["changes"] if c["system"] == "hubspot"})
+    assert sandbox.hubspot.contact(person["hubspot_id"])["leadsync_stage"] == "mql"
+    with Runtime.from_config_path(config, connect=False) as rt:
+        from sqlalchemy import select
+        from connector.state_schema import changes as changes_table, runs
+        with rt.store.engine.connect() as conn:
+            run = conn.execute(select(runs).where(runs.c.id == summary["run_id"])).one()
+            written = {(r.system, r.hubspot_id, r.field) for r in conn.execute(
+                select(changes_table).where(changes_table.c.run_id == summary["run_id"]))}
+    assert run.kind == "resync" and run.account == person["email_domain"]
+    assert written == {(c["system"] if c["system"] == "hubspot" else "salesforce", c["person"], c["field"])
+                       for c in planned["changes"]}
