@@ -64,6 +64,7 @@ class Engine:
     clock: Callable[[], datetime]
     lookback: timedelta = timedelta(seconds=30)
     activities_every: timedelta = timedelta(minutes=2)
+    stopping: Callable[[], bool] = lambda: False   # set by the daemon on SIGTERM: pulls end early
     first_run_since: timedelta | None = None        # None: the first run reads every contact
     usage: Callable[[], Mapping[str, Any]] = dict
     dry_run: bool = False
@@ -128,6 +129,8 @@ class Engine:
         since = self.store.cursor(HUBSPOT_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)
         batches = iter(self.marketing.changed_people(EPOCH if full else since - self.lookback, now))
         first = next(batches, None)
+        if self.stopping():
+            return   # nothing was read for certain: leave the cursors where they are
         # HubSpot bumps a contact when its analytics change (page views, forms, email), so
         # activities are pulled when someone changed; custom behavioural events (a webinar)
         # touch no property, so they are also pulled every `activities_every` regardless.
@@ -145,6 +148,8 @@ class Engine:
         pending = set(found)
         seen: set[str] = set()
         for batch in itertools.chain([first] if first else [], batches):
+            if not batch:
+                continue
             summary.add("pulled_hubspot", len(batch))
             self._process(batch, now, summary, compare_remote=full)
             pending -= {p.id for p in batch}
@@ -152,6 +157,8 @@ class Engine:
             if not self.dry_run:
                 newest = max(p.modified_at for p in batch)
                 self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
+        if self.stopping():
+            return   # the pull was cut short: cursors stay at the last batch written
         if pending:
             people = self.marketing.people(sorted(pending))
             summary.add("pulled_hubspot", len(people))
@@ -188,12 +195,16 @@ class Engine:
         # SOQL datetimes have whole seconds: ask one second past now so an edit made in this
         # very second is read now; the cursor stays capped at now, so nothing is skipped.
         for batch in self.crm.changed_records(since, now + timedelta(seconds=1)):
+            if not batch:
+                continue
             summary.add("pulled_crm", len(batch))
             ids = self._absorb_records(batch, now, summary)
             self._process(self.marketing.people(ids) if ids else [], now, summary, compare_remote=full,
                           crm_records={r.hubspot_id: r for r in batch if r.hubspot_id})
             if not self.dry_run:
                 self.store.set_cursor(CRM_CURSOR, min(max(r.modified_at for r in batch), now), now)
+        if self.stopping():
+            return   # the pull was cut short: the cursor stays at the last batch written
         self._pass_complete(CRM_CURSOR, now)
         self._follow_opportunities(now, summary)
         self._pull_touches(now, summary)

@@ -101,6 +101,8 @@ class Daemon:
             adapter = getattr(engine, side, None)
             if adapter is not None and not isinstance(adapter, Interruptible):
                 setattr(engine, side, Interruptible(adapter, self.stopping))
+        # The engine must know a pull was cut short, or it would take it for a complete pass.
+        engine.stopping = self.stopping.is_set
 
     def sla_check(self) -> None:
         from connector import sla as S
