@@ -223,7 +223,7 @@ class SalesforceAdapter:
     def update(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
         existing = [w for w in writes if w.record_id]
-        new = [w for w in writes if not w.record_id]        # Tasks: created, never upserted
+        new = self._without_open_tasks([w for w in writes if not w.record_id], outcome)   # Tasks: created
         for chunk in _chunks(existing, COLLECTION_SIZE):
             records = [{"attributes": {"type": w.object}, "id": w.record_id, **_json_values(w.values)}
                        for w in chunk]
@@ -232,6 +232,27 @@ class SalesforceAdapter:
             records = [{"attributes": {"type": w.object}, **_json_values(w.values)} for w in chunk]
             outcome.merge(self._collection("POST", "composite/sobjects", chunk, records, False))
         return outcome
+
+    def _without_open_tasks(self, writes: Sequence[Write], outcome: WriteOutcome) -> list[Write]:
+        """A Task is created once: when an open Task with the same subject already sits on the
+        record (a retry after a lost answer, a run killed between the handoff and recording it),
+        that one is reported as written instead of adding a second reminder for sales."""
+        tasks = [w for w in writes if w.object == "Task" and w.values.get("WhoId") and w.values.get("Subject")]
+        found: dict[tuple[str, str], str] = {}
+        for subject in sorted({str(w.values["Subject"]) for w in tasks}):
+            who = sorted({str(w.values["WhoId"]) for w in tasks if w.values["Subject"] == subject})
+            for chunk in _chunks(who, IN_CHUNK):
+                where = format_soql("WhoId IN {} AND Subject = {} AND Status != {}", chunk, subject, "Completed")
+                for raw in self._query(self._select("Task", ["Id", "WhoId"], where, "Id")):
+                    found.setdefault((raw["WhoId"], subject), raw["Id"])
+        remaining = []
+        for w in writes:
+            existing = found.get((str(w.values.get("WhoId")), str(w.values.get("Subject")))) if w in tasks else None
+            if existing:
+                outcome.written[w.key] = existing
+            else:
+                remaining.append(w)
+        return remaining
 
     def _external_id(self, sobject: str) -> str:
         m = self.mapping
