@@ -1,0 +1,142 @@
+"""Fault injection, transport level: 5xx bursts, connection resets, 429 storms, expired
+credentials. After the faults (and the later cycle some of them need), HubSpot and Salesforce
+must hold exactly what a fault-free run leaves: nothing lost, nothing doubled.
+
+Waits run on virtual time (see fault_helpers), so a 30-second backoff costs nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.errors import ConfigError, Retryable
+from connector.sandbox.faults import FaultRule
+from connector.sync import HUBSPOT_CURSOR
+from tests import fault_helpers as F
+from tests.fault_helpers import certs_dir, config, expected, run, sandbox  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.e2e
+
+SEARCH = "/crm/v3/objects/contacts/search"
+BATCH_READ = "/crm/v3/objects/contacts/batch/read"
+BATCH_UPDATE = "/crm/v3/objects/contacts/batch/update"
+EVENTS = "/events/v3/events"
+SF_QUERY = "/query"
+SF_UPSERT = "/composite/sobjects/Lead/HubSpot_Contact_Id__c"
+SF_COLLECTIONS = "/composite/sobjects$"
+SF_TOKEN = "/services/oauth2/token"
+
+
+def status_calls(sandbox, status):
+    return [c for c in sandbox.calls.calls() if c.status == status]
+
+
+def test_given_short_5xx_bursts_on_both_systems_when_synced_then_retried_and_same_as_fault_free(run, sandbox, expected):
+    for system, path, status in (("hubspot", SEARCH, 502), ("hubspot", BATCH_READ, 500), ("hubspot", EVENTS, 503),
+                                 ("hubspot", BATCH_UPDATE, 504), ("salesforce", SF_TOKEN, 503),
+                                 ("salesforce", SF_QUERY, 500), ("salesforce", SF_UPSERT, 503),
+                                 ("salesforce", SF_COLLECTIONS, 502)):
+        sandbox.faults.add(FaultRule(system, path=path, status=status, times=3))
+
+    summary = run.sync()
+
+    assert summary.outcome == "ok", summary.message
+    assert sandbox.faults.rules() == [], "every burst was delivered"
+    assert summary.api["hubspot"]["retries"] >= 12 and summary.api["salesforce"]["retries"] >= 12
+    F.assert_same_as(expected, sandbox)
+
+
+def test_given_5xx_outage_longer_than_the_retries_when_synced_then_cycle_fails_and_next_cycle_completes(
+        run, sandbox, expected):
+    outage = sandbox.faults.add(FaultRule("hubspot", path=BATCH_UPDATE, status=503, times=0))
+
+    with pytest.raises(Retryable):
+        run.sync()
+    assert run.rt.store.cursor(HUBSPOT_CURSOR) is None, "the cursor must not pass an unwritten batch"
+    assert run.vtime.slept > 0, "the policy backed off between attempts"
+    assert not any(c.get("leadsync_stage") for c in sandbox.hubspot.contacts())
+
+    sandbox.faults.clear()
+    assert outage not in sandbox.faults.rules()
+    summary = run.sync()
+
+    assert summary.outcome == "ok", summary.message
+    F.assert_same_as(expected, sandbox)
+
+
+def test_given_connection_resets_mid_response_when_synced_then_retried_and_same_as_fault_free(
+        run, sandbox, expected):
+    for system, path in (("hubspot", SEARCH), ("hubspot", BATCH_READ), ("hubspot", BATCH_UPDATE),
+                         ("hubspot", "/email/public/v1/events"), ("salesforce", SF_TOKEN),
+                         ("salesforce", SF_QUERY), ("salesforce", SF_UPSERT), ("salesforce", SF_COLLECTIONS)):
+        sandbox.faults.add(FaultRule(system, path=path, kind="reset", times=2))
+
+    summary = run.sync()
+
+    assert summary.outcome == "ok", summary.message
+    assert sandbox.faults.rules() == []
+    assert len(status_calls(sandbox, 0)) == 16
+    F.assert_same_as(expected, sandbox)
+
+
+def test_given_429s_with_retry_after_when_synced_then_waits_as_asked_and_same_as_fault_free(run, sandbox, expected):
+    sandbox.faults.add(FaultRule("hubspot", path=BATCH_READ, status=429, headers={"Retry-After": "7"}, times=2,
+                                 body={"status": "error", "message": "You have reached your ten_secondly_rolling "
+                                       "limit.", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}))
+    sandbox.faults.add(FaultRule("hubspot", path=BATCH_UPDATE, status=429, headers={"Retry-After": "3"}, times=3))
+
+    summary = run.sync()
+
+    assert summary.outcome == "ok", summary.message
+    assert run.vtime.waits.count(7.0) == 2 and run.vtime.waits.count(3.0) == 3
+    F.assert_same_as(expected, sandbox)
+
+
+def test_given_hubspot_ten_second_limit_lowered_when_synced_then_paced_through_the_429_storm(run, sandbox, expected):
+    # The portal's own limiter on the policy's virtual time: its rolling window rolls over when
+    # the connector waits, so the storm is real but costs no wall time.
+    sandbox.hubspot.limits._clock = run.vtime.monotonic
+    sandbox.hubspot.limits.search_per_second = 5
+    sandbox.hubspot.set_rate_per_10s(12)
+
+    summary = run.sync()
+
+    refused = status_calls(sandbox, 429)
+    assert refused, "the lowered limit was hit"
+    assert summary.outcome == "ok", summary.message
+    assert summary.api["hubspot"]["retries"] >= len(refused)
+    F.assert_same_as(expected, sandbox)
+
+
+def test_given_salesforce_sessions_expire_mid_run_when_synced_then_signs_in_again_and_same_as_fault_free(
+        run, sandbox, expected):
+    expire = sandbox.salesforce.expire_sessions
+    # Once between the reads, once right after the Leads were created (before their Tasks).
+    F.install_hooks(sandbox, F.CallHook("salesforce", after=2, action=expire, path=SF_QUERY),
+                    F.CallHook("salesforce", after=1, action=expire, path=SF_UPSERT))
+
+    summary = run.sync()
+
+    assert summary.outcome == "ok", summary.message
+    assert len([c for c in sandbox.calls.calls("salesforce") if c.path == SF_TOKEN]) == 3
+    assert len(status_calls(sandbox, 401)) == 2
+    F.assert_same_as(expected, sandbox)
+
+
+def test_given_hubspot_token_expires_mid_run_when_synced_then_cycle_stops_and_a_run_with_the_new_token_completes(
+        run, sandbox, expected, config, monkeypatch):
+    rotated = []
+    F.install_hooks(sandbox, F.CallHook("salesforce", after=1, path=SF_UPSERT,
+                                        action=lambda: rotated.append(sandbox.hubspot.expire_token())))
+
+    with pytest.raises(ConfigError) as failed:
+        run.sync()
+    assert "HubSpot did not accept leadsync's credentials" in str(failed.value)
+    assert sandbox.env()["HUBSPOT_TOKEN"] not in str(failed.value)
+    F.assert_no_duplicates(sandbox)
+
+    with F.runtime_for(sandbox, config, monkeypatch, environ={"HUBSPOT_TOKEN": rotated[0]}) as later:
+        summary = later.sync()
+
+    assert summary.outcome == "ok", summary.message
+    F.assert_same_as(expected, sandbox)
