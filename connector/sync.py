@@ -30,6 +30,10 @@ log = logging.getLogger("leadsync.sync")
 HUBSPOT_CURSOR = "hubspot.people"
 ACTIVITY_CURSOR = "hubspot.activities"
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a first full read
+# Pulls read a little past the cycle's start: SOQL datetimes have whole seconds, and a system's
+# clock may run slightly ahead of ours. Cursors stay capped at the start, so whatever is read
+# early is read again next cycle (harmlessly: unchanged values are never rewritten).
+AHEAD = timedelta(seconds=1)
 CRM_CURSOR = "salesforce.records"
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
 
@@ -127,7 +131,7 @@ class Engine:
 
     def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
         since = self.store.cursor(HUBSPOT_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)
-        batches = iter(self.marketing.changed_people(EPOCH if full else since - self.lookback, now))
+        batches = iter(self.marketing.changed_people(EPOCH if full else since - self.lookback, now + AHEAD))
         first = next(batches, None)
         if self.stopping():
             return   # nothing was read for certain: leave the cursors where they are
@@ -142,7 +146,7 @@ class Engine:
             self._pass_complete(HUBSPOT_CURSOR, now)
             return   # a quiet cycle costs one search call
         acts_since = now - window if full else (last_pull or now - window) - self.lookback
-        found = self.marketing.activities_between(acts_since, now)
+        found = self.marketing.activities_between(acts_since, now + AHEAD)
         if not self.dry_run:
             summary.add("activities", self.store.add_activities(found))
         pending = set(found)
@@ -192,9 +196,7 @@ class Engine:
         since = (self.store.cursor(CRM_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)) - self.lookback
         if full:
             since = EPOCH
-        # SOQL datetimes have whole seconds: ask one second past now so an edit made in this
-        # very second is read now; the cursor stays capped at now, so nothing is skipped.
-        for batch in self.crm.changed_records(since, now + timedelta(seconds=1)):
+        for batch in self.crm.changed_records(since, now + AHEAD):
             if not batch:
                 continue
             summary.add("pulled_crm", len(batch))
