@@ -72,9 +72,12 @@ class Budget:
     used: int | None = None         # as last reported by the server
     limit: int | None = None
     calls_since_report: int = 0     # our calls since that report: the server's count lags ours
+    observed_at: float | None = None   # clock time of that report
+    recheck_after: float = 300.0    # when spent, let one call ask again this often
 
-    def observe(self, used: int, limit: int) -> None:
+    def observe(self, used: int, limit: int, at: float | None = None) -> None:
         self.used, self.limit, self.calls_since_report = used, limit, 0
+        self.observed_at = at
 
     def count_call(self) -> None:
         self.calls_since_report += 1
@@ -88,11 +91,21 @@ class Budget:
         used = self.estimated_used
         return None if used is None or self.limit is None else max(0, self.limit - used)
 
-    def allows_another_call(self) -> bool:
+    def allows_another_call(self, now: float | None = None) -> bool:
         used = self.estimated_used
         if used is None or not self.limit:
             return True     # nothing reported yet: the first call tells us
-        return used + 1 <= self.max_share * self.limit
+        if used + 1 <= self.max_share * self.limit:
+            return True
+        # Spent as of the last report. The allocation renews without anyone saying so (HubSpot at
+        # midnight, Salesforce over a rolling day) and only a response reports it: a long-running
+        # daemon that never called again would stay stopped for good. Once the report is old,
+        # forget it and let the next answers tell (a few calls, if it is still spent).
+        if now is not None and self.observed_at is not None and now - self.observed_at >= self.recheck_after:
+            self.used = self.limit = self.observed_at = None
+            self.calls_since_report = 0
+            return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,7 +179,7 @@ class HttpPolicy:
                 bucket.acquire()
         with self._lock:
             budget = self._budgets.get(system)
-            if budget is not None and not budget.allows_another_call():
+            if budget is not None and not budget.allows_another_call(self._clock()):
                 name = SYSTEM_NAMES.get(system, system)
                 raise QuotaExhausted(
                     f"leadsync has used its share ({budget.max_share:.0%}) of {name}'s daily API allocation; "
@@ -202,7 +202,7 @@ class HttpPolicy:
         with self._lock:
             budget = self._budgets.get(system)
             if budget is not None:
-                budget.observe(used, limit)
+                budget.observe(used, limit, self._clock())
 
     def _count_retry(self, system: str) -> None:
         with self._lock:
