@@ -39,6 +39,7 @@ people = Table(
     Column("crm_id", String(32), index=True),          # Salesforce Lead/Contact id
     Column("crm_object", String(16)),                  # "Lead" | "Contact"
     Column("opportunity_id", String(32)),
+    Column("opportunity_amount", Float),                      # for the pipeline's value
     Column("account_id", String(32)),
     Column("owner_id", String(32)),
     Column("stage", String(16), nullable=False, default="subscriber"),

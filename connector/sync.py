@@ -284,6 +284,11 @@ class Engine:
             return
         opportunities = self.crm.opportunities([p["opportunity_id"] for p in open_people])
         moved = []
+        amounts = [{"hubspot_id": p["hubspot_id"], "opportunity_amount": opportunities[p["opportunity_id"]].amount}
+                   for p in open_people if p["opportunity_id"] in opportunities
+                   and opportunities[p["opportunity_id"]].amount != p.get("opportunity_amount")]
+        if amounts and not self.dry_run:
+            self.store.save_people(amounts, now)
         for person in open_people:
             opportunity = opportunities.get(person["opportunity_id"])
             move = opportunity and from_opportunity(person["stage"], opportunity, self.feedback, now)

@@ -103,7 +103,8 @@ def test_given_acceptance_and_bant_then_sal_then_sql_with_one_opportunity(runtim
     # The opportunity is worked, then won: opportunity → customer.
     sandbox.salesforce.set_opportunity(converted["opportunity_id"], stage="Proposal/Price Quote", amount=48000)
     runtime.sync()
-    assert person(runtime, accepted["hubspot_id"])["stage"] == "opportunity"
+    worked = person(runtime, accepted["hubspot_id"])
+    assert worked["stage"] == "opportunity" and worked["opportunity_amount"] == 48000
     sandbox.salesforce.set_opportunity(converted["opportunity_id"], stage="Closed Won")
     runtime.sync()
     assert person(runtime, accepted["hubspot_id"])["stage"] == "customer"
