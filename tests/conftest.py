@@ -45,3 +45,33 @@ def state_url(request, tmp_path):
 @pytest.fixture
 def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture
+def start_sandbox(tmp_path_factory):
+    """Starts built-in sandboxes (certificates shared by the session); stops them afterwards."""
+    from connector.sandbox.server import Sandbox
+    started = []
+
+    def start(people: int = 150):
+        sandbox = Sandbox(tmp_path_factory.getbasetemp() / "sandbox-certs", people=people)
+        sandbox.start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox_config(monkeypatch, tmp_path):
+    """Points leadsync at a sandbox: its credentials and CA bundle in the environment, and a
+    config file using the given state store. Returns the config path."""
+    def connect(sandbox, state_url: str) -> str:
+        for key, value in sandbox.env().items():
+            monkeypatch.setenv(key, value)
+        path = tmp_path / "leadsync.toml"
+        sandbox.write_config(path, state_url)
+        return str(path)
+    return connect

@@ -10,19 +10,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def sandbox(tmp_path_factory):
-    from connector.sandbox.server import Sandbox
-    with Sandbox(tmp_path_factory.getbasetemp() / "sandbox-certs", people=120) as sb:
-        yield sb
+def sandbox(start_sandbox):
+    return start_sandbox(people=120)
 
 
 @pytest.fixture
-def runtime(sandbox, sqlite_url, tmp_path, monkeypatch):
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    config = tmp_path / "leadsync.toml"
-    sandbox.write_config(config, sqlite_url)
-    with Runtime.from_config_path(str(config)) as rt:
+def runtime(sandbox, sqlite_url, sandbox_config):
+    with Runtime.from_config_path(sandbox_config(sandbox, sqlite_url)) as rt:
         yield rt
 
 

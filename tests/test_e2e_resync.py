@@ -14,21 +14,16 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def sandbox(tmp_path_factory):
-    from connector.sandbox.server import Sandbox
-    with Sandbox(tmp_path_factory.getbasetemp() / "sandbox-certs", people=120) as sb:
-        yield sb
+def sandbox(start_sandbox):
+    return start_sandbox(people=120)
 
 
 @pytest.fixture
-def config(sandbox, sqlite_url, tmp_path, monkeypatch):
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    path = tmp_path / "leadsync.toml"
-    sandbox.write_config(path, sqlite_url)
-    with Runtime.from_config_path(str(path)) as rt:
+def config(sandbox, sqlite_url, sandbox_config):
+    path = sandbox_config(sandbox, sqlite_url)
+    with Runtime.from_config_path(path) as rt:
         rt.sync()
-    return str(path)
+    return path
 
 
 def drifted_account(sandbox, config):

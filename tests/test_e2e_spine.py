@@ -23,19 +23,13 @@ PINNED = ("Leadsync_Stage__c", "Leadsync_Score__c", "Leadsync_Handoff_At__c", "L
 
 
 @pytest.fixture
-def sandbox(tmp_path_factory):
-    from connector.sandbox.server import Sandbox
-    with Sandbox(tmp_path_factory.getbasetemp() / "sandbox-certs", people=200) as sb:
-        yield sb
+def sandbox(start_sandbox):
+    return start_sandbox(people=200)
 
 
 @pytest.fixture
-def runtime(sandbox, state_url, tmp_path, monkeypatch):
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    config = tmp_path / "leadsync.toml"
-    sandbox.write_config(config, state_url)
-    with Runtime.from_config_path(str(config)) as rt:
+def runtime(sandbox, state_url, sandbox_config):
+    with Runtime.from_config_path(sandbox_config(sandbox, state_url)) as rt:
         yield rt
 
 

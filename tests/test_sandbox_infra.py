@@ -141,7 +141,8 @@ def test_given_admin_routes_then_they_work_without_auth_and_are_never_logged(san
     assert listed[0]["status"] == 502 and listed[0]["system"] == "hubspot"
     requests.delete(f"{sandbox.hubspot_url}/__admin__/faults", verify=verify, timeout=5)
     assert sandbox.faults.rules() == []
-    assert sandbox.calls.since(mark) == []
+    # Other tests' delayed requests may still land here; what matters is that no admin call does.
+    assert [c for c in sandbox.calls.since(mark) if "__admin__" in c.path] == []
     bad = requests.post(f"{sandbox.hubspot_url}/__admin__/faults", json={"kind": "melt"}, verify=verify, timeout=5)
     assert bad.status_code == 400
 
