@@ -231,6 +231,15 @@ class HubSpotState:
         record = self._contact_record(contact_id)
         self.apply("contacts", record, clean)
 
+    def put_raw(self, contact_id: str, properties: dict[str, str]) -> None:
+        """Store values exactly as given, skipping the API's validation: old imports and other
+        integrations leave values behind that today's API would refuse (text in a number
+        property, control characters, megabytes of text). A connector must survive reading them."""
+        record = self._contact_record(contact_id)
+        with self.lock:
+            record.properties.update({k: str(v) for k, v in properties.items()})
+            self._touch("contacts", record)
+
     def add_page_view(self, contact_id: str, url: str, title: str = "", *, at: datetime | None = None) -> str:
         if url.startswith("/"):
             url = VENDOR_SITE + url
