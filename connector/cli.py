@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from connector import __version__
-from connector.errors import ConfigError, FatalError, LeadsyncError
+from connector.errors import ConfigError, LeadsyncError
 
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from connector.config import Config, parse_duration
-from connector.definition import Definition, load_definition
+from connector.definition import load_definition
 from connector.errors import ConfigError, Problem
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from connector import plan as P
 from connector.explain import explanation_dict, render_explanation
 from connector.qualify import evaluate
-from connector.sync import activities_that_count
+from connector.writeback import activities_that_count
 
 
 def explain_email(rt: Any, email: str, *, as_json: bool) -> int:

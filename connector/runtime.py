@@ -10,7 +10,6 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable
 
 from connector import plan as P
