@@ -8,12 +8,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import and_, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import and_, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from connector import state_schema as s
@@ -74,8 +75,18 @@ class Store:
         self.engine: Engine = create_engine(self.url, echo=echo, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.version = self._migrate()
+
+    def _migrate(self) -> int:
+        """Bring the schema up to date; two processes opening a new store at once (a daemon and a
+        manual sync, say) take turns, so neither trips over tables the other is creating."""
+        if self.is_sqlite:
+            with _file_lock(self._lock_path("migrate"), wait=True, timeout=120):
+                with self.engine.begin() as conn:
+                    return s.migrate(conn)
         with self.engine.begin() as conn:
-            self.version = s.migrate(conn)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(b"leadsync:migrate")})
+            return s.migrate(conn)
 
     @property
     def is_sqlite(self) -> bool:

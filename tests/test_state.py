@@ -105,3 +105,12 @@ def test_given_lock_holder_killed_when_next_process_tries_then_lock_is_free(sqli
         holder.wait()
     with Store(sqlite_url).cycle_lock():
         pass
+
+
+def test_given_new_store_when_four_processes_open_it_at_once_then_all_migrate_cleanly(state_url):
+    code = f"from connector.state import Store; print(Store({state_url!r}).version)"
+    processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+    results = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], [err for _, err in results]
+    assert {out.strip() for out, _ in results} == {str(LATEST)}
