@@ -105,7 +105,10 @@ class WriteBack:
         updates = [Write(pl.hubspot_id, row["crm_id"], pl.crm, row.get("crm_object") or "Lead")
                    for p, row, pl, out in plans if pl.crm and not pl.new_handoff and row.get("crm_id")]
         crm_outcome = self._send(self.crm.update, updates, summary, "crm") if updates else WriteOutcome()
-        converted = self._convert([(row, pl) for p, row, pl, out in plans if pl.convert], summary)
+        # Convert only leads whose own update went through: the stage written on the Lead must
+        # say sql before it becomes an Opportunity (the admin's hard gate checks exactly that).
+        converted = self._convert([(row, pl) for p, row, pl, out in plans
+                                   if pl.convert and pl.hubspot_id not in crm_outcome.failed], summary)
         hs_writes = [Write(pl.hubspot_id, pl.hubspot_id, pl.hubspot) for p, row, pl, out in plans if pl.hubspot]
         # A failed handoff must not tell HubSpot the lead reached sales.
         hs_writes = [w for w in hs_writes if w.key not in handed.failed]
