@@ -12,27 +12,31 @@ from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
 from connector import model
+from connector.config import parse_duration as parse_any_duration
 from connector.errors import Problem
 from connector.predicate import OPERATORS, Predicate
 
 # BANT answers live in the CRM; the mappings add these canonical fields (see salesforce.toml).
 DEFAULT_BANT_FIELDS: tuple[str, ...] = ("bant_budget", "bant_authority", "bant_need", "bant_timeline")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "a list", dict: "a table"}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``"30m"``, ``"2h"``, ``"1d"``, ``"14d"``, ``"2w"``, ``"45s"`` → timedelta (must be > 0)."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"bad duration {text!r}: use a number and a unit s, m, h, d or w, like \"30m\" or \"14d\"")
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
+    """``"30m"``, ``"2h"``, ``"1d"``, ``"14d"``, ``"2w"``, ``"45s"`` → timedelta (must be > 0).
+    The syntax is the config file's (``config.parse_duration``); a definition's durations must
+    also be longer than zero."""
+    hint = "use a number and a unit s, m, h, d or w, like \"30m\" or \"14d\""
+    try:
+        value = parse_any_duration(text) if isinstance(text, str) else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValueError(f"bad duration {text!r}: {hint}")
+    if value <= timedelta(0):
         raise ValueError(f"bad duration {text!r}: must be longer than zero")
-    return timedelta(seconds=seconds)
+    return value
 
 
 def rule_path(section: str, index: int, rule: Any) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 from connector.adapters.base import Account, CrmRecord
+from connector.mapping import email_domain
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,7 @@ class Route:
 def route(hubspot_id: str, email: str | None, person: Mapping[str, Any], existing: Sequence[CrmRecord],
           accounts: Mapping[str, Account], rules: HandoffRules, next_owner: Callable[[], str | None]) -> Route:
     match = _existing_record(hubspot_id, email, person, existing)
-    domain = email.rsplit("@", 1)[-1].lower() if email and "@" in email else ""
-    account = accounts.get(domain)
+    account = accounts.get(email_domain(email) or "")
     if match is not None:
         # Re-handoff or a record sales already holds: reuse it, keep its owner.
         return Route(match.object, match.id, match.owner_id, bool(account and account.is_customer),

@@ -29,7 +29,6 @@ class WriteMaps:
     hubspot_write: Mapping[str, str]                 # output (stage, score, …) → HubSpot property
     lifecycle: Mapping[str, str]                     # canonical stage → lifecyclestage ("" = leave)
     lead_status: Mapping[str, str]                   # canonical stage → hs_lead_status ("" = leave)
-    hubspot_fields: Mapping[str, str]                # canonical field → HubSpot contact property
     crm_write: Mapping[str, str]                     # output → CRM field
     crm_fields: Mapping[str, tuple[str, str]]        # canonical field → (CRM field, sync rule)
     handoff_status: str = "Open - Not Contacted"
@@ -58,9 +57,9 @@ def merge_fields(hubspot: Mapping[str, Any], crm: Mapping[str, Any], rules: Mapp
         crm_value = crm.get(name)
         if rule == "always_salesforce" or (rule == "salesforce_unless_blank" and not _blank(crm_value)):
             merged[name] = crm_value
-        elif rule == "hubspot_unless_blank" and _blank(merged.get(name)) and not _blank(crm_value):
-            merged[name] = crm_value
-        elif rule == "two_way" and not _blank(crm_value) and _blank(merged.get(name)):
+        elif rule in ("hubspot_unless_blank", "two_way") and _blank(merged.get(name)) and not _blank(crm_value):
+            # two_way is, for now, HubSpot-unless-blank written both ways: a true "latest change
+            # wins" needs each field's change time from both systems, which is not read yet.
             merged[name] = crm_value
     return merged
 

@@ -94,7 +94,6 @@ class Runtime:
         return P.WriteMaps(
             hubspot_write={f.canonical: f.name for f in hs.contact_write},
             lifecycle=dict(hs.lifecyclestage), lead_status=dict(hs.lead_status),
-            hubspot_fields={f.canonical: f.name for f in hs.contact_fields},
             crm_write={f.canonical: f.name for f in sf.lead_write},
             crm_fields={f.canonical: (f.name, f.sync) for f in sf.lead_fields},
             handoff_status=sf.status.handoff, external_id=sf.lead_external_id,

@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import and_, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine
 
 from connector import state_schema as s
@@ -139,7 +139,6 @@ class Store:
             conditions.append(c.account_id == account_id)
         if not conditions:
             return []
-        from sqlalchemy import or_
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(select(s.people).where(or_(*conditions)))]
 

@@ -127,8 +127,8 @@ class Engine(WriteBack):
         self._retry_quarantine(now, summary)
 
     def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
-        since = self.store.cursor(HUBSPOT_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)
-        batches = iter(self.marketing.changed_people(EPOCH if full else since - self.lookback, now + AHEAD))
+        since = EPOCH if full else self._since(HUBSPOT_CURSOR, now)
+        batches = iter(self.marketing.changed_people(since, now + AHEAD))
         first = next(batches, None)
         if self.stopping():
             return   # nothing was read for certain: leave the cursors where they are
@@ -170,6 +170,14 @@ class Engine(WriteBack):
         if full:
             self._forget_deleted(seen, now, summary)
 
+    def _since(self, cursor: str, now: datetime) -> datetime:
+        """Where an incremental pull starts: the cursor less the lookback, or on the very first
+        run everything (or ``first_run_since`` back)."""
+        start = self.store.cursor(cursor)
+        if start is None:
+            return now - self.first_run_since if self.first_run_since else EPOCH
+        return start - self.lookback
+
     def _pass_complete(self, cursor: str, now: datetime) -> None:
         """Everything modified before the cycle started has been read and handled: the next
         pass starts there (less the lookback), not at the newest change seen, so a quiet day
@@ -190,9 +198,7 @@ class Engine(WriteBack):
             summary.add("deleted", len(gone))
 
     def _crm_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
-        since = (self.store.cursor(CRM_CURSOR) or (now - self.first_run_since if self.first_run_since else EPOCH)) - self.lookback
-        if full:
-            since = EPOCH
+        since = EPOCH if full else self._since(CRM_CURSOR, now)
         for batch in self.crm.changed_records(since, now + AHEAD):
             if not batch:
                 continue

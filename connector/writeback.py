@@ -19,6 +19,7 @@ from connector import plan as P
 from connector.adapters.base import CrmRecord, Person, Write, WriteOutcome
 from connector.errors import SkippableRecord
 from connector.handoff import route
+from connector.mapping import email_domain
 from connector.qualify import Qualification, evaluate, handoff_reason
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class WriteBack:
         follow-up Task due at the SLA deadline. Dedupes beyond email first."""
         emails = [pl.email for _, _, pl, _ in handoffs if pl.email]
         existing = self.crm.find_records(emails=emails, hubspot_ids=[pl.hubspot_id for _, _, pl, _ in handoffs])
-        domains = sorted({(pl.email or "").rsplit("@", 1)[-1].lower() for _, _, pl, _ in handoffs if pl.email})
+        domains = sorted({d for _, _, pl, _ in handoffs if (d := email_domain(pl.email))})
         accounts = self.crm.accounts_by_domain(domains) if domains else {}
         writes: list[Write] = []
         for person, row, pl, out in handoffs:
@@ -204,7 +205,7 @@ class WriteBack:
             crm_failed = handed.failed.get(pl.hubspot_id) or crm_outcome.failed.get(pl.hubspot_id)
             convert_failed = converted.failed.get(row.get("crm_id") or "")
             snapshot = {"hubspot_id": person.id, "email": person.fields.get("email"),
-                        "email_domain": _domain(person.fields.get("email")), "company_id": person.company_id,
+                        "email_domain": email_domain(person.fields.get("email")), "company_id": person.company_id,
                         "fields": dict(person.fields), "modified_at": person.modified_at, "score": out.score,
                         "missing": out.missing or None, "definition_version": out.definition_version}
             stage_holds = not crm_failed and not convert_failed
@@ -306,13 +307,9 @@ def _lifecycle_of(person: Person) -> str | None:
     return (person.written or {}).get("lifecyclestage")
 
 
-def _domain(email: str | None) -> str | None:
-    return email.rsplit("@", 1)[-1].lower() if email and "@" in email else None
-
-
 def _changes(pl: P.PersonPlan, system: str, side: str, record_id: str | None, values: Mapping[str, Any],
              out: P.Outputs, now: datetime, run_id: int) -> list[dict[str, Any]]:
     return [{"run_id": run_id, "at": now, "hubspot_id": pl.hubspot_id, "email": pl.email,
-             "account": _domain(pl.email), "system": system, "record_id": record_id, "field": name,
+             "account": email_domain(pl.email), "system": system, "record_id": record_id, "field": name,
              "old": pl.old.get((side, name)), "new": value, "rule": pl.rule,
              "definition_version": out.definition_version} for name, value in values.items()]

@@ -16,7 +16,6 @@ MAPS = P.WriteMaps(
                    "missing": "leadsync_missing", "handoff_at": "leadsync_handoff_at"},
     lifecycle={"lead": "lead", "mql": "marketingqualifiedlead", "recycled": "lead", "disqualified": ""},
     lead_status={"mql": "NEW", "recycled": "BAD_TIMING", "disqualified": "UNQUALIFIED"},
-    hubspot_fields={"phone": "phone"},
     crm_write={"stage": "Leadsync_Stage__c", "score": "Leadsync_Score__c"},
     crm_fields={"email": ("Email", "hubspot_unless_blank"), "phone": ("Phone", "two_way"),
                 "bant_budget": ("Budget_Confirmed__c", "always_salesforce"),
