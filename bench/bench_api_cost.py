@@ -23,8 +23,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connector.runtime import Runtime  # noqa: E402
-from connector.sandbox.server import Sandbox  # noqa: E402
+from connector.app.runtime import Runtime  # noqa: E402
+from leadsync_sandbox.server import Sandbox  # noqa: E402
 
 HOT_LOOPS_PER_DAY = 86400 // 15
 FEEDBACK_LOOPS_PER_DAY = 86400 // 120

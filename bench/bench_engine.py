@@ -23,9 +23,9 @@ from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connector.definition import DEFAULT_BANT_FIELDS, load_definition  # noqa: E402
-from connector.model import Activity  # noqa: E402
-from connector.qualify import evaluate  # noqa: E402
+from connector.core.definition import DEFAULT_BANT_FIELDS, load_definition  # noqa: E402
+from connector.core.model import Activity  # noqa: E402
+from connector.core.qualify import evaluate  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 SITE = "https://www.example-vendor.com"

@@ -23,10 +23,10 @@ from typing import Any, Callable, Iterator
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connector.errors import ConfigError, LeadsyncError, Problem
-from connector.logsetup import configure_logging
-from connector.metrics import Metrics
-from connector.state import LockHeld
+from connector.core.errors import ConfigError, LeadsyncError, Problem
+from connector.app.logsetup import configure_logging
+from connector.app.metrics import Metrics
+from connector.state.store import LockHeld
 from jobs.schedule import CYCLES, LIGHT, JobSpec, job_specs
 
 log = logging.getLogger("leadsync.daemon")
@@ -105,8 +105,8 @@ class Daemon:
         engine.stopping = self.stopping.is_set
 
     def sla_check(self) -> None:
-        from connector import sla as S
-        from connector.reports import follow_ups
+        from connector.core import sla as S
+        from connector.cli.reports import follow_ups
         now = self.rt.clock()
         rows = follow_ups(self.rt.store, self.rt.definition, now - SLA_LOOKBACK, now)
         by_breach = {name: 0 for name in (S.TARGET_MISSED, S.DEADLINE_MISSED, S.TOO_FEW_TOUCHES)}
@@ -248,7 +248,7 @@ def _config_error(exc: ConfigError) -> int:
 
 
 def _prepare(config_path: str | None) -> Any:
-    from connector.runtime import Runtime
+    from connector.app.runtime import Runtime
     rt = Runtime.from_config_path(config_path)
     job_specs(rt.config)            # a bad cron expression is a config error, found now
     configure_logging(rt.config.logging, rt.redactor)

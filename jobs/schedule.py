@@ -16,8 +16,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connector.config import Config
-from connector.errors import ConfigError, Problem
+from connector.app.config import Config
+from connector.core.errors import ConfigError, Problem
 
 CYCLES, LIGHT = "cycles", "light"
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)

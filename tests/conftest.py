@@ -50,7 +50,7 @@ def sqlite_url(tmp_path):
 @pytest.fixture
 def start_sandbox(tmp_path_factory):
     """Starts built-in sandboxes (certificates shared by the session); stops them afterwards."""
-    from connector.sandbox.server import Sandbox
+    from leadsync_sandbox.server import Sandbox
     started = []
 
     def start(people: int = 150):

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from connector.runtime import Runtime
-from connector.sandbox.server import Sandbox
+from connector.app.runtime import Runtime
+from leadsync_sandbox.server import Sandbox
 from connector.transport.policy import HttpPolicy
 
 SEED = 7
@@ -75,7 +75,7 @@ def virtual_policy(monkeypatch: Any, vtime: VirtualTime) -> None:
     """Every HttpPolicy the wiring builds from now on sleeps and paces on ``vtime``."""
     def build(settings: Any = None) -> HttpPolicy:
         return HttpPolicy(settings, clock=vtime.monotonic, sleep=vtime.sleep)
-    monkeypatch.setattr("connector.wiring.HttpPolicy", build)
+    monkeypatch.setattr("connector.app.wiring.HttpPolicy", build)
 
 
 def new_sandbox(directory: Path, *, people: int = PEOPLE, roomy: bool = True, **kwargs: Any) -> Sandbox:

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import pytest
 from hubspot import HubSpot
 
-from connector.sandbox.server import Sandbox
+from leadsync_sandbox.server import Sandbox
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from connector.adapters.base import Write
-from connector.adapters.hubspot import HubSpotAdapter, HubSpotSettings, _batch_outcome, hubspot_client
-from connector.adapters.hubspot_rules import lifecycle_phases, windowed_search, wire_value
-from connector.errors import ConfigError, FatalError, QuotaExhausted
-from connector.mapping import load_hubspot_mapping
+from connector.ports import Write
+from connector.adapters.hubspot.adapter import HubSpotAdapter, HubSpotSettings, _batch_outcome, hubspot_client
+from connector.adapters.hubspot.rules import lifecycle_phases, windowed_search, wire_value
+from connector.core.errors import ConfigError, FatalError, QuotaExhausted
+from connector.core.mapping import load_hubspot_mapping
 from connector.transport import HttpPolicy, PolicySettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_the_client_never_retries_and_verifies_with_the_requests_bundle(monkeypa
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from connector.sandbox.server import Sandbox
+    from leadsync_sandbox.server import Sandbox
     with Sandbox(salesforce=False, people=120, hubspot_rate_per_10s=1000) as box:
         yield box
 
@@ -223,7 +223,7 @@ def test_e2e_people_of_company_by_domain_and_by_id(sandbox, hubspot_adapter):
 
 @pytest.mark.e2e
 def test_e2e_server_errors_and_a_dropped_connection_are_retried(sandbox, hubspot_adapter):
-    from connector.sandbox.faults import FaultRule
+    from leadsync_sandbox.faults import FaultRule
     # A body cut short either ends in EOF or, on a kept-alive connection, in a read timeout.
     adapter = hubspot_adapter(read_timeout=1.0)
     contact = sandbox.hubspot.add_contact({"email": "flaky.path@acme-e2e.test"})
@@ -235,7 +235,7 @@ def test_e2e_server_errors_and_a_dropped_connection_are_retried(sandbox, hubspot
 
 @pytest.mark.e2e
 def test_e2e_a_429_with_retry_after_is_waited_out(sandbox, hubspot_adapter):
-    from connector.sandbox.faults import FaultRule
+    from leadsync_sandbox.faults import FaultRule
     adapter = hubspot_adapter()
     sandbox.faults.add(FaultRule("hubspot", path="/search", status=429, headers={"Retry-After": "0"},
                                  body={"status": "error", "errorType": "RATE_LIMIT",
@@ -246,7 +246,7 @@ def test_e2e_a_429_with_retry_after_is_waited_out(sandbox, hubspot_adapter):
 
 @pytest.mark.e2e
 def test_e2e_the_daily_limit_stops_the_cycle(sandbox, hubspot_adapter):
-    from connector.sandbox.faults import FaultRule
+    from leadsync_sandbox.faults import FaultRule
     adapter = hubspot_adapter()
     sandbox.faults.add(FaultRule("hubspot", path="/search", status=429, times=0,
                                  body={"status": "error", "errorType": "RATE_LIMIT", "policyName": "DAILY",

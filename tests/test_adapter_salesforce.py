@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from connector.adapters.base import CrmRecord, Write
-from connector.adapters.salesforce import SalesforceAdapter, website_domain
-from connector.adapters.salesforce_soap import convert_envelope, parse_convert_response
-from connector.auth import SalesforceAuth, SalesforceSettings
-from connector.errors import ConfigError, QuotaExhausted
-from connector.mapping import load_salesforce_mapping
+from connector.ports import CrmRecord, Write
+from connector.adapters.salesforce.adapter import SalesforceAdapter, website_domain
+from connector.adapters.salesforce.soap import convert_envelope, parse_convert_response
+from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings
+from connector.core.errors import ConfigError, QuotaExhausted
+from connector.core.mapping import load_salesforce_mapping
 from connector.transport import HttpPolicy, PolicySettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -313,7 +313,7 @@ def test_website_domain(website, domain):
 
 @pytest.fixture(scope="module")
 def org():
-    from connector.sandbox.server import Sandbox
+    from leadsync_sandbox.server import Sandbox
     with Sandbox(people=60) as box:
         yield box
 
@@ -421,8 +421,8 @@ def test_e2e_password_flow_and_wrong_secret(org, live):
 
 @pytest.mark.e2e
 def test_e2e_both_adapters_share_one_policy_for_a_handoff(org, monkeypatch):
-    from connector.adapters.hubspot import HubSpotAdapter, HubSpotSettings
-    from connector.mapping import load_hubspot_mapping
+    from connector.adapters.hubspot.adapter import HubSpotAdapter, HubSpotSettings
+    from connector.core.mapping import load_hubspot_mapping
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(org.certs.bundle_path))
     policy = HttpPolicy(PolicySettings(backoff_base=0.01))
     c = org.credentials

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.cli import main
-from connector.config import DEFAULT_MAPPINGS
+from connector.cli.commands import main
+from connector.app.config import DEFAULT_MAPPINGS
 from tests import fault_helpers as F
 
 DEFINITION = DEFAULT_MAPPINGS / "qualification.toml"

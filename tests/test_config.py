@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from connector.cli import main
-from connector.config import Secrets, load_config, parse_config, parse_duration
-from connector.errors import ConfigError
+from connector.cli.commands import main
+from connector.app.config import Secrets, load_config, parse_config, parse_duration
+from connector.core.errors import ConfigError
 
 INVALID = [
     ({"hubspot": {"rate_limit_per_10s": 0}}, "hubspot.rate_limit_per_10s: expected a positive whole number"),

@@ -20,12 +20,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from connector.config import Config, LoggingConfig, ScheduleConfig
-from connector.definition import DEFAULT_BANT_FIELDS, load_definition
-from connector.errors import ConfigError, FatalError
-from connector.metrics import Metrics
-from connector.state import Store
-from connector.sync import Summary
+from connector.app.config import Config, LoggingConfig, ScheduleConfig
+from connector.core.definition import DEFAULT_BANT_FIELDS, load_definition
+from connector.core.errors import ConfigError, FatalError
+from connector.app.metrics import Metrics
+from connector.state.store import Store
+from connector.engine.cycle import Summary
 from jobs.daemon import Daemon, Interruptible, run_daemon
 from jobs.schedule import crontab_weekdays, job_specs
 
@@ -199,7 +199,7 @@ def test_given_old_runs_when_pruned_then_only_those_beyond_retention_go(rt):
     recent = rt.store.start_run("sync", NOW - timedelta(days=29))
     rt.store.finish_run(recent, NOW - timedelta(days=29), "ok", {}, {})
     Daemon(rt).prune()
-    from connector.logs_view import LogFilter, fetch, runs_query
+    from connector.cli.logs_view import LogFilter, fetch, runs_query
     assert [r["id"] for r in fetch(rt.store, runs_query(LogFilter()))] == [recent]
 
 
@@ -255,8 +255,8 @@ def test_given_daemon_lock_held_when_second_daemon_starts_then_exit_1(tmp_path, 
 # -- end to end: ``leadsync daemon`` in a subprocess against the sandbox ----------------------------------
 
 def _missing_spine() -> str | None:
-    for module in ("connector.sandbox.server", "connector.wiring", "connector.adapters.hubspot",
-                   "connector.adapters.salesforce"):
+    for module in ("leadsync_sandbox.server", "connector.app.wiring", "connector.adapters.hubspot.adapter",
+                   "connector.adapters.salesforce.adapter"):
         try:
             if importlib.util.find_spec(module) is None:
                 return module
@@ -304,7 +304,7 @@ def live(tmp_path_factory):
     """The sandbox and one daemon running against it for this module's end-to-end tests."""
     if MISSING:
         pytest.skip(f"the sandbox spine is not in this build yet ({MISSING})")
-    from connector.sandbox.server import Sandbox
+    from leadsync_sandbox.server import Sandbox
     base = tmp_path_factory.mktemp("daemon")
     # Few people and a generous rate limit: the first cycle takes seconds, not half a minute.
     with Sandbox(base / "sandbox", people=40, hubspot_rate_per_10s=1000) as sandbox:
@@ -329,7 +329,7 @@ def live(tmp_path_factory):
 
 
 def _finished_kinds(store) -> set[str]:
-    from connector.logs_view import LogFilter, fetch, runs_query
+    from connector.cli.logs_view import LogFilter, fetch, runs_query
     return {r["kind"] for r in fetch(store, runs_query(LogFilter(limit=1000), finished_only=True))}
 
 
@@ -360,7 +360,7 @@ def test_given_metrics_port_when_scraped_then_counters_and_health(live):
 
 @needs_spine
 def test_given_sigterm_during_a_cycle_when_stopping_then_cycle_finishes_and_exit_0_within_30s(live):
-    from connector.logs_view import LogFilter, fetch, runs_query
+    from connector.cli.logs_view import LogFilter, fetch, runs_query
     _wait(lambda: "hubspot" in _finished_kinds(live.store), 20, "a hubspot cycle")
     _wait(lambda: any(r["outcome"] == "running" for r in fetch(live.store, runs_query(LogFilter(limit=3)))), 10,
           "a cycle in progress")

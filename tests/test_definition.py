@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.definition import DEFAULT_BANT_FIELDS, load_definition, parse_duration
-from connector.errors import ConfigError
+from connector.core.definition import DEFAULT_BANT_FIELDS, load_definition, parse_duration
+from connector.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from connector import state_schema
-from connector.sandbox.faults import FaultRule
-from connector.state import Store
+from connector.state import schema as state_schema
+from leadsync_sandbox.faults import FaultRule
+from connector.state.store import Store
 from tests import fault_helpers as F
 from tests.fault_helpers import certs_dir, config, expected, sandbox  # noqa: F401  (fixtures)
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from connector.cli import main
-from connector.sync import HUBSPOT_CURSOR
+from connector.cli.commands import main
+from connector.engine.cycle import HUBSPOT_CURSOR
 from tests import fault_helpers as F
 from tests.fault_helpers import certs_dir, config, expected, run, sandbox  # noqa: F401  (fixtures)
 

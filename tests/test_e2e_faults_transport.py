@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from connector.errors import ConfigError, Retryable
-from connector.sandbox.faults import FaultRule
-from connector.sync import HUBSPOT_CURSOR
+from connector.core.errors import ConfigError, Retryable
+from leadsync_sandbox.faults import FaultRule
+from connector.engine.cycle import HUBSPOT_CURSOR
 from tests import fault_helpers as F
 from tests.fault_helpers import certs_dir, config, expected, run, sandbox  # noqa: F401  (fixtures)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.runtime import Runtime
+from connector.app.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
 

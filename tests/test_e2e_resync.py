@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from connector.cli import main
-from connector.runtime import Runtime
+from connector.cli.commands import main
+from connector.app.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def test_given_drift_when_dry_run_then_diff_shown_and_nothing_written(sandbox, c
     assert sandbox.hubspot.contact(person["hubspot_id"])["leadsync_stage"] == "mql"
     with Runtime.from_config_path(config, connect=False) as rt:
         from sqlalchemy import select
-        from connector.state_schema import changes as changes_table, runs
+        from connector.state.schema import changes as changes_table, runs
         with rt.store.engine.connect() as conn:
             run = conn.execute(select(runs).where(runs.c.id == summary["run_id"])).one()
             written = {(r.system, r.hubspot_id, r.field) for r in conn.execute(

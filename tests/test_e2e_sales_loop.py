@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.model import HANDED_OFF
-from connector.runtime import Runtime
+from connector.core.model import HANDED_OFF
+from connector.app.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -165,7 +165,7 @@ def test_given_hand_conversion_before_sql_then_gate_violation_is_reported(runtim
     summary = runtime.sync()
     assert summary.counts["gate_violations"] == 1
     from sqlalchemy import select
-    from connector.state_schema import errors
+    from connector.state.schema import errors
     with runtime.store.engine.connect() as conn:
         kinds = [r.kind for r in conn.execute(select(errors))]
     assert "gate_violation" in kinds

@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from connector import plan as P
-from connector.qualify import evaluate
-from connector.runtime import Runtime
+from connector.core import plan as P
+from connector.core.qualify import evaluate
+from connector.app.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
 

@@ -11,13 +11,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.adapters.base import Person, WriteOutcome
-from connector.errors import FatalError, SkippableRecord
-from connector.runtime import Runtime
-from connector.config import load_config
-from connector.state import Store
-from connector.sync import ACTIVITY_CURSOR, HUBSPOT_CURSOR, Engine
-from connector.model import Activity
+from connector.ports import Person, WriteOutcome
+from connector.core.errors import FatalError, SkippableRecord
+from connector.app.runtime import Runtime
+from connector.app.config import load_config
+from connector.state.store import Store
+from connector.engine.cycle import ACTIVITY_CURSOR, HUBSPOT_CURSOR, Engine
+from connector.core.model import Activity
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 

@@ -12,7 +12,7 @@ from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from hubspot.crm.companies.exceptions import ApiException as CompaniesApiException
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceRefusedRequest
 
-from connector.errors import (ConfigError, FatalError, QuotaExhausted, RateLimited, Retryable,
+from connector.core.errors import (ConfigError, FatalError, QuotaExhausted, RateLimited, Retryable,
                               SkippableRecord)
 from connector.transport import HttpPolicy, HttpStatusError, PolicySettings, classify
 from connector.transport.classify import parse_retry_after

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rich.console import Console
 
-from connector import logs_view as L
-from connector.cli import build_parser
-from connector.errors import ConfigError
-from connector.redact import Redactor
-from connector.state import Store
+from connector.cli import logs_view as L
+from connector.cli.commands import build_parser
+from connector.core.errors import ConfigError
+from connector.core.redact import Redactor
+from connector.state.store import Store
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 SECRET = "sk-live-0123456789"

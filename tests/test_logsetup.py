@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from connector.config import LoggingConfig
-from connector.logsetup import configure_logging
-from connector.redact import Redactor
+from connector.app.config import LoggingConfig
+from connector.app.logsetup import configure_logging
+from connector.core.redact import Redactor
 
 SECRET = "pat-na1-0123456789abcdef"
 

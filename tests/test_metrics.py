@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from connector.metrics import Metrics
-from connector.sync import Summary
+from connector.app.metrics import Metrics
+from connector.engine.cycle import Summary
 
 
 class Clock:

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.definition import DEFAULT_BANT_FIELDS, load_definition, parse_definition
-from connector.model import Activity
-from connector.qualify import evaluate, handoff_reason
+from connector.core.definition import DEFAULT_BANT_FIELDS, load_definition, parse_definition
+from connector.core.model import Activity
+from connector.core.qualify import evaluate, handoff_reason
 from tests.test_definition import REPO
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

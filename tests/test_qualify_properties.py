@@ -8,9 +8,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.explain import explanation_dict
-from connector.model import FORWARD_ORDER, SALES_OWNED, STAGES, Activity, stage_rank
-from connector.qualify import evaluate
+from connector.core.explain import explanation_dict
+from connector.core.model import FORWARD_ORDER, SALES_OWNED, STAGES, Activity, stage_rank
+from connector.core.qualify import evaluate
 from tests.test_qualify import NOW, definition
 
 DECAYING = definition(half_life=30)

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rich.console import Console
 
-from connector.config import Config, LoggingConfig
-from connector.errors import ConfigError
-from connector.model import Activity
-from connector.reports import build_report, sla_breaches, show_report
-from connector.runtime import Runtime
+from connector.app.config import Config, LoggingConfig
+from connector.core.errors import ConfigError
+from connector.core.model import Activity
+from connector.cli.reports import build_report, sla_breaches, show_report
+from connector.app.runtime import Runtime
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
@@ -106,8 +106,8 @@ def test_given_bad_since_when_report_then_config_error_names_the_flag(rt):
 
 # -- run summaries, dry-run plans, quarantine (connector/summary.py) ----------------------------------
 
-from connector.summary import print_plan, print_quarantine, print_summary  # noqa: E402
-from connector.sync import Summary  # noqa: E402
+from connector.cli.render import print_plan, print_quarantine, print_summary  # noqa: E402
+from connector.engine.cycle import Summary  # noqa: E402
 
 
 def a_summary():

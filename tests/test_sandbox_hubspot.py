@@ -11,7 +11,7 @@ from hubspot.crm.contacts import ApiException as ContactsError
 from hubspot.crm.properties import ApiException as PropertiesError
 from hubspot.events import ApiException as EventsError
 
-from connector.sandbox.server import Sandbox
+from leadsync_sandbox.server import Sandbox
 from tests.sandbox_fixtures import NOW, HubSpotApis, _no_leftover_faults, hs, hubspot_apis, sandbox  # noqa: F401
 
 
@@ -373,7 +373,7 @@ def test_given_calls_then_the_log_tells_reads_from_writes(sandbox: Sandbox, hs: 
 
 def _iso(millis: int) -> str:
     from datetime import datetime, timezone
-    from connector.sandbox.seed import iso
+    from leadsync_sandbox.seed import iso
     return iso(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
 
 

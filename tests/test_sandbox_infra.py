@@ -15,10 +15,10 @@ import urllib3
 from cryptography import x509
 from hubspot.crm.contacts import ApiException as ContactsError
 
-from connector.sandbox.faults import CallLog, FaultRule, Faults
-from connector.sandbox.seed import build_seed, sf_id
-from connector.sandbox.server import Sandbox
-from connector.sandbox.tls import make_certificates
+from leadsync_sandbox.faults import CallLog, FaultRule, Faults
+from leadsync_sandbox.seed import build_seed, sf_id
+from leadsync_sandbox.server import Sandbox
+from leadsync_sandbox.tls import make_certificates
 from tests.sandbox_fixtures import NOW, HubSpotApis, _no_leftover_faults, hs, sandbox  # noqa: F401
 
 CONTACTS = "/crm/v3/objects/contacts"
@@ -217,7 +217,7 @@ def test_given_run_forever_then_it_announces_how_to_connect_and_stops_on_sigint(
     import signal
     import subprocess
     import sys
-    script = ("from pathlib import Path; from connector.sandbox import Sandbox; "
+    script = ("from pathlib import Path; from leadsync_sandbox import Sandbox; "
               f"Sandbox(Path({str(tmp_path)!r}), people=5, salesforce=False).run_forever()")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                                cwd=Path(__file__).resolve().parents[1],

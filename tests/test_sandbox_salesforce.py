@@ -15,10 +15,10 @@ from simple_salesforce.exceptions import (
 )
 from werkzeug.serving import make_server
 
-from connector.sandbox.faults import CallLog, Faults
-from connector.sandbox.salesforce import SalesforceState, create_app
-from connector.sandbox.seed import build_seed
-from connector.sandbox.tls import make_certificates
+from leadsync_sandbox.faults import CallLog, Faults
+from leadsync_sandbox.salesforce import SalesforceState, create_app
+from leadsync_sandbox.seed import build_seed
+from leadsync_sandbox.tls import make_certificates
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 SEED = build_seed(7, 40, NOW)

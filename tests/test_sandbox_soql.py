@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from connector.sandbox.salesforce_query import execute
-from connector.sandbox.salesforce_soql import BoolOp, Comparison, Not, SoqlError, parse, tokenize
-from connector.sandbox.salesforce_values import to_18
+from leadsync_sandbox.salesforce_query import execute
+from leadsync_sandbox.salesforce_soql import BoolOp, Comparison, Not, SoqlError, parse, tokenize
+from leadsync_sandbox.salesforce_values import to_18
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 OWNER = {"Id": to_18("0055g0000000001"), "Name": "Sam Okoro", "IsActive": True}

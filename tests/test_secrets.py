@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.sandbox.faults import FaultRule
+from leadsync_sandbox.faults import FaultRule
 from tests import fault_helpers as F
 from tests.fault_helpers import certs_dir  # noqa: F401  (fixture)
 

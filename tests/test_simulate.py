@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from rich.console import Console
 
-from connector.model import Activity
-from connector.simulate import render_simulation, simulate, simulation_dict, week_ends
+from connector.core.model import Activity
+from connector.core.simulate import render_simulation, simulate, simulation_dict, week_ends
 from tests.test_qualify import NOW, definition, person
 
 SINCE = NOW - timedelta(days=28)          # four whole weeks

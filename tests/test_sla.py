@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector import sla as S
-from connector.definition import Sla
-from connector.model import Activity
+from connector.core import sla as S
+from connector.core.definition import Sla
+from connector.core.model import Activity
 from tests.test_qualify import definition
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.model import Activity
-from connector.state import LockHeld, Store
-from connector.state_schema import LATEST
+from connector.core.model import Activity
+from connector.state.store import LockHeld, Store
+from connector.state.schema import LATEST
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
@@ -79,7 +79,7 @@ def test_given_run_when_finished_then_counts_kept_and_old_runs_pruned(state_url)
 
 def test_given_lock_held_when_another_process_tries_then_refused(sqlite_url, tmp_path):
     store = Store(sqlite_url)
-    code = ("import sys; from connector.state import Store, LockHeld\n"
+    code = ("import sys; from connector.state.store import Store, LockHeld\n"
             f"s = Store({sqlite_url!r})\n"
             "try:\n    ctx = s.cycle_lock(); ctx.__enter__(); print('acquired')\n"
             "except LockHeld: print('refused')\n")
@@ -92,7 +92,7 @@ def test_given_lock_held_when_another_process_tries_then_refused(sqlite_url, tmp
 
 def test_given_lock_holder_killed_when_next_process_tries_then_lock_is_free(sqlite_url):
     holder = subprocess.Popen([sys.executable, "-c",
-                               "import time; from connector.state import Store\n"
+                               "import time; from connector.state.store import Store\n"
                                f"s = Store({sqlite_url!r}); c = s.cycle_lock(); c.__enter__(); print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -108,7 +108,7 @@ def test_given_lock_holder_killed_when_next_process_tries_then_lock_is_free(sqli
 
 
 def test_given_new_store_when_four_processes_open_it_at_once_then_all_migrate_cleanly(state_url):
-    code = f"from connector.state import Store; print(Store({state_url!r}).version)"
+    code = f"from connector.state.store import Store; print(Store({state_url!r}).version)"
     processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for _ in range(4)]
     results = [p.communicate(timeout=120) for p in processes]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from connector import plan as P
-from connector.adapters.base import Account, CrmRecord, Opportunity
-from connector.feedback import FeedbackRules, from_opportunity, from_record
-from connector.handoff import HandoffRules, route
+from connector.core import plan as P
+from connector.ports import Account, CrmRecord, Opportunity
+from connector.core.feedback import FeedbackRules, from_opportunity, from_record
+from connector.core.handoff import HandoffRules, route
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ Adapters hand ``HttpPolicy.call`` a zero-argument function that performs one req
 whichever client (hubspot-api-client over urllib3, simple-salesforce or plain requests over
 the policy's own ``requests.Session``). The policy paces it, checks the daily budget, runs it,
 classifies any failure through ``classify`` and, via tenacity, backs off and retries what is
-transient. When it gives up it raises the typed errors of ``connector.errors``.
+transient. When it gives up it raises the typed errors of ``connector.core.errors``.
 
 Neither client retries on its own: the hubspot client gets ``urllib3.Retry(0)`` and the
 requests session an adapter with ``max_retries=0``, so retries live only here.
@@ -22,7 +22,7 @@ import requests
 import tenacity
 import urllib3
 
-from connector.errors import (ConfigError, FatalError, Problem, QuotaExhausted, RateLimited, Retryable,
+from connector.core.errors import (ConfigError, FatalError, Problem, QuotaExhausted, RateLimited, Retryable,
                               SkippableRecord)
 from connector.transport.classify import (FATAL_CONFIG, QUOTA_EXHAUSTED, RATE_LIMITED, REAUTH, RETRY,
                                           SKIP_RECORD, SYSTEM_NAMES, HttpStatusError, Verdict, classify,

@@ -1,0 +1,360 @@
+"""HubSpot as the marketing platform: contacts as canonical people, their activities, writes.
+
+Calls go through hubspot-api-client (urllib3) with its own retries off (``urllib3.Retry(0)``);
+every call runs under the HTTP policy, which paces, retries and classifies. Responses are read
+raw (``_preload_content=False``) so the rate-limit headers reach the policy and an unexpected
+extra field in a response cannot break model deserialisation. The legacy marketing email events
+endpoint has no wrapper in the client, so it goes through the policy's requests session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import hubspot
+import urllib3
+
+from connector.ports import Person, Write, WriteOutcome
+from connector.adapters.hubspot.rules import (lifecycle_phases, modified_millis, to_millis, windowed_search,
+                                              wire_value)
+from connector.core.errors import FatalError, SkippableRecord
+from connector.core.mapping import ActivityMap, HubSpotMapping, email_domain, fill_blanks, normalise, read_fields
+from connector.core.model import Activity
+from connector.transport import HttpPolicy
+
+BATCH = 100                      # batch read/update inputs per call
+PRIMARY_COMPANY_TYPE = 1         # associations v4: HUBSPOT_DEFINED contact→company "Primary"
+PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
+                  "datetime": ("datetime", "date"), "bool": ("bool", "booleancheckbox")}
+GROUP = "leadsync"
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    base_url: str = "https://api.hubapi.com"
+    token: str = field(default="", repr=False)   # private app, service key or OAuth access token
+    search_page_size: int = 200                  # HubSpot's maximum per search page
+    search_result_cap: int = 10_000              # HubSpot stops paging a search here
+    events_page_size: int = 100
+
+
+def hubspot_client(settings: HubSpotSettings) -> hubspot.Client:
+    """The client with retries off (the policy retries) and HTTPS verified like requests does."""
+    return hubspot.Client.create(access_token=settings.token, retry=urllib3.Retry(0),
+                                 host=settings.base_url.rstrip("/"),
+                                 ssl_ca_cert=os.environ.get("REQUESTS_CA_BUNDLE") or None)
+
+
+class HubSpotAdapter:
+    name = "hubspot"
+
+    def __init__(self, settings: HubSpotSettings, mapping: HubSpotMapping, policy: HttpPolicy,
+                 client: hubspot.Client | None = None) -> None:
+        self.settings, self.mapping, self.policy = settings, mapping, policy
+        self.client = client or hubspot_client(settings)
+        self._session = policy.session("hubspot")
+        self._session.headers["Authorization"] = f"Bearer {settings.token}"
+        self._written = _unique([f.name for f in mapping.contact_write] + ["lifecyclestage", "hs_lead_status"])
+        self._properties = _unique([f.name for f in mapping.contact_fields] + self._written + ["lastmodifieddate"])
+
+    def _api(self, method: Callable[..., Any], *args: Any, lane: str | None = None,
+             single_record: bool = False, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        """One client call under the policy; (status, parsed JSON body)."""
+        def attempt() -> tuple[int, dict[str, Any]]:
+            response = method(*args, _preload_content=False, _request_timeout=self.policy.timeout, **kwargs)
+            try:
+                data = response.data
+                self.policy.observe("hubspot", response.headers)
+                return response.status, (json.loads(data) if data else {})
+            finally:
+                response.release_conn()
+        return self.policy.call("hubspot", attempt, lane=lane, single_record=single_record)
+
+    # -- schema ----------------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        properties = self.client.crm.properties
+        _, groups = self._api(properties.groups_api.get_all, "contacts")
+        if GROUP not in {g.get("name") for g in groups.get("results", [])}:
+            self._create_quietly(properties.groups_api.create, "contacts",
+                                 {"name": GROUP, "label": "leadsync", "displayOrder": -1})
+        _, existing = self._api(properties.core_api.get_all, "contacts")
+        have = {p.get("name") for p in existing.get("results", [])}
+        for spec in self.mapping.contact_write:
+            if spec.name in have:
+                continue
+            type_, field_type = PROPERTY_TYPES[spec.type]
+            body = {"name": spec.name, "label": spec.label or spec.name, "type": type_, "fieldType": field_type,
+                    "groupName": GROUP, "description": "Written by leadsync from the shared lead definition."}
+            if type_ == "bool":
+                body["options"] = [{"label": "Yes", "value": "true", "displayOrder": 0},
+                                   {"label": "No", "value": "false", "displayOrder": 1}]
+            self._create_quietly(properties.core_api.create, "contacts", body)
+
+    def _create_quietly(self, method: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._api(method, *args, single_record=True)
+        except SkippableRecord as exc:
+            if exc.code not in ("conflict", "OBJECT_ALREADY_EXISTS"):  # another run created it first
+                raise
+
+    # -- people ----------------------------------------------------------------------------------
+
+    def changed_people(self, since: datetime, until: datetime) -> Iterator[list[Person]]:
+        search_api = self.client.crm.contacts.search_api
+
+        def search(lower: int, upper: int, after: str | None) -> Mapping[str, Any]:
+            body = {"filterGroups": [{"filters": [
+                        {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(lower)},
+                        {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(upper)}]}],
+                    "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+                    "properties": self._properties, "limit": self.settings.search_page_size}
+            if after:
+                body["after"] = after
+            return self._api(search_api.do_search, body, lane="hubspot_search")[1]
+        for page in windowed_search(search, to_millis(since), to_millis(until),
+                                    page_size=self.settings.search_page_size,
+                                    result_cap=self.settings.search_result_cap):
+            yield self._people_from(page)
+
+    def people(self, ids: Sequence[str]) -> list[Person]:
+        found: list[dict[str, Any]] = []
+        for chunk in _chunks(_unique(ids), BATCH):
+            body = {"properties": self._properties, "inputs": [{"id": i} for i in chunk]}
+            # A 207 lists merged/deleted ids under errors: they are simply not returned.
+            found += self._api(self.client.crm.contacts.batch_api.read, body)[1].get("results", [])
+        return self._people_from(found)
+
+    def people_of_company(self, key: str) -> list[Person]:
+        company_ids = [key] if key.isdigit() else self._companies_by_domain(key)
+        contact_ids = [cid for targets in self._associated("companies", "contacts", company_ids).values()
+                       for cid in targets]
+        return self.people(contact_ids)
+
+    def _companies_by_domain(self, domain: str) -> list[str]:
+        body = {"filterGroups": [{"filters": [{"propertyName": "domain", "operator": "EQ",
+                                               "value": domain.strip().lower()}]}],
+                "properties": ["domain"], "limit": 100}
+        _, page = self._api(self.client.crm.companies.search_api.do_search, body, lane="hubspot_search")
+        return [str(r["id"]) for r in page.get("results", [])]
+
+    def _associated(self, source: str, target: str, ids: Sequence[str], *,
+                    primary_only: bool = False) -> dict[str, list[str]]:
+        links: dict[str, list[str]] = {}
+        for chunk in _chunks(_unique(ids), BATCH):
+            body = {"inputs": [{"id": i} for i in chunk]}
+            _, page = self._api(self.client.crm.associations.v4.batch_api.get_page, source, target, body)
+            for row in page.get("results", []):
+                targets = row.get("to") or []
+                if primary_only:
+                    primary = [t for t in targets if any(a.get("typeId") == PRIMARY_COMPANY_TYPE
+                                                         for a in t.get("associationTypes") or [])]
+                    targets = primary or targets[:1]
+                links[str(row["from"]["id"])] = [str(t["toObjectId"]) for t in targets]
+        return links
+
+    def _people_from(self, results: Sequence[Mapping[str, Any]]) -> list[Person]:
+        if not results:
+            return []
+        ids = [str(r["id"]) for r in results]
+        primary = {cid: targets[0] for cid, targets in
+                   self._associated("contacts", "companies", ids, primary_only=True).items() if targets}
+        companies = self._companies(sorted(set(primary.values())))
+        return [self._person(r, primary.get(str(r["id"])), companies) for r in results]
+
+    def _companies(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        props = [f.name for f in self.mapping.company_fields]
+        found: dict[str, Mapping[str, Any]] = {}
+        for chunk in _chunks(list(ids), BATCH):
+            body = {"properties": props, "inputs": [{"id": i} for i in chunk]}
+            for row in self._api(self.client.crm.companies.batch_api.read, body)[1].get("results", []):
+                found[str(row["id"])] = row.get("properties") or {}
+        return found
+
+    def _person(self, raw: Mapping[str, Any], company_id: str | None,
+                companies: Mapping[str, Mapping[str, Any]]) -> Person:
+        props = raw.get("properties") or {}
+        fields, notes = read_fields(props, self.mapping.contact_fields)
+        fields["email_domain"] = fields.get("email_domain") or email_domain(fields.get("email"))
+        if company_id in companies:
+            company_fields, company_notes = read_fields(companies[company_id], self.mapping.company_fields)
+            fill_blanks(fields, company_fields)
+            notes += [f"company {company_id}: {n}" for n in company_notes]
+        return Person(id=str(raw["id"]), fields=fields,
+                      modified_at=datetime.fromtimestamp(modified_millis(raw) / 1000, tz=timezone.utc),
+                      company_id=company_id, written={p: props.get(p) for p in self._written},
+                      notes=tuple(notes))
+
+    # -- activities ------------------------------------------------------------------------------
+
+    def activities(self, people: Sequence[Person], since: datetime, until: datetime) -> dict[str, list[Activity]]:
+        found: dict[str, list[Activity]] = {}
+        for person in people:
+            acts = self._events(person.id, since, until)
+            if person.fields.get("email"):
+                acts += self._email_events(str(person.fields["email"]), since, until)
+            if acts:
+                found[person.id] = sorted(acts, key=lambda a: a.occurred_at)
+        return found
+
+    def _events(self, contact_id: str, since: datetime, until: datetime) -> list[Activity]:
+        return [activity for _, activity in self._event_pages(since, until, contact_id=contact_id)]
+
+    def _event_pages(self, since: datetime, until: datetime, *, contact_id: str | None = None,
+                     event_type: str | None = None) -> Iterator[tuple[str, Activity]]:
+        """(contact id, activity) for events in [since, until): one contact's, or one type's for all."""
+        events_api = self.client.events.events_api   # one ApiClient for all pages
+        after = None
+        while True:
+            kwargs = {"object_type": "contact", "occurred_after": _iso(since),
+                      "occurred_before": _iso(until), "limit": self.settings.events_page_size}
+            if contact_id:
+                kwargs["object_id"] = contact_id
+            if event_type:
+                kwargs["event_type"] = event_type
+            if after:
+                kwargs["after"] = after
+            _, page = self._api(events_api.get_page, **kwargs)
+            for event in page.get("results", []):
+                rule = self.mapping.events.get(event.get("eventType", ""))
+                activity = rule and _activity(rule, event.get("properties") or {}, event.get("occurredAt"),
+                                              f"event:{event.get('id')}")
+                if activity and since <= activity.occurred_at < until:
+                    yield str(event.get("objectId")), activity
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+    def activities_between(self, since: datetime, until: datetime) -> dict[str, list[Activity]]:
+        """Everyone's activities in [since, until), per contact id: a few paged calls per event
+        type instead of two calls per contact, so the hot loop stays cheap on a busy day."""
+        found: dict[str, list[Activity]] = {}
+        for event_type in self.mapping.events:
+            for contact_id, activity in self._event_pages(since, until, event_type=event_type):
+                found.setdefault(contact_id, []).append(activity)
+        by_email: dict[str, list[Activity]] = {}
+        for email, activity in self._email_event_pages(since, until):
+            by_email.setdefault(email.lower(), []).append(activity)
+        for contact_id, email in self._ids_by_email(sorted(by_email)).items():
+            found.setdefault(contact_id, []).extend(by_email[email])
+        return {k: sorted(v, key=lambda a: a.occurred_at) for k, v in found.items()}
+
+    def _ids_by_email(self, emails: Sequence[str]) -> dict[str, str]:
+        """Contact id → email for the recipients HubSpot knows (batch read on the email property)."""
+        ids: dict[str, str] = {}
+        for chunk in _chunks(list(emails), BATCH):
+            body = {"properties": ["email"], "idProperty": "email", "inputs": [{"id": e} for e in chunk]}
+            for raw in self._api(self.client.crm.contacts.batch_api.read, body)[1].get("results", []):
+                email = ((raw.get("properties") or {}).get("email") or "").lower()
+                if email:
+                    ids[str(raw["id"])] = email
+        return ids
+
+    def _email_events(self, email: str, since: datetime, until: datetime) -> list[Activity]:
+        return [activity for _, activity in self._email_event_pages(since, until, recipient=email)]
+
+    def _email_event_pages(self, since: datetime, until: datetime, *,
+                           recipient: str | None = None) -> Iterator[tuple[str, Activity]]:
+        """(recipient, activity) for marketing email events in [since, until)."""
+        url = f"{self.settings.base_url.rstrip('/')}/email/public/v1/events"
+        params: dict[str, Any] = {"startTimestamp": to_millis(since), "endTimestamp": to_millis(until), "limit": 1000}
+        if recipient:
+            params["recipient"] = recipient
+        while True:
+            body = self.policy.request("hubspot", self._session, "GET", url, params=params).json()
+            for event in body.get("events", []):
+                rule = self.mapping.email_events.get(event.get("type", ""))
+                activity = rule and _activity(rule, event, event.get("created"), f"email:{event.get('id')}")
+                if activity and event.get("recipient"):
+                    yield str(event["recipient"]), activity
+            if not body.get("hasMore") or not body.get("offset"):
+                return
+            params["offset"] = body["offset"]
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def write(self, writes: Sequence[Write]) -> WriteOutcome:
+        outcome = WriteOutcome()
+        moving = [w.key for w in writes if w.values.get("lifecyclestage")]
+        first, second = lifecycle_phases(writes, self._current_lifecycle(moving))
+        outcome.merge(self._update(first))
+        # Only records whose clearing went through get their new stage.
+        outcome.merge(self._update([w for w in second if w.key in outcome.written]))
+        return outcome
+
+    def _current_lifecycle(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """HubSpot's own value, not a cached one: the backwards rule depends on what it holds now."""
+        current: dict[str, str | None] = {}
+        for chunk in _chunks(_unique(ids), BATCH):
+            body = {"properties": ["lifecyclestage"], "inputs": [{"id": i} for i in chunk]}
+            for row in self._api(self.client.crm.contacts.batch_api.read, body)[1].get("results", []):
+                current[str(row["id"])] = (row.get("properties") or {}).get("lifecyclestage")
+        return current
+
+    def _update(self, writes: Sequence[Write]) -> WriteOutcome:
+        outcome = WriteOutcome()
+        for chunk in _chunks(list(writes), BATCH):
+            inputs = [{"id": w.record_id or w.key, "properties": {k: wire_value(v) for k, v in w.values.items()}}
+                      for w in chunk]
+            try:
+                _, body = self._api(self.client.crm.contacts.batch_api.update, {"inputs": inputs},
+                                    single_record=len(chunk) == 1)
+            except SkippableRecord as exc:
+                outcome.failed[chunk[0].key] = exc
+                continue
+            except FatalError as exc:
+                if getattr(exc, "kind", "") != "bad_request":
+                    raise
+                # One bad value rejects the whole batch: send each alone so only it is skipped.
+                for write in chunk:
+                    outcome.merge(self._update([write]))
+                continue
+            outcome.merge(_batch_outcome(chunk, body))
+        return outcome
+
+
+def _batch_outcome(chunk: Sequence[Write], body: Mapping[str, Any]) -> WriteOutcome:
+    """A 200 or 207 batch answer: results for what was written, errors naming the ids that were not."""
+    outcome = WriteOutcome()
+    by_id = {w.record_id or w.key: w for w in chunk}
+    for error in body.get("errors") or []:
+        context = error.get("context") or {}
+        ids = context.get("ids") or context.get("id") or []
+        for rid in [ids] if isinstance(ids, str) else ids:
+            if rid in by_id:
+                category = str(error.get("category") or error.get("subCategory") or "error")
+                outcome.failed[by_id[rid].key] = SkippableRecord(
+                    f"HubSpot refused the update: {category}", code=category,
+                    detail=str(error.get("message", "")))
+    for result in body.get("results") or []:
+        write = by_id.get(str(result.get("id")))
+        if write is not None and write.key not in outcome.failed:
+            outcome.written[write.key] = str(result["id"])
+    return outcome
+
+
+def _activity(rule: ActivityMap, props: Mapping[str, Any], when: Any, activity_id: str) -> Activity | None:
+    if any(str(props.get(k)) != v for k, v in rule.when.items()):
+        return None
+    occurred, _ = normalise(when, "datetime")
+    if occurred is None:
+        return None
+    attrs = {name: props.get(source) for name, source in rule.attrs.items() if props.get(source) is not None}
+    return Activity(rule.type, occurred, attrs, source="hubspot", id=activity_id)
+
+
+def _iso(moment: datetime) -> str:
+    return wire_value(moment)
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])

@@ -1,0 +1,358 @@
+"""Salesforce as the CRM: Leads and Contacts in canonical fields, sales' feedback, writes.
+
+simple-salesforce does the REST calls over the policy's requests session (so timeouts, limit
+headers and pacing apply); the policy does every retry. SOQL is always built with
+``format_soql``: values are quoted and escaped by it, never pasted into the text. Field and
+object names come from the mapping file, which only admits API names.
+"""
+
+from __future__ import annotations
+
+import heapq
+from datetime import date, datetime, timezone
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+
+from simple_salesforce import Salesforce
+from simple_salesforce.format import format_soql
+
+from connector.ports import Account, CrmRecord, Opportunity, Write, WriteOutcome
+from connector.adapters.salesforce.soap import (HEADERS as SOAP_HEADERS, MAX_CONVERTS, convert_envelope,
+                                                parse_convert_response, soap_url)
+from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings, Token
+from connector.core.errors import ConfigError, Problem, SkippableRecord
+from connector.core.mapping import SalesforceMapping, read_fields
+from connector.core.model import Activity
+from connector.transport import HttpPolicy, HttpStatusError
+
+T = TypeVar("T")
+COLLECTION_SIZE = 200        # sObject Collections take at most 200 records per call
+IN_CHUNK = 200               # values per IN (...) list: keeps the query URL well under 16 KB
+QUERY_PAGE = 2000
+# Per-record failures that clear up by themselves: retried on a later cycle.
+TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG", "SERVER_UNAVAILABLE",
+                             "QUERY_TIMEOUT", "UNKNOWN_EXCEPTION"})
+
+
+class SalesforceAdapter:
+    name = "salesforce"
+
+    def __init__(self, settings: SalesforceSettings, mapping: SalesforceMapping, policy: HttpPolicy,
+                 auth: SalesforceAuth | None = None, *, batch_size: int = 500) -> None:
+        self.settings, self.mapping, self.policy = settings, mapping, policy
+        self.auth = auth or SalesforceAuth(settings, policy)
+        self.batch_size = batch_size
+        self._session = policy.session("salesforce")
+        self._client: Salesforce | None = None
+        self._client_token: Token | None = None
+        self._fields: dict[str, frozenset[str]] = {}
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _sf(self) -> Salesforce:
+        token = self.auth.token()
+        if self._client is None or token is not self._client_token:
+            self._client = Salesforce(instance_url=token.instance_url, session_id=token.access_token,
+                                      version=self.settings.api_version, session=self._session)
+            self._client_token = token
+        return self._client
+
+    def _call(self, work: Callable[[Salesforce], T], *, single_record: bool = False) -> T:
+        return self.policy.call("salesforce", lambda: work(self._sf()), single_record=single_record,
+                                reauth=self.auth.refresh)
+
+    def _query(self, soql: str) -> Iterator[dict[str, Any]]:
+        headers = {"Sforce-Query-Options": f"batchSize={QUERY_PAGE}"}
+        page = self._call(lambda sf: sf.query(soql, headers=headers))
+        while True:
+            for record in page.get("records", []):
+                yield record
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            page = self._call(lambda sf: sf.query_more(next_url, identifier_is_url=True, headers=headers))
+
+    def _describe(self, sobject: str) -> frozenset[str]:
+        if sobject not in self._fields:
+            described = self._call(lambda sf: sf.restful(f"sobjects/{sobject}/describe"))
+            self._fields[sobject] = frozenset(f["name"] for f in described.get("fields", []))
+        return self._fields[sobject]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _lead_columns(self) -> list[str]:
+        m = self.mapping
+        wanted = ["Id", "Email", m.lead_external_id, "Status", "OwnerId", "SystemModstamp", "IsConverted",
+                  "ConvertedOpportunityId", "ConvertedAccountId", m.status.reason_field,
+                  *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
+        columns = _unique(wanted)
+        mapped = [m.status.reason_field, *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
+        missing = [c for c in _unique(mapped) if c not in self._describe(m.lead_object)]
+        if missing:
+            raise ConfigError([Problem(m.path, _mapping_key(m, name), f"{m.lead_object} has no field {name}")
+                               for name in missing])
+        return columns
+
+    def _contact_columns(self) -> list[str]:
+        m = self.mapping
+        base = ["Id", "Email", m.contact_external_id, "OwnerId", "AccountId", "SystemModstamp"]
+        existing = self._describe(m.contact_object)
+        # Lead-only fields (Company, Status, BANT…) have no Contact counterpart: read what exists.
+        extra = [f.name for f in (*m.lead_fields, *m.lead_write) if f.name in existing]
+        return _unique(base + extra)
+
+    @staticmethod
+    def _select(sobject: str, columns: Sequence[str], where: str, order: str = "") -> str:
+        """``where`` comes from ``format_soql``; names are mapping API names (validated on load)."""
+        return f"SELECT {', '.join(columns)} FROM {sobject} WHERE {where}" + (f" ORDER BY {order}" if order else "")
+
+    def changed_records(self, since: datetime, until: datetime) -> Iterator[list[CrmRecord]]:
+        m = self.mapping
+        window = "{:literal} != null AND SystemModstamp >= {} AND SystemModstamp < {}"
+        order = "SystemModstamp, Id"
+        leads = self._records(self._select(m.lead_object, self._lead_columns(), format_soql(
+            window, m.lead_external_id, since, until), order), m.lead_object)
+        contacts = self._records(self._select(m.contact_object, self._contact_columns(), format_soql(
+            window, m.contact_external_id, since, until), order), m.contact_object)
+        # Both streams are ordered; merged, every batch is older than the next, so the caller's
+        # cursor can advance after each one.
+        merged = heapq.merge(leads, contacts, key=lambda r: (r.modified_at, r.id))
+        while batch := list(islice(merged, self.batch_size)):
+            yield batch
+
+    def _records(self, soql: str, sobject: str) -> Iterator[CrmRecord]:
+        return (self._record(raw, sobject) for raw in self._query(soql))
+
+    def _record(self, raw: Mapping[str, Any], sobject: str) -> CrmRecord:
+        m = self.mapping
+        is_lead = sobject == m.lead_object
+        fields, notes = read_fields(raw, [f for f in m.lead_fields if f.name in raw])
+        for f in m.lead_fields:
+            fields.setdefault(f.canonical, None)
+        external_id = m.lead_external_id if is_lead else m.contact_external_id
+        return CrmRecord(
+            id=raw["Id"], object=sobject, email=raw.get("Email"), hubspot_id=raw.get(external_id),
+            status=raw.get("Status") if is_lead else None, owner_id=raw.get("OwnerId"), fields=fields,
+            modified_at=parse_datetime(raw.get("SystemModstamp")), is_converted=bool(raw.get("IsConverted")),
+            opportunity_id=raw.get("ConvertedOpportunityId"),
+            account_id=raw.get("ConvertedAccountId") if is_lead else raw.get("AccountId"),
+            reason=raw.get(m.status.reason_field) if m.status.reason_field else None,
+            written={f.name: raw.get(f.name) for f in m.lead_write if f.name in raw}, notes=tuple(notes))
+
+    def find_records(self, *, emails: Sequence[str] = (), hubspot_ids: Sequence[str] = (),
+                     ids: Sequence[str] = ()) -> list[CrmRecord]:
+        m = self.mapping
+        found: dict[str, CrmRecord] = {}
+        for sobject, columns, external_id in ((m.lead_object, self._lead_columns(), m.lead_external_id),
+                                              (m.contact_object, self._contact_columns(), m.contact_external_id)):
+            for column, values in (("Email", emails), (external_id, hubspot_ids), ("Id", ids)):
+                for chunk in _chunks(sorted({v for v in values if v}), IN_CHUNK):
+                    soql = self._select(sobject, columns, format_soql("{:literal} IN {}", column, chunk), "Id")
+                    found.update((r.id, r) for r in self._records(soql, sobject))
+        return list(found.values())
+
+    def accounts_by_domain(self, domains: Sequence[str]) -> dict[str, Account]:
+        wanted = sorted({d.strip().lower() for d in domains if d and d.strip()})
+        customer_types = set(self.mapping.handoff.customer_account_types)
+        accounts: dict[str, Account] = {}
+        for chunk in _chunks(wanted, 50):
+            # LIKE narrows on the server; the exact domain match happens here after normalising.
+            where = " OR ".join(format_soql("Website LIKE '%{:like}%'", d) for d in chunk)
+            soql = self._select("Account", ["Id", "Name", "Website", "OwnerId", "Type"], f"({where})",
+                                "CreatedDate, Id")
+            for raw in self._query(soql):
+                domain = website_domain(raw.get("Website"))
+                if domain in chunk:
+                    account = Account(raw["Id"], raw.get("Name") or "", domain, raw.get("OwnerId"),
+                                      raw.get("Type") in customer_types)
+                    # A customer Account wins over a prospect one; otherwise the oldest.
+                    if domain not in accounts or (account.is_customer and not accounts[domain].is_customer):
+                        accounts[domain] = account
+        return accounts
+
+    def touches(self, records: Sequence[CrmRecord], since: datetime) -> dict[str, list[Activity]]:
+        ids = sorted({r.id for r in records})
+        kinds, own_subject = self.mapping.touches, self.mapping.handoff.task_subject
+        found: dict[str, list[Activity]] = {}
+        for chunk in _chunks(ids, IN_CHUNK):
+            tasks = self._select("Task", ["Id", "WhoId", "TaskSubtype", "Subject", "Status", "CreatedDate"],
+                                 format_soql("WhoId IN {} AND CreatedDate >= {}", chunk, since), "CreatedDate, Id")
+            for raw in self._query(tasks):
+                # leadsync's own follow-up Task is a reminder, not a touch, until sales completes it.
+                if raw.get("Subject") == own_subject and raw.get("Status") != "Completed":
+                    continue
+                kind = kinds.get(raw.get("TaskSubtype") or "Task")
+                if kind:
+                    found.setdefault(raw["WhoId"], []).append(_touch(raw, kind, raw.get("CreatedDate")))
+            events = self._select("Event", ["Id", "WhoId", "StartDateTime"],
+                                  format_soql("WhoId IN {} AND StartDateTime >= {}", chunk, since),
+                                  "StartDateTime, Id")
+            for raw in self._query(events):
+                if kinds.get("Event"):
+                    found.setdefault(raw["WhoId"], []).append(_touch(raw, kinds["Event"], raw.get("StartDateTime")))
+        return found
+
+    def opportunities(self, ids: Sequence[str]) -> dict[str, Opportunity]:
+        columns = ["Id", "StageName", "Amount", "CloseDate", "IsClosed", "IsWon", "AccountId", "SystemModstamp"]
+        result = {}
+        for chunk in _chunks(sorted({i for i in ids if i}), IN_CHUNK):
+            for raw in self._query(self._select("Opportunity", columns, format_soql("Id IN {}", chunk))):
+                result[raw["Id"]] = Opportunity(
+                    raw["Id"], raw.get("StageName") or "", raw.get("Amount"), raw.get("CloseDate"),
+                    bool(raw.get("IsClosed")), bool(raw.get("IsWon")), raw.get("AccountId"),
+                    parse_datetime(raw.get("SystemModstamp")))
+        return result
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def upsert(self, writes: Sequence[Write]) -> WriteOutcome:
+        outcome = WriteOutcome()
+        groups: dict[tuple[str, bool], list[Write]] = {}
+        for w in writes:
+            # The assignment rule runs only for records leadsync does not route itself.
+            groups.setdefault((w.object, "OwnerId" not in w.values), []).append(w)
+        for (sobject, auto_assign), group in groups.items():
+            external_id = self._external_id(sobject)
+            for chunk in _chunks(group, COLLECTION_SIZE):
+                records = [{"attributes": {"type": sobject}, **_json_values(w.values), external_id: w.key}
+                           for w in chunk]
+                outcome.merge(self._collection("PATCH", f"composite/sobjects/{sobject}/{external_id}",
+                                               chunk, records, auto_assign))
+        return outcome
+
+    def update(self, writes: Sequence[Write]) -> WriteOutcome:
+        outcome = WriteOutcome()
+        existing = [w for w in writes if w.record_id]
+        new = self._without_open_tasks([w for w in writes if not w.record_id], outcome)   # Tasks: created
+        for chunk in _chunks(existing, COLLECTION_SIZE):
+            records = [{"attributes": {"type": w.object}, "id": w.record_id, **_json_values(w.values)}
+                       for w in chunk]
+            outcome.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
+        for chunk in _chunks(new, COLLECTION_SIZE):
+            records = [{"attributes": {"type": w.object}, **_json_values(w.values)} for w in chunk]
+            outcome.merge(self._collection("POST", "composite/sobjects", chunk, records, False))
+        return outcome
+
+    def _without_open_tasks(self, writes: Sequence[Write], outcome: WriteOutcome) -> list[Write]:
+        """A Task is created once: when an open Task with the same subject already sits on the
+        record (a retry after a lost answer, a run killed between the handoff and recording it),
+        that one is reported as written instead of adding a second reminder for sales."""
+        tasks = [w for w in writes if w.object == "Task" and w.values.get("WhoId") and w.values.get("Subject")]
+        found: dict[tuple[str, str], str] = {}
+        for subject in sorted({str(w.values["Subject"]) for w in tasks}):
+            who = sorted({str(w.values["WhoId"]) for w in tasks if w.values["Subject"] == subject})
+            for chunk in _chunks(who, IN_CHUNK):
+                where = format_soql("WhoId IN {} AND Subject = {} AND Status != {}", chunk, subject, "Completed")
+                for raw in self._query(self._select("Task", ["Id", "WhoId"], where, "Id")):
+                    found.setdefault((raw["WhoId"], subject), raw["Id"])
+        remaining = []
+        for w in writes:
+            existing = found.get((str(w.values.get("WhoId")), str(w.values.get("Subject")))) if w in tasks else None
+            if existing:
+                outcome.written[w.key] = existing
+            else:
+                remaining.append(w)
+        return remaining
+
+    def _external_id(self, sobject: str) -> str:
+        m = self.mapping
+        return m.contact_external_id if sobject == m.contact_object else m.lead_external_id
+
+    def _collection(self, method: str, path: str, writes: Sequence[Write], records: list[dict[str, Any]],
+                    auto_assign: bool) -> WriteOutcome:
+        body = {"allOrNone": False, "records": records}
+        headers = {"Sforce-Auto-Assign": "TRUE" if auto_assign else "FALSE"}
+        results = self._call(lambda sf: sf.restful(path, method=method, json=body, headers=headers)) or []
+        outcome = WriteOutcome()
+        # Results come back in request order, one per record (allOrNone=false: partial success).
+        for write, result in zip(writes, results):
+            if result.get("success"):
+                outcome.written[write.key] = result.get("id") or write.record_id or ""
+                if result.get("created") or method == "POST":   # create results carry no flag
+                    outcome.created.add(write.key)
+            else:
+                outcome.failed[write.key] = record_error(result.get("errors") or [])
+        return outcome
+
+    def convert(self, record_ids: Sequence[str], *, opportunity_stage: str,
+                owner_ids: Mapping[str, str] | None = None) -> WriteOutcome:
+        outcome = WriteOutcome()
+        for chunk in _chunks(list(record_ids), MAX_CONVERTS):
+            for result in self._convert_chunk(chunk, owner_ids):
+                if result.success and result.lead_id:
+                    outcome.written[result.lead_id] = result.opportunity_id or ""
+                elif result.lead_id:
+                    outcome.failed[result.lead_id] = record_error(
+                        [{"statusCode": e.status_code, "message": e.message} for e in result.errors])
+        stages = [Write(lead, opp, {"StageName": opportunity_stage}, "Opportunity")
+                  for lead, opp in outcome.written.items() if opp]
+        for key, error in self.update(stages).failed.items():
+            # The Opportunity exists; only its stage is off. Not a failed conversion.
+            outcome.notes[key] = f"converted, but the opportunity stage was not set: {error}"
+        return outcome
+
+    def _convert_chunk(self, lead_ids: Sequence[str], owner_ids: Mapping[str, str] | None) -> list:
+        status = self.mapping.status.converted
+
+        def attempt() -> bytes:
+            token = self.auth.token()      # rebuilt per attempt: a re-auth changes the session id
+            response = self._session.post(soap_url(token.instance_url, self.settings.api_version),
+                                          data=convert_envelope(token.access_token, lead_ids, status, owner_ids),
+                                          headers=SOAP_HEADERS)
+            if response.status_code >= 400:
+                raise HttpStatusError(response.status_code, response.headers, response.text)
+            return response.content
+        results, usage = parse_convert_response(
+            self.policy.call("salesforce", attempt, reauth=self.auth.refresh))
+        if usage:
+            self.policy.observe_usage("salesforce", *usage)
+        return results
+
+
+def record_error(errors: Sequence[Mapping[str, Any]]) -> SkippableRecord:
+    first = errors[0] if errors else {}
+    code = str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN")
+    fields = ", ".join(first.get("fields") or [])
+    message = f"Salesforce refused the record: {code}" + (f" on {fields}" if fields else "")
+    return SkippableRecord(message, code=code, transient=code in TRANSIENT_CODES,
+                           detail="; ".join(str(e.get("message", "")) for e in errors))
+
+
+def website_domain(website: str | None) -> str:
+    """'https://www.Example.com:443/about' → 'example.com'."""
+    text = (website or "").strip().lower()
+    text = text.split("://", 1)[-1]
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].split(":", 1)[0]
+    return text[4:] if text.startswith("www.") else text
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Salesforce's '2026-01-01T10:00:00.000+0000'; a missing value sorts first."""
+    if not value:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _touch(raw: Mapping[str, Any], kind: str, when: Any) -> Activity:
+    return Activity("sales_touch", parse_datetime(when), {"kind": kind}, source="salesforce", id=raw["Id"])
+
+
+def _json_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in values.items()}
+
+
+def _mapping_key(mapping: SalesforceMapping, name: str) -> str:
+    for section, fields in (("lead.fields", mapping.lead_fields), ("lead.write", mapping.lead_write)):
+        for f in fields:
+            if f.name == name:
+                return f"{section}.{f.canonical}.field"
+    return "status.reason_field" if name == mapping.status.reason_field else "lead.external_id"
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])

@@ -1,0 +1,322 @@
+"""Configuration: one TOML file, validated whole before the first API call.
+
+Every problem is collected and reported at once (file, key, reason). Secrets never live in
+the file: it names environment variables, and ``Secrets`` reads them when a client needs them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from connector.core.durations import parse_duration
+from connector.core.errors import ConfigError, Problem
+
+
+
+def _default_mappings() -> Path:
+    """The mappings shipped with the package (package data ``leadsync_mappings``, which is the
+    repository's ``mappings/`` folder in a checkout)."""
+    spec = importlib.util.find_spec("leadsync_mappings")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if (Path(location) / "qualification.toml").exists():
+                return Path(location)
+    return Path(__file__).resolve().parents[2] / "mappings"
+
+
+DEFAULT_MAPPINGS = _default_mappings()
+
+@dataclass(frozen=True)
+class HubSpotConfig:
+    base_url: str = "https://api.hubapi.com"
+    token_env: str = "HUBSPOT_TOKEN"
+    rate_limit_per_10s: int = 100
+    search_per_second: int = 4
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class SalesforceConfig:
+    auth: str = "client_credentials"
+    login_url: str = "https://login.salesforce.com"
+    instance_url: str = ""
+    api_version: str = "59.0"
+    client_id_env: str = "SF_CLIENT_ID"
+    client_secret_env: str = "SF_CLIENT_SECRET"
+    username_env: str = "SF_USERNAME"
+    password_env: str = "SF_PASSWORD"
+    session_id_env: str = "SF_SESSION_ID"
+    max_daily_share: float = 0.5
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    hubspot_every: timedelta = timedelta(seconds=15)
+    salesforce_every: timedelta = timedelta(minutes=2)
+    sla_every: timedelta = timedelta(minutes=5)
+    reconcile_cron: str = "0 3 * * *"
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    lookback: timedelta = timedelta(seconds=30)  # re-read a little before the cursor: search index and commits lag
+    first_run_since: timedelta | None = None       # None: the first run reads every contact
+    activities_every: timedelta = timedelta(minutes=2)  # pull activities at least this often
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    format: str = "text"          # "text" | "json" (JSON lines, for a log shipper)
+    level: str = "INFO"
+    retain_days: int = 90
+    redact_pii: bool = False      # mask emails and phone numbers in logs
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    port: int = 0                 # 0 = off; else Prometheus /metrics and /healthz on this port
+    host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str
+    hubspot: HubSpotConfig = field(default_factory=HubSpotConfig)
+    salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
+    state_url: str = "sqlite:///leadsync.db"
+    definition_path: Path = DEFAULT_MAPPINGS / "qualification.toml"
+    mappings_dir: Path = DEFAULT_MAPPINGS
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema: section → key → (type check, converter). Unknown keys are errors: a typo must not be
+# silently ignored in a file that decides which leads reach sales.
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _url(value: Any) -> str:
+    text = _str(value).rstrip("/")
+    if text and not re.match(r"^https?://[^\s/]+", text):
+        raise ValueError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def _env_name(value: Any) -> str:
+    text = _str(value)
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", text):
+        raise ValueError(f"{text!r} is not an environment variable name (secrets are read from the environment, never from this file)")
+    return text
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"expected a positive whole number, got {value!r}")
+    return value
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ValueError(f"expected a port number 0-65535 (0 = off), got {value!r}")
+    return value
+
+
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ValueError(f"expected a fraction in (0, 1], got {value!r}")
+    return float(value)
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"expected a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _duration(value: Any) -> timedelta:
+    return parse_duration(_str(value))
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(map(repr, options))}, got {value!r}")
+        return value
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _cron(value: Any) -> str:
+    text = _str(value)
+    if len(text.split()) != 5:
+        raise ValueError(f"{text!r} is not a 5-field cron expression like '0 3 * * *'")
+    return text
+
+
+def _state_url(value: Any) -> str:
+    text = _str(value)
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", text):
+        raise ValueError(f"expected a sqlite:/// or postgresql:// URL, got {_mask_url(text)!r}")
+    return text
+
+
+def _path(value: Any) -> str:
+    return _str(value)
+
+
+SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "hubspot": {"base_url": _url, "token_env": _env_name, "rate_limit_per_10s": _positive_int,
+                "search_per_second": _positive_int, "timeout_seconds": _seconds},
+    "salesforce": {"auth": _choice("client_credentials", "password", "session"), "login_url": _url,
+                   "instance_url": _url, "api_version": _str, "client_id_env": _env_name,
+                   "client_secret_env": _env_name, "username_env": _env_name,
+                   "password_env": _env_name, "session_id_env": _env_name,
+                   "max_daily_share": _share, "timeout_seconds": _seconds},
+    "state": {"url": _state_url},
+    "definition": {"path": _path},
+    "mappings": {"dir": _path},
+    "schedule": {"hubspot_every": _duration, "salesforce_every": _duration, "sla_every": _duration,
+                 "reconcile_cron": _cron},
+    "sync": {"lookback": _duration, "first_run_since": _duration, "activities_every": _duration},
+    "logging": {"format": _choice("text", "json"), "level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+                "retain_days": _positive_int, "redact_pii": _bool},
+    "metrics": {"port": _port, "host": _str},
+}
+
+
+def _mask_url(url: str) -> str:
+    """Hide a password embedded in a database URL."""
+    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Read and validate a config file; no file means the embedded default (sandbox + SQLite)."""
+    if path is None:
+        path = os.environ.get("LEADSYNC_CONFIG")
+    if path is None:
+        return Config(file="(defaults)")
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(Problem(str(file), "", "file not found")) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(Problem(str(file), "", f"not valid TOML: {exc}")) from None
+    return parse_config(data, str(file), base_dir=file.resolve().parent)
+
+
+def parse_config(data: dict[str, Any], file: str, base_dir: Path | None = None) -> Config:
+    problems: list[Problem] = []
+    sections: dict[str, dict[str, Any]] = {}
+    for section, body in data.items():
+        if section not in SCHEMA:
+            problems.append(Problem(file, section, f"unknown section (known: {', '.join(SCHEMA)})"))
+            continue
+        if not isinstance(body, dict):
+            problems.append(Problem(file, section, "expected a table"))
+            continue
+        parsed: dict[str, Any] = {}
+        for key, value in body.items():
+            check = SCHEMA[section].get(key)
+            if check is None:
+                problems.append(Problem(file, f"{section}.{key}", f"unknown key (known: {', '.join(SCHEMA[section])})"))
+                continue
+            try:
+                parsed[key] = check(value)
+            except ValueError as exc:
+                problems.append(Problem(file, f"{section}.{key}", str(exc)))
+        sections[section] = parsed
+
+    salesforce = sections.get("salesforce", {})
+    if salesforce.get("auth") == "session" and not salesforce.get("instance_url"):
+        problems.append(Problem(file, "salesforce.instance_url", 'required when auth = "session"'))
+    if problems:
+        raise ConfigError(problems)
+
+    base = base_dir or Path.cwd()
+
+    def resolve(text: str | None, default: Path) -> Path:
+        if text is None:
+            return default
+        candidate = Path(text)
+        if candidate.is_absolute():
+            return candidate
+        local = base / candidate
+        # Relative paths are read from the config file's folder; "mappings/…" that is not
+        # there names the mappings shipped with the package, so the example config works
+        # from anywhere, installed or in a checkout.
+        if local.exists() or candidate.parts[0] != "mappings":
+            return local
+        return DEFAULT_MAPPINGS.joinpath(*candidate.parts[1:])
+
+    return Config(
+        file=file,
+        hubspot=HubSpotConfig(**sections.get("hubspot", {})),
+        salesforce=SalesforceConfig(**salesforce),
+        state_url=sections.get("state", {}).get("url", "sqlite:///leadsync.db"),
+        definition_path=resolve(sections.get("definition", {}).get("path"), DEFAULT_MAPPINGS / "qualification.toml"),
+        mappings_dir=resolve(sections.get("mappings", {}).get("dir"), DEFAULT_MAPPINGS),
+        schedule=ScheduleConfig(**sections.get("schedule", {})),
+        sync=SyncConfig(**sections.get("sync", {})),
+        logging=LoggingConfig(**sections.get("logging", {})),
+        metrics=MetricsConfig(**sections.get("metrics", {})),
+    )
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Reads secrets from the environment on demand. Never printed: repr shows names only."""
+
+    config: Config
+    environ: dict[str, str] | None = field(default=None, repr=False)
+
+    def _get(self, env_name: str, key: str, required: bool = True) -> str | None:
+        env = self.environ if self.environ is not None else os.environ
+        value = env.get(env_name)
+        if required and not value:
+            raise ConfigError(Problem(self.config.file, key, f"environment variable {env_name} is not set"))
+        return value or None
+
+    def hubspot_token(self) -> str:
+        return self._get(self.config.hubspot.token_env, "hubspot.token_env")  # type: ignore[return-value]
+
+    def salesforce(self) -> dict[str, str | None]:
+        sf = self.config.salesforce
+        if sf.auth == "session":
+            return {"session_id": self._get(sf.session_id_env, "salesforce.session_id_env")}
+        values = {
+            "client_id": self._get(sf.client_id_env, "salesforce.client_id_env"),
+            "client_secret": self._get(sf.client_secret_env, "salesforce.client_secret_env"),
+        }
+        if sf.auth == "password":
+            values["username"] = self._get(sf.username_env, "salesforce.username_env")
+            values["password"] = self._get(sf.password_env, "salesforce.password_env")
+        return values
+
+    def all_values(self) -> list[str]:
+        """Every secret value present in the environment, for redaction of logs and output."""
+        env = self.environ if self.environ is not None else os.environ
+        sf = self.config.salesforce
+        names = [self.config.hubspot.token_env, sf.client_id_env, sf.client_secret_env,
+                 sf.username_env, sf.password_env, sf.session_id_env]
+        return [env[name] for name in names if env.get(name)]

@@ -1,0 +1,188 @@
+"""Builds a running leadsync from its config: state store, definition, mappings, adapters, engine.
+
+Everything that can be wrong with the configuration, mappings or definition is found here,
+before the first API call, and reported together (exit 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
+
+from connector.core import plan as P
+from connector.app.config import Config, Secrets, load_config
+from connector.core.definition import Definition, load_definition
+from connector.core.errors import ConfigError
+from connector.core.feedback import FeedbackRules
+from connector.core.handoff import HandoffRules
+from connector.core.mapping import HubSpotMapping, SalesforceMapping, load_hubspot_mapping, load_salesforce_mapping
+from connector.core.redact import Redactor
+from connector.state.store import Store
+
+log = logging.getLogger("leadsync")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    config: Config
+    hubspot_mapping: HubSpotMapping
+    salesforce_mapping: SalesforceMapping
+    definition: Definition
+    redactor: Redactor
+    clock: Callable[[], datetime] = utcnow
+    connect: bool = True
+    _store: Store | None = None
+    _engine: Any = None
+    _policy: Any = None
+    environ: dict[str, str] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config_path(cls, path: str | None, *, connect: bool = True, environ: dict[str, str] | None = None,
+                         clock: Callable[[], datetime] = utcnow) -> "Runtime":
+        config = load_config(path)
+        return cls.from_config(config, connect=connect, environ=environ, clock=clock)
+
+    @classmethod
+    def from_config(cls, config: Config, *, connect: bool = True, environ: dict[str, str] | None = None,
+                    clock: Callable[[], datetime] = utcnow) -> "Runtime":
+        problems = []
+        hubspot = salesforce = definition = None
+        try:
+            hubspot = load_hubspot_mapping(config.mappings_dir / "hubspot.toml")
+        except ConfigError as exc:
+            problems += exc.problems
+        try:
+            salesforce = load_salesforce_mapping(config.mappings_dir / "salesforce.toml")
+        except ConfigError as exc:
+            problems += exc.problems
+        extra = set()
+        for mapping in (hubspot, salesforce):
+            if mapping is not None:
+                extra |= {f.canonical for f in _all_fields(mapping)}
+        try:
+            definition = load_definition(config.definition_path, extra_fields=extra)
+        except ConfigError as exc:
+            problems += exc.problems
+        secrets = Secrets(config, environ)
+        if connect:
+            try:
+                secrets.hubspot_token()
+                secrets.salesforce()
+            except ConfigError as exc:
+                problems += exc.problems
+        if problems:
+            raise ConfigError(problems)
+        redactor = Redactor(secrets.all_values(), redact_pii=config.logging.redact_pii)
+        return cls(config, hubspot, salesforce, definition, redactor, clock=clock, connect=connect, environ=environ)
+
+    # -- parts ------------------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.config.state_url)
+        return self._store
+
+    def write_maps(self) -> P.WriteMaps:
+        hs, sf = self.hubspot_mapping, self.salesforce_mapping
+        return P.WriteMaps(
+            hubspot_write={f.canonical: f.name for f in hs.contact_write},
+            lifecycle=dict(hs.lifecyclestage), lead_status=dict(hs.lead_status),
+            crm_write={f.canonical: f.name for f in sf.lead_write},
+            crm_fields={f.canonical: (f.name, f.sync) for f in sf.lead_fields},
+            handoff_status=sf.status.handoff, external_id=sf.lead_external_id,
+            contact_fields=frozenset(sf.contact_carries))
+
+    def feedback_rules(self) -> FeedbackRules:
+        sf = self.salesforce_mapping
+        return FeedbackRules(status_to_stage=dict(sf.status.feedback), qualified_stage=sf.opportunity.qualified_stage,
+                             won_stages=tuple(sf.opportunity.won_stages), lost_stages=tuple(sf.opportunity.lost_stages),
+                             stalled_after=timedelta(days=sf.opportunity.stalled_after_days))
+
+    def handoff_rules(self) -> HandoffRules:
+        h = self.salesforce_mapping.handoff
+        return HandoffRules(routing=h.routing, users=tuple(h.users), account_owner_wins=h.account_owner_wins,
+                            customer_account_as_contact=h.customer_account_as_contact,
+                            follow_up_task=h.follow_up_task, task_subject=h.task_subject)
+
+    def adapters(self) -> tuple[Any, Any, Any]:
+        from connector.app.wiring import build_adapters
+        return build_adapters(self)
+
+    def engine(self, *, dry_run: bool = False) -> Any:
+        from connector.engine.cycle import Engine
+        if self._engine is None or dry_run:
+            marketing, crm, policy = self.adapters()
+            self._policy = policy
+            engine = Engine(store=self.store, marketing=marketing, crm=crm, definition=self.definition,
+                            maps=self.write_maps(), feedback=self.feedback_rules(), handoff=self.handoff_rules(),
+                            clock=self.clock, lookback=self.config.sync.lookback,
+                            activities_every=self.config.sync.activities_every,
+                            first_run_since=self.config.sync.first_run_since, usage=policy.usage, dry_run=dry_run)
+            if dry_run:
+                return engine
+            self._engine = engine
+        return self._engine
+
+    # -- operations ----------------------------------------------------------------------------------
+    def sync(self, kind: str = "sync", legs: tuple[str, ...] = ("salesforce", "hubspot")) -> Any:
+        engine = self.engine()
+        with self.store.cycle_lock(wait=True, timeout=300):
+            summary = engine.cycle(kind, legs)
+        if kind == "sync":
+            self.check_sla(summary)
+        return summary
+
+    def check_sla(self, summary: Any) -> list[Any]:
+        """Handoffs of the last 30 days that broke the follow-up SLA, added to the summary."""
+        from connector.cli.reports import sla_breaches
+        breaches = sla_breaches(self.store, self.definition, self.clock())
+        summary.counts["sla_breaches"] = len(breaches)
+        summary.sla_breaches = [{"email": b.email, "handoff_at": b.handoff_at, "breaches": list(b.breaches)}
+                                for b in breaches]
+        return breaches
+
+    def reconcile(self) -> Any:
+        engine = self.engine()
+        with self.store.cycle_lock(wait=True, timeout=300):
+            return engine.reconcile()
+
+    def resync(self, account: str, *, dry_run: bool = False) -> tuple[Any, list[dict[str, Any]]]:
+        engine = self.engine(dry_run=dry_run)
+        with self.store.cycle_lock(wait=True, timeout=300):
+            summary = engine.resync(account)
+        return summary, list(engine.planned)
+
+    def review_due(self) -> date | None:
+        return self.definition.review_due(self.clock().date())
+
+    def warn_if_review_due(self) -> None:
+        due = self.review_due()
+        if due:
+            message = (f"the qualification definition \"{self.definition.name}\" v{self.definition.version} "
+                       f"was due for review on {due.isoformat()}")
+            log.info(message)   # in the daemon's log; the terminal gets it once, below
+            print(f"leadsync: warning: {message}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _all_fields(mapping: Any) -> list[Any]:
+    fields = []
+    for name in ("contact_fields", "company_fields", "lead_fields"):
+        fields += list(getattr(mapping, name, ()) or ())
+    return fields

@@ -1,0 +1,204 @@
+"""The ``leadsync`` command line. Parses arguments, loads config, calls the right module.
+
+Exit codes: 0 done; 1 fatal runtime error (cycle aborted, state not advanced past the last
+committed batch); 2 bad usage, config, mapping or definition (message names file, key, reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+from connector import __version__
+from connector.core.errors import ConfigError, LeadsyncError
+
+EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadsync", description="Keep HubSpot and Salesforce agreeing on which leads are qualified.")
+    parser.add_argument("--config", help="config file (default: $LEADSYNC_CONFIG, else the embedded defaults)")
+    parser.add_argument("--version", action="version", version=f"leadsync {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("sync", help="one full cycle now: pull, qualify, write back, check SLAs")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    sub.add_parser("daemon", help="run the scheduled jobs until SIGTERM/SIGINT")
+
+    p = sub.add_parser("resync", help="re-pull and re-qualify every person of one account")
+    p.add_argument("--account", required=True, help="company domain, Salesforce Account Id or HubSpot company id")
+    p.add_argument("--dry-run", action="store_true", help="print the planned field changes; write nothing")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("logs", help="review sync runs, per-record changes and errors")
+    p.add_argument("--run", type=int, help="one run's changes and errors")
+    p.add_argument("--account", help="company domain")
+    p.add_argument("--lead", help="one person's email")
+    p.add_argument("--errors", action="store_true", help="errors only")
+    p.add_argument("--since", help="e.g. 2h, 3d")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--follow", action="store_true", help="keep printing new entries (JSON lines with --json)")
+    p.add_argument("--detail", action="store_true", help="show errors' internal detail")
+
+    p = sub.add_parser("explain", help="a lead's stage, score rule by rule, and each gate")
+    p.add_argument("email")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("definition", help="check or simulate a qualification definition")
+    dsub = p.add_subparsers(dest="action", required=True)
+    c = dsub.add_parser("check", help="validate a definition (default: the configured one)")
+    c.add_argument("file", nargs="?")
+    c = dsub.add_parser("simulate", help="replay stored history under a candidate definition")
+    c.add_argument("file")
+    c.add_argument("--since", default="90d")
+    c.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("report", help="funnel conversion, SLA compliance, sales' queue")
+    p.add_argument("kind", choices=["funnel", "sla", "queue"])
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--since", default="90d")
+
+    p = sub.add_parser("quarantine", help="records held back with their reason")
+    qsub = p.add_subparsers(dest="action", required=True)
+    for name, text in (("list", "list quarantined records"), ("retry", "retry on the next cycle"), ("drop", "forget them")):
+        q = qsub.add_parser(name, help=text)
+        if name != "list":
+            q.add_argument("ids", nargs="*", type=int, help="entry ids (default: all)")
+        q.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("sandbox", help="start the local HubSpot and Salesforce emulators with sample data")
+    p.add_argument("--people", type=int, default=300)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--dir", default=".leadsync/sandbox", help="where certificates and the config go")
+
+    p = sub.add_parser("demo", help="run the whole product against the sandbox and show what happened")
+    p.add_argument("--people", type=int, default=300)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--dir", default=".leadsync/demo")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"leadsync: configuration error:\n{_indent(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    except LeadsyncError as exc:
+        print(f"leadsync: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
+
+
+def _runtime(args: argparse.Namespace, **kwargs: Any):
+    from connector.app.runtime import Runtime
+    return Runtime.from_config_path(args.config, **kwargs)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    with _runtime(args) as rt:
+        rt.warn_if_review_due()
+        summary = rt.sync()
+    from connector.cli.render import print_summary
+    print_summary(summary, as_json=args.json)
+    return EXIT_OK if summary.outcome in ("ok", "partial", "stopped") else EXIT_FATAL
+
+
+def cmd_resync(args: argparse.Namespace) -> int:
+    with _runtime(args) as rt:
+        summary, planned = rt.resync(args.account, dry_run=args.dry_run)
+    from connector.cli.render import print_plan, print_summary
+    if args.dry_run:
+        print_plan(planned, as_json=args.json)
+    else:
+        print_summary(summary, as_json=args.json)
+    return EXIT_OK
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from jobs.daemon import run_daemon
+    return run_daemon(args.config)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from connector.cli.logs_view import show_logs
+    with _runtime(args, connect=False) as rt:
+        return show_logs(rt.store, args, rt.redactor)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from connector.cli.explain_cmd import explain_email
+    with _runtime(args, connect=False) as rt:
+        return explain_email(rt, args.email, as_json=args.json)
+
+
+def cmd_definition(args: argparse.Namespace) -> int:
+    from connector.app.config import load_config
+    from connector.cli.definition_cmd import check_command, simulate_command
+    config = load_config(args.config)
+    if args.action == "check":
+        return check_command(config, args.file)
+    with _runtime(args, connect=False) as rt:
+        return simulate_command(rt, args.file, args.since, as_json=args.json)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from connector.cli.reports import show_report
+    with _runtime(args, connect=False) as rt:
+        return show_report(rt, args.kind, as_json=args.json, since=args.since)
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from connector.cli.render import print_quarantine
+    with _runtime(args, connect=False) as rt:
+        store = rt.store
+        if args.action == "retry":
+            n = store.make_due(args.ids or None, _now())
+            print(json.dumps({"retry": n}) if args.json else f"{n} quarantined record(s) will be retried on the next cycle")
+        elif args.action == "drop":
+            ids = args.ids or [q.id for q in store.quarantined()]
+            n = store.drop_quarantined(ids)
+            print(json.dumps({"dropped": n}) if args.json else f"dropped {n} quarantined record(s)")
+        else:
+            print_quarantine(store.quarantined(), as_json=args.json, redactor=rt.redactor)
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from leadsync_sandbox.server import Sandbox
+    Sandbox(Path(args.dir), seed=args.seed, people=args.people).run_forever()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from connector.cli.demo import run_demo
+    return run_demo(args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "sync": cmd_sync, "daemon": cmd_daemon, "resync": cmd_resync, "logs": cmd_logs, "explain": cmd_explain,
+    "definition": cmd_definition, "report": cmd_report, "quarantine": cmd_quarantine, "sandbox": cmd_sandbox,
+    "demo": cmd_demo,
+}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

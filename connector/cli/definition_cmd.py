@@ -1,0 +1,79 @@
+"""``leadsync definition check|simulate``: the definition's own commands."""
+
+from __future__ import annotations
+
+import json
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from connector.app.config import Config
+from connector.core.durations import parse_duration
+from connector.core.definition import load_definition
+from connector.core.errors import ConfigError, Problem
+
+
+def mapped_fields(config: Config) -> set[str]:
+    """Canonical fields the mapping files add (BANT and others): the definition may use them."""
+    from connector.core.mapping import load_hubspot_mapping, load_salesforce_mapping
+    fields: set[str] = set()
+    problems = []
+    for loader, name in ((load_hubspot_mapping, "hubspot.toml"), (load_salesforce_mapping, "salesforce.toml")):
+        try:
+            mapping = loader(config.mappings_dir / name)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        for attr in ("contact_fields", "company_fields", "lead_fields"):
+            fields |= {f.canonical for f in getattr(mapping, attr, ())}
+    if problems:
+        raise ConfigError(problems)
+    return fields
+
+
+def check_command(config: Config, file: str | None) -> int:
+    path = Path(file) if file else config.definition_path
+    definition = load_definition(path, extra_fields=mapped_fields(config))
+    console = Console()
+    console.print(f"[green]✓[/] {path}: \"{definition.name}\" v{definition.version}, effective "
+                  f"{definition.effective}: {len(definition.fit)} fit, {len(definition.profile)} profile, "
+                  f"{len(definition.behavior)} behaviour rules; mql at score ≥ {definition.thresholds.mql_score}")
+    due = definition.review_due(_today())
+    if due:
+        console.print(f"[yellow]warning:[/] the definition was due for review on {due.isoformat()} "
+                      f"(every {definition.review_every_days} days)")
+    return 0
+
+
+def simulate_command(rt: Any, file: str, since: str, *, as_json: bool) -> int:
+    from connector.core.simulate import render_simulation, simulate, simulation_dict
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        raise ConfigError(Problem("(command line)", "--since", str(exc))) from None
+    candidate = load_definition(Path(file), extra_fields=mapped_fields(rt.config))
+    now = rt.clock()
+    report = simulate(_history(rt.store), rt.definition, candidate, now - window, now)
+    if as_json:
+        print(json.dumps(simulation_dict(report), default=str))
+    else:
+        Console().print(render_simulation(report))
+    return 0
+
+
+def _history(store: Any) -> list[tuple[dict[str, Any], list[Any], list[tuple[str, Any]]]]:
+    """Every stored person with its activities and recorded stage transitions."""
+    people = store.people()
+    activities = store.activities(list(people))
+    transitions: dict[str, list[tuple[str, Any]]] = {}
+    for t in store.transitions():
+        transitions.setdefault(t["hubspot_id"], []).append((t["to_stage"], t["at"]))
+    return [({**(p.get("fields") or {}), **(p.get("crm_fields") or {})}, activities.get(pid, []), transitions.get(pid, []))
+            for pid, p in people.items()]
+
+
+def _today():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).date()

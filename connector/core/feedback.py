@@ -1,0 +1,63 @@
+"""Sales' feedback from the CRM, turned into stage transitions. Pure: no I/O, no clock.
+
+Lead Status says whether sales accepted (sal) or recycled a handed-off lead; an Opportunity's
+stage says whether a converted lead is being worked, won or lost. Only these facts move a lead
+backwards (recycle); the qualification definition never does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from connector.ports import CrmRecord, Opportunity
+from connector.core.model import stage_rank
+
+
+@dataclass(frozen=True)
+class FeedbackRules:
+    status_to_stage: Mapping[str, str]          # Lead Status → canonical stage
+    qualified_stage: str = "Qualification"
+    won_stages: tuple[str, ...] = ("Closed Won",)
+    lost_stages: tuple[str, ...] = ("Closed Lost",)
+    stalled_after: timedelta = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Transition:
+    to_stage: str
+    cause: str                 # "sales" | "opportunity" | "gate_violation"
+    rule: str                  # what happened, in words a person reads in the log
+
+
+def from_record(stage: str, record: CrmRecord, rules: FeedbackRules, *, converted_by_us: bool) -> Transition | None:
+    """What the Lead's status (or a conversion) says about the stage, if anything new."""
+    if record.is_converted and stage_rank(stage) < stage_rank("sql"):
+        if converted_by_us:
+            return None
+        # Sales converted a lead that never passed BANT: follow reality, flag the breach.
+        return Transition("sql", "gate_violation", "converted in the CRM by hand before it was sales-qualified")
+    said = rules.status_to_stage.get(record.status or "")
+    if said == "sal" and stage == "mql":
+        return Transition("sal", "sales", f"sales accepted it (Status = {record.status})")
+    if said == "recycled" and stage in ("mql", "sal", "sql"):
+        why = record.reason or "no reason given"
+        return Transition("recycled", "sales", f"sales rejected it (Status = {record.status}): {why}")
+    return None
+
+
+def from_opportunity(stage: str, opportunity: Opportunity, rules: FeedbackRules, now: datetime) -> Transition | None:
+    """An opportunity's progress: worked → opportunity, won → customer, lost or stalled → recycled."""
+    if stage not in ("sql", "opportunity"):
+        return None
+    if opportunity.is_closed or opportunity.stage in rules.won_stages or opportunity.stage in rules.lost_stages:
+        if opportunity.is_won or opportunity.stage in rules.won_stages:
+            return Transition("customer", "opportunity", f"opportunity won ({opportunity.stage})")
+        return Transition("recycled", "opportunity", f"opportunity lost ({opportunity.stage})")
+    if now - opportunity.modified_at > rules.stalled_after:
+        days = (now - opportunity.modified_at).days
+        return Transition("recycled", "opportunity", f"opportunity stalled: untouched for {days} days")
+    if stage == "sql" and opportunity.stage != rules.qualified_stage:
+        return Transition("opportunity", "opportunity", f"opportunity moved to {opportunity.stage}")
+    return None

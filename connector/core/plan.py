@@ -1,0 +1,203 @@
+"""What each system should hold for a person, and what differs from what it holds. Pure.
+
+The sync engine asks: given the person's stage and qualification, which HubSpot properties and
+which CRM fields should carry which values? Then only values that differ from what leadsync
+last wrote are written (an unchanged write bumps the remote modstamp and comes back as a change).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from connector.core.model import HANDED_OFF
+
+# HubSpot's lifecycle stages in their only allowed direction.
+LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
+                   "opportunity", "customer", "evangelist", "other")
+
+# Which system's value wins for a field both systems hold (HubSpot's sync-rule vocabulary).
+HUBSPOT_WINS = {"hubspot_unless_blank", "always_hubspot"}
+CRM_WINS = {"salesforce_unless_blank", "always_salesforce"}
+
+
+@dataclass(frozen=True)
+class WriteMaps:
+    """The slice of mappings/*.toml the write plan needs."""
+
+    hubspot_write: Mapping[str, str]                 # output (stage, score, …) → HubSpot property
+    lifecycle: Mapping[str, str]                     # canonical stage → lifecyclestage ("" = leave)
+    lead_status: Mapping[str, str]                   # canonical stage → hs_lead_status ("" = leave)
+    crm_write: Mapping[str, str]                     # output → CRM field
+    crm_fields: Mapping[str, tuple[str, str]]        # canonical field → (CRM field, sync rule)
+    handoff_status: str = "Open - Not Contacted"
+    external_id: str = "HubSpot_Contact_Id__c"
+    contact_fields: frozenset[str] = frozenset()     # canonical fields a CRM Contact carries
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The values leadsync derives for one person, system-neutral."""
+
+    stage: str
+    score: float | None
+    fit_score: float | None
+    engagement_score: float | None
+    handoff_at: datetime | None
+    reason: str
+    missing: str
+    definition_version: int | None
+
+
+def merge_fields(hubspot: Mapping[str, Any], crm: Mapping[str, Any], rules: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """The canonical lead: HubSpot's fields, with the CRM's where its sync rule says it wins."""
+    merged = dict(hubspot)
+    for name, (_, rule) in rules.items():
+        crm_value = crm.get(name)
+        if rule == "always_salesforce" or (rule == "salesforce_unless_blank" and not _blank(crm_value)):
+            merged[name] = crm_value
+        elif rule in ("hubspot_unless_blank", "two_way") and _blank(merged.get(name)) and not _blank(crm_value):
+            # two_way is, for now, HubSpot-unless-blank written both ways: a true "latest change
+            # wins" needs each field's change time from both systems, which is not read yet.
+            merged[name] = crm_value
+    return merged
+
+
+def hubspot_values(out: Outputs, maps: WriteMaps, current_lifecycle: str | None, *, recycling: bool) -> dict[str, Any]:
+    """HubSpot contact properties for these outputs.
+
+    lifecyclestage only ever moves forward, except on a recycle (the adapter clears it first).
+    A contact HubSpot already holds further along (set by hand, say) is left where it is.
+    """
+    values: dict[str, Any] = {}
+    for output, prop in maps.hubspot_write.items():
+        values[prop] = _hubspot_value(getattr(out, output))
+    lifecycle = maps.lifecycle.get(out.stage, "")
+    if lifecycle and (recycling or _lifecycle_rank(lifecycle) >= _lifecycle_rank(current_lifecycle)):
+        values["lifecyclestage"] = lifecycle
+    lead_status = maps.lead_status.get(out.stage, "")
+    if lead_status:
+        values["hs_lead_status"] = lead_status
+    return values
+
+
+def crm_values(out: Outputs, lead: Mapping[str, Any], maps: WriteMaps, hubspot_id: str, *, new_handoff: bool) -> dict[str, Any]:
+    """CRM Lead/Contact fields: profile fields HubSpot owns, leadsync's own fields, and on a
+    (re-)handoff the opening Status. Sales owns Status afterwards; BANT is never written."""
+    values: dict[str, Any] = {maps.external_id: hubspot_id}
+    for name, (crm_field, rule) in maps.crm_fields.items():
+        if rule in HUBSPOT_WINS or rule == "two_way":
+            value = lead.get(name)
+            if not _blank(value) or rule == "always_hubspot":
+                values[crm_field] = value
+    for output, crm_field in maps.crm_write.items():
+        values[crm_field] = _crm_value(getattr(out, output))
+    if new_handoff:
+        values["Status"] = maps.handoff_status
+    return values
+
+
+def for_object(values: Mapping[str, Any], crm_object: str, maps: WriteMaps) -> dict[str, Any]:
+    """A Contact (an existing customer's person) carries fewer fields than a Lead: no Status,
+    no company firmographics (those live on its Account)."""
+    if crm_object != "Contact":
+        return dict(values)
+    allowed = {maps.crm_fields[name][0] for name in maps.contact_fields if name in maps.crm_fields}
+    allowed |= set(maps.crm_write.values()) | {maps.external_id, "OwnerId", "AccountId"}
+    return {k: v for k, v in values.items() if k in allowed}
+
+
+def reaches_crm(stage: str, has_crm_record: bool) -> bool:
+    """Only handed-off leads exist in the CRM; once there, the record is kept current."""
+    return stage in HANDED_OFF or has_crm_record
+
+
+def changed(desired: Mapping[str, Any], last_written: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that differ from what leadsync last wrote (compared in their JSON form)."""
+    return {k: v for k, v in desired.items() if _comparable(last_written.get(k, _MISSING)) != _comparable(v)}
+
+
+_MISSING = object()
+
+
+def remote_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a system holds, in the form leadsync writes it, so equal values compare equal
+    (HubSpot answers "72.0" or "2026-11-24T12:00:00Z" for what was written as "72" / ".000Z")."""
+    return {k: _canonical_text(v) for k, v in values.items()}
+
+
+def _canonical_text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None and text.strip().lower() not in ("nan", "inf", "-inf", "infinity"):
+        return _hubspot_value(number) if isinstance(value, str) else value
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return _hubspot_value(moment) if moment.tzinfo else value
+
+
+def _comparable(value: Any) -> Any:
+    if value is _MISSING:
+        return _MISSING
+    if value == "" or value is None:
+        return None          # a blank is a blank, whichever way a system spells it
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _lifecycle_rank(value: str | None) -> int:
+    return LIFECYCLE_ORDER.index(value) if value in LIFECYCLE_ORDER else -1
+
+
+def _hubspot_value(value: Any) -> Any:
+    """HubSpot takes strings for every property type; datetimes as ISO-8601 UTC."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if isinstance(value, float):
+        return str(int(round(value))) if abs(value - round(value)) < 1e-9 else f"{value:.2f}"
+    return str(value)
+
+
+def _crm_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if value == "":
+        return None
+    return value
+
+
+@dataclass
+class PersonPlan:
+    """One person's outcome in a cycle: the stage move and the writes it needs."""
+
+    hubspot_id: str
+    email: str | None
+    from_stage: str
+    to_stage: str
+    cause: str = "definition"
+    rule: str = ""
+    hubspot: dict[str, Any] = field(default_factory=dict)       # changed HubSpot properties
+    crm: dict[str, Any] = field(default_factory=dict)           # changed CRM fields
+    new_handoff: bool = False
+    convert: bool = False
+    recycling: bool = False
+    old: dict[tuple[str, str], Any] = field(default_factory=dict)  # (side, field) → value before

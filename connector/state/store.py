@@ -1,0 +1,406 @@
+"""The state store: cursors, identity map, last-written values, runs, changes, errors, quarantine.
+
+SQLite by default, PostgreSQL by URL. All timestamps are stored and returned as UTC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy.engine import Engine
+
+from connector.state import schema as s
+from connector.core.errors import FatalError
+from connector.core.model import Activity
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything in leadsync is timezone-aware UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def json_safe(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def normalise_url(url: str) -> str:
+    """psycopg 3 is the PostgreSQL driver we ship; accept plain postgresql:// URLs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class LockHeld(FatalError):
+    """Another leadsync process holds the cycle lock on this state store."""
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    id: int
+    system: str
+    hubspot_id: str
+    email: str | None
+    operation: str
+    code: str | None
+    reason: str
+    detail: str | None
+    transient: bool
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Store:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.engine: Engine = create_engine(self.url, echo=echo, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.version = self._migrate()
+
+    def _migrate(self) -> int:
+        """Bring the schema up to date; two processes opening a new store at once (a daemon and a
+        manual sync, say) take turns, so neither trips over tables the other is creating."""
+        if self.is_sqlite:
+            with _file_lock(self._lock_path("migrate"), wait=True, timeout=120):
+                with self.engine.begin() as conn:
+                    return s.migrate(conn)
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(b"leadsync:migrate")})
+            return s.migrate(conn)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- cursors ---------------------------------------------------------------------------
+    def cursor(self, name: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            return utc(conn.execute(select(s.cursors.c.value).where(s.cursors.c.name == name)).scalar())
+
+    def set_cursor(self, name: str, value: datetime, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(s.cursors).where(s.cursors.c.name == name)
+                                .values(value=value, updated_at=now)).rowcount
+            if not done:
+                conn.execute(insert(s.cursors).values(name=name, value=value, updated_at=now))
+
+    def cursors(self) -> dict[str, datetime]:
+        with self.engine.connect() as conn:
+            return {r.name: utc(r.value) for r in conn.execute(select(s.cursors))}
+
+    # -- people (identity map + snapshot) ---------------------------------------------------
+    def people(self, hubspot_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        query = select(s.people)
+        if hubspot_ids is not None:
+            ids = list(hubspot_ids)
+            if not ids:
+                return {}
+            query = query.where(s.people.c.hubspot_id.in_(ids))
+        with self.engine.connect() as conn:
+            return {r.hubspot_id: _row(r) for r in conn.execute(query)}
+
+    def find_people(self, *, email: str | None = None, domain: str | None = None,
+                    crm_ids: Sequence[str] = (), company_id: str | None = None,
+                    account_id: str | None = None) -> list[dict[str, Any]]:
+        c = s.people.c
+        conditions = []
+        if email:
+            conditions.append(func.lower(c.email) == email.lower())
+        if domain:
+            conditions.append(func.lower(c.email_domain) == domain.lower())
+        if crm_ids:
+            conditions.append(c.crm_id.in_(list(crm_ids)))
+        if company_id:
+            conditions.append(c.company_id == company_id)
+        if account_id:
+            conditions.append(c.account_id == account_id)
+        if not conditions:
+            return []
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(select(s.people).where(or_(*conditions)))]
+
+    def save_people(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            existing = set(conn.execute(select(s.people.c.hubspot_id).where(
+                s.people.c.hubspot_id.in_([r["hubspot_id"] for r in rows]))).scalars())
+            for row in rows:
+                values = {k: json_safe(v) if k in ("fields", "crm_fields") else v for k, v in row.items()}
+                values["updated_at"] = now
+                if row["hubspot_id"] in existing:
+                    conn.execute(update(s.people).where(s.people.c.hubspot_id == row["hubspot_id"]).values(**values))
+                else:
+                    conn.execute(insert(s.people).values(**{"fields": {}, "crm_fields": {}, **values}))
+
+    # -- activities ---------------------------------------------------------------------------
+    def add_activities(self, by_person: Mapping[str, Sequence[Activity]]) -> int:
+        """Store activities, ignoring ones already stored (same person, source and id)."""
+        added = 0
+        with self.engine.begin() as conn:
+            for hubspot_id, items in by_person.items():
+                if not items:
+                    continue
+                known = {(r.source, r.id) for r in conn.execute(select(s.activities.c.source, s.activities.c.id).where(
+                    s.activities.c.hubspot_id == hubspot_id))}
+                fresh = []
+                for a in items:
+                    key = (a.source, a.id or f"{a.type}@{a.occurred_at.isoformat()}")
+                    if key in known:
+                        continue
+                    known.add(key)
+                    fresh.append({"hubspot_id": hubspot_id, "source": key[0], "id": key[1], "type": a.type,
+                                  "occurred_at": a.occurred_at, "attrs": json_safe(dict(a.attrs))})
+                if fresh:
+                    conn.execute(insert(s.activities), fresh)
+                    added += len(fresh)
+        return added
+
+    def activities(self, hubspot_ids: Sequence[str], since: datetime | None = None) -> dict[str, list[Activity]]:
+        result: dict[str, list[Activity]] = {i: [] for i in hubspot_ids}
+        if not hubspot_ids:
+            return result
+        c = s.activities.c
+        query = select(s.activities).where(c.hubspot_id.in_(list(hubspot_ids)))
+        if since is not None:
+            query = query.where(c.occurred_at >= since)
+        with self.engine.connect() as conn:
+            for r in conn.execute(query.order_by(c.occurred_at)):
+                result[r.hubspot_id].append(Activity(r.type, utc(r.occurred_at), r.attrs or {}, r.source, r.id))
+        return result
+
+    # -- last written values ------------------------------------------------------------------
+    def written(self, system: str, record_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        if not record_ids:
+            return result
+        c = s.written.c
+        with self.engine.connect() as conn:
+            for r in conn.execute(select(s.written).where(and_(c.system == system, c.record_id.in_(list(record_ids))))):
+                result.setdefault(r.record_id, {})[r.field] = r.value
+        return result
+
+    def record_written(self, system: str, record_id: str, values: Mapping[str, Any], now: datetime) -> None:
+        c = s.written.c
+        with self.engine.begin() as conn:
+            for field_name, value in values.items():
+                where = and_(c.system == system, c.record_id == record_id, c.field == field_name)
+                done = conn.execute(update(s.written).where(where).values(value=json_safe(value), written_at=now)).rowcount
+                if not done:
+                    conn.execute(insert(s.written).values(system=system, record_id=record_id, field=field_name,
+                                                          value=json_safe(value), written_at=now))
+
+    # -- transitions ----------------------------------------------------------------------------
+    def add_transition(self, hubspot_id: str, from_stage: str | None, to_stage: str, at: datetime, *,
+                       cause: str, rule: str | None, definition_version: int | None, run_id: int | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(s.transitions).values(
+                hubspot_id=hubspot_id, from_stage=from_stage, to_stage=to_stage, at=at, cause=cause,
+                rule=rule, definition_version=definition_version, run_id=run_id))
+
+    def transitions(self, since: datetime | None = None, hubspot_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        c = s.transitions.c
+        query = select(s.transitions).order_by(c.at, c.id)
+        if since is not None:
+            query = query.where(c.at >= since)
+        if hubspot_ids is not None:
+            query = query.where(c.hubspot_id.in_(list(hubspot_ids)))
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(query)]
+
+    # -- runs, changes, errors -------------------------------------------------------------------
+    def start_run(self, kind: str, now: datetime, account: str | None = None) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(insert(s.runs).values(kind=kind, started_at=now, outcome="running",
+                                                      counts={}, api={}, account=account)).inserted_primary_key[0]
+
+    def finish_run(self, run_id: int, now: datetime, outcome: str, counts: Mapping[str, Any],
+                   api: Mapping[str, Any], message: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(
+                finished_at=now, outcome=outcome, counts=json_safe(counts), api=json_safe(api), message=message))
+
+    def add_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(s.changes), [{**r, "old": json_safe(r.get("old")), "new": json_safe(r.get("new"))} for r in rows])
+
+    def add_error(self, *, run_id: int | None, at: datetime, kind: str, message: str, detail: str | None = None,
+                  system: str | None = None, hubspot_id: str | None = None, email: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(s.errors).values(run_id=run_id, at=at, kind=kind, message=message, detail=detail,
+                                                 system=system, hubspot_id=hubspot_id, email=email))
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete runs, changes and errors older than the retention horizon."""
+        with self.engine.begin() as conn:
+            counts = {
+                "changes": conn.execute(delete(s.changes).where(s.changes.c.at < before)).rowcount,
+                "errors": conn.execute(delete(s.errors).where(s.errors.c.at < before)).rowcount,
+                "runs": conn.execute(delete(s.runs).where(and_(s.runs.c.started_at < before,
+                                                               s.runs.c.outcome != "running"))).rowcount,
+            }
+        return counts
+
+    # -- quarantine -------------------------------------------------------------------------------
+    def quarantine(self, *, system: str, hubspot_id: str, email: str | None, operation: str, code: str | None,
+                   reason: str, detail: str | None, transient: bool, now: datetime, next_attempt_at: datetime | None) -> None:
+        c = s.quarantine.c
+        where = and_(c.system == system, c.hubspot_id == hubspot_id, c.operation == operation)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(s.quarantine).where(where)).first()
+            if row:
+                conn.execute(update(s.quarantine).where(where).values(
+                    code=code, reason=reason, detail=detail, transient=transient, attempts=row.attempts + 1,
+                    next_attempt_at=next_attempt_at, updated_at=now, email=email))
+            else:
+                conn.execute(insert(s.quarantine).values(
+                    system=system, hubspot_id=hubspot_id, email=email, operation=operation, code=code, reason=reason,
+                    detail=detail, transient=transient, attempts=1, next_attempt_at=next_attempt_at,
+                    created_at=now, updated_at=now))
+
+    def quarantined(self, *, due_at: datetime | None = None, ids: Sequence[int] | None = None) -> list[QuarantineEntry]:
+        c = s.quarantine.c
+        query = select(s.quarantine).order_by(c.id)
+        if due_at is not None:
+            query = query.where(and_(c.transient.is_(True), c.next_attempt_at <= due_at))
+        if ids is not None:
+            query = query.where(c.id.in_(list(ids)))
+        with self.engine.connect() as conn:
+            return [QuarantineEntry(**{k: utc(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()})
+                    for r in conn.execute(query)]
+
+    def release(self, *, system: str, hubspot_id: str, operation: str | None = None) -> int:
+        c = s.quarantine.c
+        where = and_(c.system == system, c.hubspot_id == hubspot_id)
+        if operation:
+            where = and_(where, c.operation == operation)
+        with self.engine.begin() as conn:
+            return conn.execute(delete(s.quarantine).where(where)).rowcount
+
+    def drop_quarantined(self, ids: Sequence[int]) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(s.quarantine).where(s.quarantine.c.id.in_(list(ids)))).rowcount
+
+    def make_due(self, ids: Sequence[int] | None, now: datetime) -> int:
+        """Ask for a retry on the next cycle (``quarantine retry``)."""
+        query = update(s.quarantine).values(next_attempt_at=now, transient=True)
+        if ids is not None:
+            query = query.where(s.quarantine.c.id.in_(list(ids)))
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount
+
+    # -- small named values -------------------------------------------------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.kv.c.value).where(s.kv.c.key == key)).first()
+            return default if row is None else row[0]
+
+    def put(self, key: str, value: Any) -> None:
+        with self.engine.begin() as conn:
+            if not conn.execute(update(s.kv).where(s.kv.c.key == key).values(value=json_safe(value))).rowcount:
+                conn.execute(insert(s.kv).values(key=key, value=json_safe(value)))
+
+    # -- the cycle lock -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def cycle_lock(self, name: str = "cycle", *, wait: bool = False, timeout: float = 60.0) -> Iterator[None]:
+        """One cycle at a time per state store, across processes; released if the process dies.
+
+        SQLite: an flock on a file beside the database (the kernel drops it on exit, even -9).
+        PostgreSQL: a session advisory lock (dropped when the connection closes).
+        """
+        if self.is_sqlite:
+            with _file_lock(self._lock_path(name), wait=wait, timeout=timeout):
+                yield
+        else:
+            with _advisory_lock(self.engine, name, wait=wait, timeout=timeout):
+                yield
+
+    def _lock_path(self, name: str) -> Path:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return Path(os.environ.get("TMPDIR", "/tmp")) / f"leadsync-{os.getpid()}-{name}.lock"
+        return Path(f"{database}.{name}.lock")
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return {k: utc(v) if isinstance(v, datetime) else v for k, v in row._mapping.items()}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")      # readers (logs, reports) never block the daemon
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, *, wait: bool, timeout: float) -> Iterator[None]:
+    import time
+    handle = open(path, "a+")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not wait or time.monotonic() > deadline:
+                    raise LockHeld(f"another leadsync process is running a cycle on this state store ({path.name})") from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@contextlib.contextmanager
+def _advisory_lock(engine: Engine, name: str, *, wait: bool, timeout: float) -> Iterator[None]:
+    import time
+    import zlib
+    from sqlalchemy import text
+    key = zlib.crc32(f"leadsync:{name}".encode())
+    conn = engine.connect()
+    try:
+        deadline = time.monotonic() + timeout
+        while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            conn.rollback()
+            if not wait or time.monotonic() > deadline:
+                raise LockHeld("another leadsync process is running a cycle on this state store (advisory lock held)")
+            time.sleep(0.2)
+        conn.commit()
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+        conn.close()

@@ -1,0 +1,178 @@
+"""CRM search (``POST /crm/v3/objects/{type}/search``): filters, sorts and paging.
+
+Real limits emulated: at most 5 filterGroups, 6 filters per group and 18 in all; one sort;
+``limit`` up to 200; ``after`` is an offset and paging stops at 10,000 results (asking for
+``after`` >= 10,000 answers 400). Filters on datetime properties take epoch milliseconds (or
+ISO-8601); text comparisons ignore case. A filter on a property that does not exist is a 400.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from leadsync_sandbox.hubspot_schema import PropertyDef
+
+MAX_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
+MAX_LIMIT = 200
+RESULT_CAP = 10_000
+
+
+class SearchError(ValueError):
+    """The request is malformed; the message is the one the API answers with."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    ids: list[str]
+    total: int
+    next_after: str | None
+
+
+def run_search(body: dict[str, Any], records: Iterable[tuple[str, dict[str, str]]],
+               defs: dict[str, PropertyDef], *, result_cap: int = RESULT_CAP) -> SearchPage:
+    """Ids of one page of matching records, in order."""
+    groups = _groups(body, defs)
+    limit = _limit(body)
+    offset = _offset(body, result_cap)
+    matching = [(rid, props) for rid, props in records if _matches(groups, props, defs)]
+    matching.sort(key=_sort_key(body, defs))
+    if body.get("sorts") and _sort_descending(body):
+        matching.reverse()
+    page = matching[offset:offset + limit]
+    end = offset + len(page)
+    more = end < len(matching) and end < result_cap
+    return SearchPage([rid for rid, _ in page], len(matching), str(end) if more else None)
+
+
+def _groups(body: dict[str, Any], defs: dict[str, PropertyDef]) -> list[list[dict[str, Any]]]:
+    groups = body.get("filterGroups") or []
+    if len(groups) > MAX_GROUPS:
+        raise SearchError(f"Too many filter groups ({len(groups)}). The maximum number of filter groups is {MAX_GROUPS}.")
+    filters = [g.get("filters") or [] for g in groups]
+    if any(len(f) > MAX_FILTERS_PER_GROUP for f in filters):
+        raise SearchError(f"Too many filters in a filter group. The maximum is {MAX_FILTERS_PER_GROUP}.")
+    if sum(len(f) for f in filters) > MAX_FILTERS:
+        raise SearchError(f"Too many filters. The maximum number of filters is {MAX_FILTERS}.")
+    for group in filters:
+        for flt in group:
+            name = flt.get("propertyName")
+            if name not in defs:
+                raise SearchError(f"Unable to search on property {name}: it does not exist.")
+            if flt.get("operator") not in _OPERATORS:
+                raise SearchError(f"Unknown filter operator {flt.get('operator')!r}.")
+    return filters
+
+
+def _limit(body: dict[str, Any]) -> int:
+    limit = int(body.get("limit") or 10)
+    if limit < 1 or limit > MAX_LIMIT:
+        raise SearchError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
+    return limit
+
+
+def _offset(body: dict[str, Any], result_cap: int) -> int:
+    raw = body.get("after") or 0
+    try:
+        offset = int(raw)
+    except (TypeError, ValueError):
+        raise SearchError(f"Invalid paging cursor: {raw!r}.") from None
+    if offset >= result_cap:
+        # The search index refuses to page past its window: callers must narrow the filter.
+        raise SearchError("There was a problem with the request.")
+    return offset
+
+
+def _matches(groups: list[list[dict[str, Any]]], props: dict[str, str], defs: dict[str, PropertyDef]) -> bool:
+    if not groups:
+        return True
+    return any(all(_check(f, props, defs) for f in group) for group in groups)
+
+
+def _check(flt: dict[str, Any], props: dict[str, str], defs: dict[str, PropertyDef]) -> bool:
+    name = flt["propertyName"]
+    actual = props.get(name) or ""
+    operator = flt["operator"]
+    if operator == "HAS_PROPERTY":
+        return actual != ""
+    if operator == "NOT_HAS_PROPERTY":
+        return actual == ""
+    convert = _converter(defs[name])
+    if operator in ("IN", "NOT_IN"):
+        wanted = {convert(str(v)) for v in flt.get("values") or []}
+        found = actual != "" and convert(actual) in wanted
+        return found if operator == "IN" else not found
+    if operator in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        token = str(flt.get("value", "")).lower().strip("*")
+        found = token in actual.lower()
+        return found if operator == "CONTAINS_TOKEN" else not found
+    if actual == "":
+        return operator == "NEQ"  # a blank value equals nothing and is not-equal to everything
+    left, right = convert(actual), convert(str(flt.get("value", "")))
+    if operator == "BETWEEN":
+        return right <= left <= convert(str(flt.get("highValue", "")))
+    return _OPERATORS[operator](left, right)
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "EQ": lambda a, b: a == b, "NEQ": lambda a, b: a != b,
+    "LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b,
+    "GT": lambda a, b: a > b, "GTE": lambda a, b: a >= b,
+    "BETWEEN": lambda a, b: True, "IN": lambda a, b: True, "NOT_IN": lambda a, b: True,
+    "HAS_PROPERTY": lambda a, b: True, "NOT_HAS_PROPERTY": lambda a, b: True,
+    "CONTAINS_TOKEN": lambda a, b: True, "NOT_CONTAINS_TOKEN": lambda a, b: True,
+}
+
+
+def _converter(definition: PropertyDef) -> Callable[[str], Any]:
+    if definition.type in ("datetime", "date"):
+        return to_millis
+    if definition.type == "number":
+        return _to_float
+    return lambda text: text.strip().lower()
+
+
+def to_millis(text: str) -> int:
+    """Epoch milliseconds from either form HubSpot accepts in a datetime filter."""
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        raise SearchError(f"{text} is not a valid datetime: use epoch milliseconds.") from None
+
+
+def _to_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SearchError(f"{text} is not a valid number.") from None
+
+
+def _sort_key(body: dict[str, Any], defs: dict[str, PropertyDef]) -> Callable[[tuple[str, dict[str, str]]], Any]:
+    sorts = body.get("sorts") or []
+    if len(sorts) > 1:
+        raise SearchError("Only one sort is supported.")
+    if not sorts:
+        return lambda item: int(item[0])
+    sort = sorts[0]
+    name = sort.get("propertyName") if isinstance(sort, dict) else str(sort).lstrip("-")
+    if name not in defs:
+        raise SearchError(f"Unable to sort on property {name}: it does not exist.")
+    convert = _converter(defs[name])
+
+    def key(item: tuple[str, dict[str, str]]) -> Any:
+        value = item[1].get(name) or ""
+        # Blank values sort last ascending, like HubSpot's index; ties break on the id.
+        return (value == "", convert(value) if value else 0, int(item[0]))
+    return key
+
+
+def _sort_descending(body: dict[str, Any]) -> bool:
+    sort = body["sorts"][0]
+    if isinstance(sort, dict):
+        return str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"
+    return str(sort).startswith("-")

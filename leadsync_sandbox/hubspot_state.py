@@ -1,0 +1,417 @@
+"""The HubSpot portal behind the emulator: records, properties, activities, auth and limits.
+
+All state lives in memory behind one lock. The HTTP layer (hubspot.py) translates requests
+into these methods; tests and the demo call the admin methods directly to act as a marketer
+would (edit a contact, submit a form) or to make the API misbehave (expire the token, fail one
+record, spend the daily budget).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from leadsync_sandbox import hubspot_schema as schema
+from leadsync_sandbox.hubspot_limits import RateLimiter
+from leadsync_sandbox.seed import HubSpotSeed, iso
+from leadsync_sandbox.seed_catalog import FORMS, VENDOR_SITE
+
+DEFAULT_PROPERTIES = {
+    "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
+    "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+}
+ALWAYS_RETURNED = {"contacts": ("createdate", "hs_object_id", "lastmodifieddate"),
+                   "companies": ("createdate", "hs_object_id", "hs_lastmodifieddate")}
+MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+STAGE_ORDER = {stage: rank for rank, stage in enumerate(schema.LIFECYCLE_STAGES)}
+PORTAL_ID = 24_681_357
+
+
+class Clock:
+    """Wall time, or a fixed starting point that then advances in real time (for demos)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._start = start
+        self._began = time.monotonic()
+
+    def now(self) -> datetime:
+        if self._start is None:
+            return datetime.now(timezone.utc)
+        return self._start + timedelta(seconds=time.monotonic() - self._began)
+
+
+@dataclass(slots=True)
+class Record:
+    id: str
+    properties: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class Event:
+    id: str
+    event_type: str
+    object_id: str
+    occurred_at: datetime
+    properties: dict[str, str]
+
+
+@dataclass(slots=True)
+class EmailEventRecord:
+    id: str
+    type: str
+    recipient: str
+    created: datetime
+    campaign_id: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class HubSpotState:
+    def __init__(self, seed: HubSpotSeed | None = None, *, now: datetime | None = None,
+                 rate_per_10s: int = 100, daily_limit: int = 250_000, search_per_second: int = 5,
+                 search_result_cap: int = 10_000, token: str | None = None) -> None:
+        self.lock = threading.RLock()
+        self.clock = Clock(now)
+        self.token = token or _new_token()
+        self._expired: set[str] = set()
+        self.limits = RateLimiter(per_10s=rate_per_10s, daily=daily_limit,
+                                  search_per_second=search_per_second, portal_id=PORTAL_ID)
+        self.search_result_cap = search_result_cap
+        self.properties = schema.default_properties()
+        self.groups = schema.default_groups()
+        self.objects: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
+        self.primary_company: dict[str, str] = {}
+        self.merged_into: dict[str, str] = {}
+        self.events: list[Event] = []
+        self.email_events: list[EmailEventRecord] = []
+        self._failures: dict[str, list[Any]] = {}
+        self._next_id = 1_000_001
+        if seed is not None:
+            self._load(seed)
+
+    # ---- loading ----
+
+    def _load(self, seed: HubSpotSeed) -> None:
+        for company in seed.companies:
+            self._put("companies", company.id, company.properties, company.created_at)
+        for contact in seed.contacts:
+            modified = datetime.fromisoformat(contact.properties["lastmodifieddate"].replace("Z", "+00:00"))
+            self._put("contacts", contact.id, contact.properties, contact.created_at, modified)
+            if contact.company_id:
+                self.primary_company[contact.id] = contact.company_id
+        self.events = [Event(e.id, e.event_type, e.contact_id, e.occurred_at, dict(e.properties))
+                       for e in seed.events]
+        self.email_events = [EmailEventRecord(e.id, e.type, e.recipient, e.created, e.email_campaign_id,
+                                              dict(e.extra)) for e in seed.email_events]
+
+    def _put(self, object_type: str, record_id: str, props: dict[str, str], created: datetime,
+             modified: datetime | None = None) -> Record:
+        modified = modified or created
+        values = {k: v for k, v in props.items() if v not in (None, "")}
+        values.update({"hs_object_id": record_id, "createdate": iso(created),
+                       MODIFIED[object_type]: iso(modified)})
+        record = Record(record_id, values, created, modified)
+        self.objects[object_type][record_id] = record
+        return record
+
+    # ---- reading ----
+
+    def resolve(self, object_type: str, record_id: str) -> Record | None:
+        """A live record by id, following merges (a merged id answers as the survivor)."""
+        with self.lock:
+            record_id = self.merged_into.get(record_id, record_id)
+            return self.objects[object_type].get(record_id)
+
+    def find_by(self, object_type: str, prop: str, value: str) -> Record | None:
+        with self.lock:
+            wanted = value.strip().lower()
+            return next((r for r in self.objects[object_type].values()
+                         if (r.properties.get(prop) or "").lower() == wanted), None)
+
+    def ordered(self, object_type: str) -> list[Record]:
+        with self.lock:
+            return sorted(self.objects[object_type].values(), key=lambda r: int(r.id))
+
+    def render(self, object_type: str, record: Record, wanted: Iterable[str] | None) -> dict[str, Any]:
+        defs = self.properties[object_type]
+        names = list(wanted) if wanted else list(DEFAULT_PROPERTIES[object_type])
+        names += [n for n in ALWAYS_RETURNED[object_type] if n not in names]
+        with self.lock:  # a concurrent write must not change the record mid-render
+            # Unknown names are silently left out; known but blank ones come back as null.
+            props = {n: (record.properties.get(n) or None) for n in names if n in defs}
+            return {"id": record.id, "properties": props, "createdAt": iso(record.created_at),
+                    "updatedAt": iso(record.updated_at), "archived": False}
+
+    # ---- writing (API path: values already validated) ----
+
+    def take_failure(self, record_id: str) -> str | None:
+        """The injected failure message for this record, if one is armed."""
+        with self.lock:
+            armed = self._failures.get(record_id)
+            if not armed:
+                return None
+            armed[1] -= 1
+            if armed[1] <= 0:
+                del self._failures[record_id]
+            return armed[0]
+
+    def apply(self, object_type: str, record: Record, values: dict[str, str]) -> None:
+        """Write validated values. Every accepted write bumps the modification date, changed
+        or not, as HubSpot does: a connector that rewrites unchanged values sees its own write
+        come back as a change."""
+        with self.lock:
+            for name, value in values.items():
+                if name == "lifecyclestage" and not _may_set_stage(record.properties.get(name), value):
+                    continue  # HubSpot ignores a backwards move; clear it first
+                if value == "":
+                    record.properties.pop(name, None)
+                else:
+                    record.properties[name] = value
+            self._touch(object_type, record)
+
+    def _touch(self, object_type: str, record: Record) -> None:
+        moment = max(self.clock.now(), record.updated_at + timedelta(milliseconds=1))
+        record.updated_at = moment
+        record.properties[MODIFIED[object_type]] = iso(moment)
+        if object_type == "contacts":
+            record.properties["hs_lastmodifieddate"] = iso(moment)
+
+    def create(self, object_type: str, values: dict[str, str]) -> Record:
+        with self.lock:
+            record_id = str(self._next_id)
+            self._next_id += 1
+            return self._put(object_type, record_id, values, self.clock.now())
+
+    # ---- auth ----
+
+    def auth_problem(self, header: str | None) -> tuple[str, str] | None:
+        """None when the bearer token is valid, else (category, message) for the 401."""
+        token = (header or "").removeprefix("Bearer ").strip()
+        with self.lock:
+            if token and secrets.compare_digest(token, self.token):
+                return None
+            if token in self._expired:
+                return ("EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired 0 minute(s) ago.")
+        return ("INVALID_AUTHENTICATION",
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication "
+                "and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+
+    # ---- admin: act as a marketer ----
+
+    def add_contact(self, properties: dict[str, Any], *, company_id: str | None = None,
+                    at: datetime | None = None) -> str:
+        """Create a contact as a form or import would; returns its id."""
+        clean, problems = schema.check_values(self.properties["contacts"], properties)
+        if problems:
+            raise ValueError(schema.invalid_message(problems))
+        with self.lock:
+            record = self.create("contacts", clean)
+            if at is not None:
+                record.created_at = record.updated_at = at
+                record.properties["createdate"] = record.properties["lastmodifieddate"] = iso(at)
+            if company_id:
+                self.primary_company[record.id] = company_id
+            return record.id
+
+    def bulk_add_contacts(self, count: int, *, domain: str = "bulk.example.com") -> list[str]:
+        """Many plain contacts at once (for paging past the search window)."""
+        with self.lock:
+            return [self.create("contacts", {"email": f"bulk{n}@{domain}", "firstname": "Bulk",
+                                             "lastname": str(n)}).id for n in range(count)]
+
+    def update_contact(self, contact_id: str, properties: dict[str, Any]) -> None:
+        clean, problems = schema.check_values(self.properties["contacts"], properties)
+        if problems:
+            raise ValueError(schema.invalid_message(problems))
+        record = self._contact_record(contact_id)
+        self.apply("contacts", record, clean)
+
+    def put_raw(self, contact_id: str, properties: dict[str, str]) -> None:
+        """Store values exactly as given, skipping the API's validation: old imports and other
+        integrations leave values behind that today's API would refuse (text in a number
+        property, control characters, megabytes of text). A connector must survive reading them."""
+        record = self._contact_record(contact_id)
+        with self.lock:
+            record.properties.update({k: str(v) for k, v in properties.items()})
+            self._touch("contacts", record)
+
+    def add_page_view(self, contact_id: str, url: str, title: str = "", *, at: datetime | None = None) -> str:
+        if url.startswith("/"):
+            url = VENDOR_SITE + url
+        event_id = self._add_event(contact_id, "e_visited_page", {"hs_url": url, "hs_title": title}, at)
+        record = self._contact_record(contact_id)
+        views = int(record.properties.get("hs_analytics_num_page_views") or 0) + 1
+        self._analytics(record, {"hs_analytics_num_page_views": str(views),
+                                 "hs_analytics_last_timestamp": _iso(at or self.clock.now())})
+        return event_id
+
+    def add_form_submission(self, contact_id: str, form_id: str, *, contact_me: bool = False,
+                            at: datetime | None = None) -> str:
+        """A form fill: the event, plus the property changes a real form makes."""
+        title, page = FORMS.get(form_id, (form_id, "/"))
+        event_id = self._add_event(contact_id, "e_submitted_form", {
+            "hs_form_id": form_id, "hs_form_title": title, "hs_url": VENDOR_SITE + page, "hs_title": title}, at)
+        record = self._contact_record(contact_id)
+        changes = {"wants_sales_contact": "true"} if contact_me else {}
+        if record.properties.get("lifecyclestage") in (None, "subscriber"):
+            changes["lifecyclestage"] = "lead"
+        self.apply("contacts", record, changes)
+        return event_id
+
+    def add_demo_request(self, contact_id: str, *, contact_me: bool = True, at: datetime | None = None) -> str:
+        return self.add_form_submission(contact_id, "demo-request", contact_me=contact_me, at=at)
+
+    def add_webinar_attended(self, contact_id: str, webinar: str, *, at: datetime | None = None) -> str:
+        return self._add_event(contact_id, "pe_webinar_attended", {"webinar_name": webinar}, at)
+
+    def add_meeting_booked(self, contact_id: str, *, at: datetime | None = None) -> str:
+        return self._add_event(contact_id, "e_booked_meeting", {"hs_meeting_title": "Intro call"}, at)
+
+    def add_email_event(self, contact_id: str, kind: str, *, campaign_id: int = 310001,
+                        at: datetime | None = None, **extra: Any) -> str:
+        record = self._contact_record(contact_id)
+        recipient = record.properties["email"]
+        event = EmailEventRecord(secrets.token_hex(16), kind, recipient, at or self.clock.now(), campaign_id, extra)
+        with self.lock:
+            self.email_events.append(event)
+        self._analytics(record, _email_property_changes(record, kind, event.created, extra))
+        return event.id
+
+    def _analytics(self, record: Record, changes: dict[str, str]) -> None:
+        """HubSpot's own tools update these properties; like any update, they move lastmodifieddate."""
+        if changes:
+            self.apply("contacts", record, changes)
+
+    def add_email_open(self, contact_id: str, **kw: Any) -> str:
+        return self.add_email_event(contact_id, "OPEN", **kw)
+
+    def add_email_click(self, contact_id: str, url: str, **kw: Any) -> str:
+        return self.add_email_event(contact_id, "CLICK", url=url, **kw)
+
+    def add_unsubscribe(self, contact_id: str, **kw: Any) -> str:
+        return self.add_email_event(contact_id, "STATUSCHANGE", portalSubscriptionStatus="UNSUBSCRIBED",
+                                    source="SOURCE_RECIPIENT", **kw)
+
+    def _add_event(self, contact_id: str, event_type: str, props: dict[str, str], at: datetime | None) -> str:
+        self._contact_record(contact_id)
+        event = Event(secrets.token_hex(16), event_type, contact_id, at or self.clock.now(), props)
+        with self.lock:
+            self.events.append(event)
+        return event.id
+
+    def _contact_record(self, contact_id: str) -> Record:
+        record = self.resolve("contacts", contact_id)
+        if record is None:
+            raise KeyError(f"no contact {contact_id}")
+        return record
+
+    # ---- admin: inspect ----
+
+    def contact(self, contact_id: str) -> dict[str, str] | None:
+        record = self.resolve("contacts", contact_id)
+        with self.lock:
+            return None if record is None else {"id": record.id, **record.properties}
+
+    def contacts(self) -> list[dict[str, str]]:
+        with self.lock:
+            return [{"id": r.id, **r.properties} for r in self.ordered("contacts")]
+
+    def by_email(self, email: str) -> dict[str, str] | None:
+        record = self.find_by("contacts", "email", email)
+        return None if record is None else self.contact(record.id)
+
+    def company(self, company_id: str) -> dict[str, str] | None:
+        record = self.resolve("companies", company_id)
+        with self.lock:
+            return None if record is None else {"id": record.id, **record.properties}
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {"portalId": PORTAL_ID, "contacts": len(self.objects["contacts"]),
+                    "companies": len(self.objects["companies"]), "events": len(self.events),
+                    "emailEvents": len(self.email_events), "merged": len(self.merged_into),
+                    "dailyRemaining": self.limits.remaining_daily(), "ratePer10s": self.limits.per_10s,
+                    "customProperties": sorted(n for n, p in self.properties["contacts"].items()
+                                               if not p.hubspot_defined)}
+
+    # ---- admin: make things happen to the data ----
+
+    def hard_delete(self, contact_id: str) -> None:
+        """GDPR-delete: the contact and its activities vanish; its id answers 404."""
+        with self.lock:
+            record = self.objects["contacts"].pop(contact_id, None)
+            if record is None:
+                raise KeyError(f"no contact {contact_id}")
+            self.primary_company.pop(contact_id, None)
+            email = record.properties.get("email")
+            self.events = [e for e in self.events if e.object_id != contact_id]
+            self.email_events = [e for e in self.email_events if e.recipient != email]
+
+    def merge(self, primary_id: str, secondary_id: str) -> None:
+        """Merge two contacts as HubSpot does: the primary survives, blank fields filled from
+        the secondary, activities move over, and the secondary id answers as the primary."""
+        with self.lock:
+            primary = self.objects["contacts"][primary_id]
+            secondary = self.objects["contacts"].pop(secondary_id)
+            for name, value in secondary.properties.items():
+                if name not in schema.READ_ONLY and not primary.properties.get(name):
+                    primary.properties[name] = value
+            merged = [m for m in (primary.properties.get("hs_merged_object_ids") or "").split(";") if m]
+            primary.properties["hs_merged_object_ids"] = ";".join(merged + [secondary_id])
+            for event in self.events:
+                if event.object_id == secondary_id:
+                    event.object_id = primary_id
+            self.merged_into[secondary_id] = primary_id
+            for old, new in list(self.merged_into.items()):
+                if new == secondary_id:
+                    self.merged_into[old] = primary_id
+            self.primary_company.pop(secondary_id, None)
+            self._touch("contacts", primary)
+
+    def fail_record(self, contact_id: str, message: str, times: int = 1) -> None:
+        """The next ``times`` batch writes to this contact fail on their own (207)."""
+        with self.lock:
+            self._failures[contact_id] = [message, times]
+
+    def expire_token(self) -> str:
+        """Rotate the access token: calls with the old one get 401 until clients use the new."""
+        with self.lock:
+            self._expired.add(self.token)
+            self.token = _new_token()
+            return self.token
+
+    def set_daily_remaining(self, remaining: int) -> None:
+        self.limits.set_daily_remaining(remaining)
+
+    def set_rate_per_10s(self, limit: int) -> None:
+        self.limits.set_per_10s(limit)
+
+
+def _may_set_stage(current: str | None, wanted: str) -> bool:
+    if not current or wanted == "":
+        return True
+    return STAGE_ORDER.get(wanted, 0) >= STAGE_ORDER.get(current, 0)
+
+
+def _new_token() -> str:
+    return "pat-na1-" + secrets.token_hex(16)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _email_property_changes(record: Record, kind: str, when: datetime, extra: dict[str, Any]) -> dict[str, str]:
+    props = record.properties
+    if kind == "OPEN":
+        return {"hs_email_open": str(int(props.get("hs_email_open") or 0) + 1), "hs_email_last_open_date": _iso(when)}
+    if kind == "CLICK":
+        return {"hs_email_click": str(int(props.get("hs_email_click") or 0) + 1), "hs_email_last_click_date": _iso(when)}
+    if kind == "STATUSCHANGE" and extra.get("portalSubscriptionStatus") == "UNSUBSCRIBED":
+        return {"hs_email_optout": "true"}
+    return {}

@@ -1,0 +1,197 @@
+"""``Sandbox``: both emulators on loopback HTTPS, seeded, with credentials and a config.
+
+    with Sandbox() as sandbox:
+        sandbox.hubspot.add_demo_request(contact_id)
+        subprocess.run(["leadsync", "sync"], env={**os.environ, **sandbox.env()})
+
+Each emulator runs werkzeug's threaded server in a daemon thread on a free port. The
+credentials are random per sandbox so nothing outside it can accidentally work against it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from connector.app.config import DEFAULT_MAPPINGS
+from leadsync_sandbox.faults import CallLog, Faults
+from leadsync_sandbox.hubspot import HubSpotState, create_app as create_hubspot_app
+from leadsync_sandbox.seed import Seed, build_seed
+from leadsync_sandbox.tls import Certs, make_certificates
+
+HOST = "127.0.0.1"
+DEFINITION_PATH = DEFAULT_MAPPINGS / "qualification.toml"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log per request: the call log already records every call."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def _salesforce_module() -> Any | None:
+    """The Salesforce emulator, when this checkout has it."""
+    if importlib.util.find_spec("leadsync_sandbox.salesforce") is None:
+        return None
+    from leadsync_sandbox import salesforce
+    return salesforce
+
+
+class Sandbox:
+    def __init__(self, directory: Path | None = None, *, seed: int = 7, people: int = 300,
+                 now: datetime | None = None, hubspot_rate_per_10s: int = 100,
+                 salesforce_daily_limit: int = 15000, salesforce: bool = True) -> None:
+        self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
+        self.directory = Path(directory) if directory else Path(self._tmp.name)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.seed: Seed = build_seed(seed, people, now or datetime.now(timezone.utc))
+        self.calls = CallLog()
+        self.faults = Faults()
+        self.credentials = {
+            "HUBSPOT_TOKEN": "pat-na1-" + secrets.token_hex(16),
+            "SF_CLIENT_ID": "3MVG9" + secrets.token_urlsafe(30),
+            "SF_CLIENT_SECRET": secrets.token_hex(32),
+            "SF_USERNAME": "",
+            "SF_PASSWORD": secrets.token_urlsafe(18),
+        }
+        self.credentials["SF_USERNAME"] = self._integration_username()
+        self.hubspot = HubSpotState(self.seed.hubspot, now=now, rate_per_10s=hubspot_rate_per_10s,
+                                    token=self.credentials["HUBSPOT_TOKEN"])
+        # salesforce=False serves HubSpot alone (tests of the HubSpot side start faster).
+        self.salesforce = self._salesforce_state(now, salesforce_daily_limit) if salesforce else None
+        self.certs: Certs | None = None
+        self.hubspot_url = ""
+        self.salesforce_url = ""
+        self._servers: list[BaseWSGIServer] = []
+        self._threads: list[threading.Thread] = []
+
+    def _salesforce_state(self, now: datetime | None, daily_limit: int) -> Any | None:
+        module = _salesforce_module()
+        if module is None:
+            return None
+        # The org's connected app and integration user accept exactly these secrets.
+        secrets_by_key = {"client_id": self.credentials["SF_CLIENT_ID"],
+                          "client_secret": self.credentials["SF_CLIENT_SECRET"],
+                          "username": self.credentials["SF_USERNAME"],
+                          "password": self.credentials["SF_PASSWORD"]}
+        return module.SalesforceState(self.seed.salesforce, now=now, daily_limit=daily_limit,
+                                      credentials=secrets_by_key)
+
+    def _integration_username(self) -> str:
+        users = self.seed.salesforce.users
+        user = next(u for u in users if u["Id"] == self.seed.salesforce.integration_user_id)
+        return str(user["Username"])
+
+    # ---- lifecycle ----
+
+    def start(self) -> "Sandbox":
+        if self._servers:
+            return self
+        self.certs = make_certificates(self.directory / "certs")
+        self.hubspot_url = self._serve(create_hubspot_app(self.hubspot, self.faults, self.calls))
+        if self.salesforce is not None:
+            app = _salesforce_module().create_app(self.salesforce, self.faults, self.calls)
+            self.salesforce_url = self._serve(app)
+        return self
+
+    def _serve(self, app: flask.Flask) -> str:
+        assert self.certs is not None
+        server = make_server(HOST, 0, app, threaded=True, request_handler=_QuietHandler,
+                             ssl_context=(str(self.certs.cert_path), str(self.certs.key_path)))
+        # A short poll interval makes stop() quick; the loop costs nothing noticeable.
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name=f"sandbox-{app.name}", daemon=True)
+        thread.start()
+        self._servers.append(server)
+        self._threads.append(thread)
+        return f"https://{HOST}:{server.server_port}"
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ---- what a client needs ----
+
+    def env(self) -> dict[str, str]:
+        """Environment variables for a leadsync process pointed at this sandbox."""
+        if self.certs is None:
+            raise RuntimeError("start the sandbox first")
+        return {**self.credentials, "REQUESTS_CA_BUNDLE": str(self.certs.bundle_path)}
+
+    def write_config(self, path: Path, state_url: str) -> Path:
+        """A leadsync config (SPEC §3) pointing at this sandbox, with demo-fast schedules."""
+        path = Path(path)
+        path.write_text(_config_toml(self.hubspot_url, self.salesforce_url, state_url,
+                                     self.hubspot.limits.per_10s), encoding="utf-8")
+        return path
+
+    def run_forever(self, out: Any = None) -> None:
+        """``leadsync sandbox``: serve until SIGINT/SIGTERM, after saying how to connect."""
+        out = out or sys.stdout
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            config = self.write_config(self.directory / "leadsync-sandbox.toml",
+                                       f"sqlite:///{self.directory / 'leadsync.db'}")
+            _announce(self, config, out)
+            stop.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
+
+
+def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int) -> str:
+    def q(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return "\n".join([
+        "# leadsync configuration for the built-in sandbox (written by `leadsync sandbox`).",
+        "[hubspot]", f"base_url = {q(hubspot_url)}", 'token_env = "HUBSPOT_TOKEN"',
+        f"rate_limit_per_10s = {max(1, per_10s - 10)}", "",
+        "[salesforce]", 'auth = "client_credentials"', f"login_url = {q(salesforce_url)}",
+        'client_id_env = "SF_CLIENT_ID"', 'client_secret_env = "SF_CLIENT_SECRET"',
+        'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', "",
+        "[state]", f"url = {q(state_url)}", "",
+        "[definition]", f"path = {q(str(DEFINITION_PATH))}", "",
+        "[schedule]", 'hubspot_every = "5s"', 'salesforce_every = "10s"', 'reconcile_cron = "*/5 * * * *"', "",
+    ])
+
+
+def _announce(sandbox: Sandbox, config: Path, out: Any) -> None:
+    print(f"HubSpot sandbox:    {sandbox.hubspot_url}", file=out)
+    print(f"Salesforce sandbox: {sandbox.salesforce_url or '(not available in this build)'}", file=out)
+    print(f"Config:             {config}", file=out)
+    print("Run leadsync against it with:", file=out)
+    for name, value in sandbox.env().items():
+        print(f"  export {name}={value}", file=out)
+    print(f"  leadsync --config {config} sync", file=out)
+    print("Admin: GET /__admin__/state, /__admin__/calls; POST/DELETE /__admin__/faults. Ctrl-C stops.",
+          file=out, flush=True)
