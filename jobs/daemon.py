@@ -69,10 +69,10 @@ class Daemon:
 
     # -- the jobs ---------------------------------------------------------------------------------
     def hubspot_cycle(self) -> None:
-        self._cycle("hubspot", lambda: self.rt.sync(kind="hubspot", legs=("hubspot",)))
+        self._cycle("hubspot", lambda: self.rt.sync(kind="hubspot", legs=("marketing",)))
 
     def salesforce_cycle(self) -> None:
-        self._cycle("salesforce", lambda: self.rt.sync(kind="salesforce", legs=("salesforce",)))
+        self._cycle("salesforce", lambda: self.rt.sync(kind="salesforce", legs=("crm",)))
 
     def reconcile(self) -> None:
         reconcile = getattr(self.rt, "reconcile", None)

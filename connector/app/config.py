@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from connector.adapters.registry import CRMS
 from connector.core.durations import parse_duration
 from connector.core.errors import ConfigError, Problem
 
@@ -87,9 +88,15 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class CrmConfig:
+    system: str = "salesforce"           # a name in adapters/registry.py
+
+
+@dataclass(frozen=True)
 class Config:
     file: str
     hubspot: HubSpotConfig = field(default_factory=HubSpotConfig)
+    crm: CrmConfig = field(default_factory=CrmConfig)
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
     state_url: str = "sqlite:///leadsync.db"
     definition_path: Path = DEFAULT_MAPPINGS / "qualification.toml"
@@ -192,6 +199,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "client_secret_env": _env_name, "username_env": _env_name,
                    "password_env": _env_name, "session_id_env": _env_name,
                    "max_daily_share": _share, "timeout_seconds": _seconds},
+    "crm": {"system": _choice(*CRMS)},
     "state": {"url": _state_url},
     "definition": {"path": _path},
     "mappings": {"dir": _path},
@@ -272,6 +280,7 @@ def parse_config(data: dict[str, Any], file: str, base_dir: Path | None = None) 
     return Config(
         file=file,
         hubspot=HubSpotConfig(**sections.get("hubspot", {})),
+        crm=CrmConfig(**sections.get("crm", {})),
         salesforce=SalesforceConfig(**salesforce),
         state_url=sections.get("state", {}).get("url", "sqlite:///leadsync.db"),
         definition_path=resolve(sections.get("definition", {}).get("path"), DEFAULT_MAPPINGS / "qualification.toml"),

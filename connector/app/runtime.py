@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from connector.core import plan as P
 from connector.app.config import Config, Secrets, load_config
 from connector.core.definition import Definition, load_definition
 from connector.core.errors import ConfigError
+from connector.adapters.registry import crm_plugin
 from connector.core.feedback import FeedbackRules
 from connector.core.handoff import HandoffRules
-from connector.core.mapping import HubSpotMapping, SalesforceMapping, load_hubspot_mapping, load_salesforce_mapping
+from connector.core.mapping import HubSpotMapping, load_hubspot_mapping
 from connector.core.redact import Redactor
 from connector.state.store import Store
 
@@ -33,7 +34,7 @@ def utcnow() -> datetime:
 class Runtime:
     config: Config
     hubspot_mapping: HubSpotMapping
-    salesforce_mapping: SalesforceMapping
+    crm_mapping: Any
     definition: Definition
     redactor: Redactor
     clock: Callable[[], datetime] = utcnow
@@ -53,19 +54,21 @@ class Runtime:
     def from_config(cls, config: Config, *, connect: bool = True, environ: dict[str, str] | None = None,
                     clock: Callable[[], datetime] = utcnow) -> "Runtime":
         problems = []
-        hubspot = salesforce = definition = None
+        hubspot = crm_mapping = definition = None
+        plugin = crm_plugin(config.crm.system)
         try:
             hubspot = load_hubspot_mapping(config.mappings_dir / "hubspot.toml")
         except ConfigError as exc:
             problems += exc.problems
         try:
-            salesforce = load_salesforce_mapping(config.mappings_dir / "salesforce.toml")
+            crm_mapping = plugin.load_mapping(config.mappings_dir / plugin.mapping_file)
         except ConfigError as exc:
             problems += exc.problems
         extra = set()
-        for mapping in (hubspot, salesforce):
-            if mapping is not None:
-                extra |= {f.canonical for f in _all_fields(mapping)}
+        if hubspot is not None:
+            extra |= {f.canonical for f in (*hubspot.contact_fields, *hubspot.company_fields)}
+        if crm_mapping is not None:
+            extra |= plugin.canonical_fields(crm_mapping)
         try:
             definition = load_definition(config.definition_path, extra_fields=extra)
         except ConfigError as exc:
@@ -74,13 +77,13 @@ class Runtime:
         if connect:
             try:
                 secrets.hubspot_token()
-                secrets.salesforce()
+                plugin.check_secrets(secrets)
             except ConfigError as exc:
                 problems += exc.problems
         if problems:
             raise ConfigError(problems)
         redactor = Redactor(secrets.all_values(), redact_pii=config.logging.redact_pii)
-        return cls(config, hubspot, salesforce, definition, redactor, clock=clock, connect=connect, environ=environ)
+        return cls(config, hubspot, crm_mapping, definition, redactor, clock=clock, connect=connect, environ=environ)
 
     # -- parts ------------------------------------------------------------------------------------
     @property
@@ -89,27 +92,22 @@ class Runtime:
             self._store = Store(self.config.state_url)
         return self._store
 
+    @property
+    def crm_plugin(self) -> Any:
+        return crm_plugin(self.config.crm.system)
+
     def write_maps(self) -> P.WriteMaps:
-        hs, sf = self.hubspot_mapping, self.salesforce_mapping
+        hs, crm = self.hubspot_mapping, self.crm_plugin.targets(self.crm_mapping)
         return P.WriteMaps(
             hubspot_write={f.canonical: f.name for f in hs.contact_write},
             lifecycle=dict(hs.lifecyclestage), lead_status=dict(hs.lead_status),
-            crm_write={f.canonical: f.name for f in sf.lead_write},
-            crm_fields={f.canonical: (f.name, f.sync) for f in sf.lead_fields},
-            handoff_status=sf.status.handoff, external_id=sf.lead_external_id,
-            contact_fields=frozenset(sf.contact_carries))
+            crm_write=dict(crm.crm_write), crm_fields=dict(crm.crm_fields), contact_fields=crm.contact_fields)
 
     def feedback_rules(self) -> FeedbackRules:
-        sf = self.salesforce_mapping
-        return FeedbackRules(status_to_stage=dict(sf.status.feedback), qualified_stage=sf.opportunity.qualified_stage,
-                             won_stages=tuple(sf.opportunity.won_stages), lost_stages=tuple(sf.opportunity.lost_stages),
-                             stalled_after=timedelta(days=sf.opportunity.stalled_after_days))
+        return self.crm_plugin.feedback_rules(self.crm_mapping)
 
     def handoff_rules(self) -> HandoffRules:
-        h = self.salesforce_mapping.handoff
-        return HandoffRules(routing=h.routing, users=tuple(h.users), account_owner_wins=h.account_owner_wins,
-                            customer_account_as_contact=h.customer_account_as_contact,
-                            follow_up_task=h.follow_up_task, task_subject=h.task_subject)
+        return self.crm_plugin.handoff_rules(self.crm_mapping)
 
     def adapters(self) -> tuple[Any, Any, Any]:
         from connector.app.wiring import build_adapters
@@ -131,7 +129,7 @@ class Runtime:
         return self._engine
 
     # -- operations ----------------------------------------------------------------------------------
-    def sync(self, kind: str = "sync", legs: tuple[str, ...] = ("salesforce", "hubspot")) -> Any:
+    def sync(self, kind: str = "sync", legs: tuple[str, ...] = ("crm", "marketing")) -> Any:
         engine = self.engine()
         with self.store.cycle_lock(wait=True, timeout=300):
             summary = engine.cycle(kind, legs)
@@ -180,9 +178,3 @@ class Runtime:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-
-def _all_fields(mapping: Any) -> list[Any]:
-    fields = []
-    for name in ("contact_fields", "company_fields", "lead_fields"):
-        fields += list(getattr(mapping, name, ()) or ())
-    return fields

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from connector.adapters.hubspot.adapter import HubSpotAdapter, HubSpotSettings
-from connector.adapters.salesforce.adapter import SalesforceAdapter
-from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings
 from connector.app.config import Secrets
+from connector.ports import Crm
 from connector.transport.policy import HttpPolicy, PolicySettings
 
 
-def build_adapters(rt: Any) -> tuple[HubSpotAdapter, SalesforceAdapter, HttpPolicy]:
+def build_adapters(rt: Any) -> tuple[HubSpotAdapter, Crm, HttpPolicy]:
     config = rt.config
     secrets = Secrets(config, rt.environ)
+    plugin = rt.crm_plugin
     policy = HttpPolicy(PolicySettings(
         connect_timeout=min(10.0, config.hubspot.timeout_seconds),
         read_timeout=max(config.hubspot.timeout_seconds, config.salesforce.timeout_seconds),
@@ -23,9 +23,4 @@ def build_adapters(rt: Any) -> tuple[HubSpotAdapter, SalesforceAdapter, HttpPoli
     ))
     hubspot = HubSpotAdapter(HubSpotSettings(base_url=config.hubspot.base_url, token=secrets.hubspot_token()),
                              rt.hubspot_mapping, policy)
-    sf = config.salesforce
-    values = secrets.salesforce()
-    settings = SalesforceSettings(auth=sf.auth, login_url=sf.login_url, instance_url=sf.instance_url,
-                                  api_version=sf.api_version, **{k: v for k, v in values.items() if v})
-    salesforce = SalesforceAdapter(settings, rt.salesforce_mapping, policy, SalesforceAuth(settings, policy))
-    return hubspot, salesforce, policy
+    return hubspot, plugin.build(config, secrets, rt.crm_mapping, policy), policy
