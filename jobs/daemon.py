@@ -106,7 +106,7 @@ class Daemon:
 
     def sla_check(self) -> None:
         from connector.core import sla as S
-        from connector.cli.reports import follow_ups
+        from connector.app.reporting import follow_ups
         now = self.rt.clock()
         rows = follow_ups(self.rt.store, self.rt.definition, now - SLA_LOOKBACK, now)
         by_breach = {name: 0 for name in (S.TARGET_MISSED, S.DEADLINE_MISSED, S.TOO_FEW_TOUCHES)}

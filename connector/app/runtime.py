@@ -139,7 +139,7 @@ class Runtime:
 
     def check_sla(self, summary: Any) -> list[Any]:
         """Handoffs of the last 30 days that broke the follow-up SLA, added to the summary."""
-        from connector.cli.reports import sla_breaches
+        from connector.app.reporting import sla_breaches
         breaches = sla_breaches(self.store, self.definition, self.clock())
         summary.counts["sla_breaches"] = len(breaches)
         summary.sla_breaches = [{"email": b.email, "handoff_at": b.handoff_at, "breaches": list(b.breaches)}

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
-from connector.ports import CONTACT, LEAD, Account, CrmRecord, FollowUp
+from connector.core.model import CONTACT, LEAD
+from connector.core.records import Account, CrmRecord, FollowUp
 from connector.core.mapping import email_domain
 
 
