@@ -282,7 +282,7 @@ def _stage(current: str | None, disqualified_by: str | None, mql: bool, bant_met
     return fresh if model.stage_rank(fresh) >= model.stage_rank(current) else current
 
 
-REASON_LIMIT = 255            # Leadsync_Reason__c is a Salesforce text field
+REASON_LIMIT = 255            # the CRM's reason field is a 255-character text field
 
 
 def handoff_reason(result: Qualification, lead: Mapping[str, Any]) -> str:
@@ -316,7 +316,7 @@ def handoff_reason(result: Qualification, lead: Mapping[str, Any]) -> str:
 def _persona(lead: Mapping[str, Any]) -> str:
     """``VP Engineering at a 450-person Software company`` from whatever profile is known."""
     title = lead.get("title")
-    who = str(title).strip() if not is_missing(title) else "Contact"
+    who = str(title).strip() if not is_missing(title) else "Someone"
     size = as_number(lead.get("employees")) if not is_missing(lead.get("employees")) else None
     industry = lead.get("industry")
     industry = str(industry).strip() if not is_missing(industry) else ""
@@ -327,4 +327,4 @@ def _persona(lead: Mapping[str, Any]) -> str:
     company = lead.get("company")
     if not is_missing(company):
         return f"{who} at {str(company).strip()}"
-    return "" if who == "Contact" else who
+    return "" if who == "Someone" else who

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from connector.core.explain import explanation_dict
 from connector.core.model import FORWARD_ORDER, SALES_OWNED, STAGES, Activity, stage_rank
 from connector.core.qualify import evaluate
-from tests.test_qualify import NOW, definition
+from tests.core.test_qualify import NOW, definition
 
 DECAYING = definition(half_life=30)
 FLAT = definition(half_life=0)

@@ -220,8 +220,8 @@ def test_given_run_forever_then_it_announces_how_to_connect_and_stops_on_sigint(
     script = ("from pathlib import Path; from leadsync_sandbox import Sandbox; "
               f"Sandbox(Path({str(tmp_path)!r}), people=5, salesforce=False).run_forever()")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                               cwd=Path(__file__).resolve().parents[1],
-                               env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                               cwd=Path(__file__).resolve().parents[2],
+                               env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     try:
         lines = []
         for line in process.stdout:

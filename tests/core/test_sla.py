@@ -9,7 +9,7 @@ import pytest
 from connector.core import sla as S
 from connector.core.definition import Sla
 from connector.core.model import Activity
-from tests.test_qualify import definition
+from tests.core.test_qualify import definition
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 SLA = Sla(first_touch_target=timedelta(minutes=30), first_touch_deadline=timedelta(days=1),

@@ -30,7 +30,7 @@ from jobs.daemon import Daemon, Interruptible, run_daemon
 from jobs.schedule import crontab_weekdays, job_specs
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 
 

@@ -19,7 +19,7 @@ from connector.core.errors import ConfigError, QuotaExhausted
 from connector.adapters.salesforce.mapping import load_salesforce_mapping
 from connector.transport import HttpPolicy, PolicySettings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOGIN = "https://login.example.test"
 ORG = "https://org.example.test"
 DATA = f"{ORG}/services/data/v59.0"

@@ -12,7 +12,7 @@ from connector.core.errors import ConfigError
 from connector.adapters.salesforce.mapping import load_salesforce_mapping
 from connector.core.mapping import email_domain, fill_blanks, load_hubspot_mapping, normalise, read_fields
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HUBSPOT = (REPO / "mappings" / "hubspot.toml").read_text()
 SALESFORCE = (REPO / "mappings" / "salesforce.toml").read_text()
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from connector.core.model import Activity
 from connector.core.simulate import render_simulation, simulate, simulation_dict, week_ends
-from tests.test_qualify import NOW, definition, person
+from tests.core.test_qualify import NOW, definition, person
 
 SINCE = NOW - timedelta(days=28)          # four whole weeks
 CURRENT = definition(mql_score=50)

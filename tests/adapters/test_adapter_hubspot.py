@@ -16,7 +16,7 @@ from connector.core.errors import ConfigError, FatalError, QuotaExhausted
 from connector.core.mapping import load_hubspot_mapping
 from connector.transport import HttpPolicy, PolicySettings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 UTC = timezone.utc
 
 

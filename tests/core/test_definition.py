@@ -10,7 +10,7 @@ import pytest
 from connector.core.definition import DEFAULT_BANT_FIELDS, load_definition, parse_duration
 from connector.core.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # A small valid definition, one TOML text per section, so each case swaps in one mistake.
 BASE = {

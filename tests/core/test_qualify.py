@@ -16,7 +16,7 @@ import pytest
 from connector.core.definition import DEFAULT_BANT_FIELDS, load_definition, parse_definition
 from connector.core.model import Activity
 from connector.core.qualify import evaluate, handoff_reason
-from tests.test_definition import REPO
+from tests.core.test_definition import REPO
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
@@ -188,6 +188,10 @@ def test_given_required_field_missing_when_evaluated_then_not_mql_and_near_quali
 def test_given_missing_field_but_score_short_when_evaluated_then_not_near_qualified():
     result = evaluate(person(employees=None), [pricing()], DEF, NOW)  # 25 + 10 = 35 < 50
     assert result.missing is None
+    # The same person with the score (a demo request) is near-qualified on that one field:
+    # only the score kept the flag off above.
+    strong = evaluate(person(employees=None), [demo()], DEF, NOW)
+    assert (strong.missing, strong.mql) == ("employees", False)
 
 
 # --- rules 2 and 3: score, engagement, readiness ---------------------------------------------
