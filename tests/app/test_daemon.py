@@ -25,7 +25,7 @@ from connector.core.definition import DEFAULT_BANT_FIELDS, load_definition
 from connector.core.errors import ConfigError, FatalError
 from connector.app.metrics import Metrics
 from connector.state.store import Store
-from connector.engine.cycle import Summary
+from connector.engine.summary import Summary
 from jobs.daemon import Daemon, Interruptible, run_daemon
 from jobs.schedule import crontab_weekdays, job_specs
 

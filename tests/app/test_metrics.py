@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from connector.app.metrics import Metrics
-from connector.engine.cycle import Summary
+from connector.engine.summary import Summary
 
 
 class Clock:

@@ -108,7 +108,7 @@ def test_given_bad_since_when_report_then_config_error_names_the_flag(rt):
 # -- run summaries, dry-run plans, quarantine (connector/summary.py) ----------------------------------
 
 from connector.cli.render import print_plan, print_quarantine, print_summary  # noqa: E402
-from connector.engine.cycle import Summary  # noqa: E402
+from connector.engine.summary import Summary  # noqa: E402
 
 
 def a_summary():
