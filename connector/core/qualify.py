@@ -139,7 +139,7 @@ def lead_value(lead: Mapping[str, Any], field: str) -> Any:
 
 def _email_domain(lead: Mapping[str, Any]) -> Any:
     domain = lead.get("email_domain")
-    if domain is None or (domain.__class__ is str and not domain.strip()):
+    if is_missing(domain):
         email = lead.get("email")
         if isinstance(email, str) and "@" in email:
             return email.rpartition("@")[2].strip().lower()
@@ -195,7 +195,7 @@ def _check_required(plan: _Plan, get: Any, domain: Any, gates: list[Gate], missi
     missing = []
     for name, present_gate, missing_gate in plan.required:
         value = domain if name == "email_domain" else get(name)
-        if value is None or (value.__class__ is str and not value.strip()):
+        if is_missing(value):
             missing.append(name)
             missing_fields.add(name)
             gates.append(missing_gate)
@@ -212,7 +212,7 @@ def _check_fit(plan: _Plan, get: Any, domain: Any, gates: list[Gate], missing_fi
         verdict = fit.verdict(value)
         if verdict is True:
             gates.append(fit.passed)
-        elif verdict is None or value is None or (value.__class__ is str and not value.strip()):
+        elif verdict is None or is_missing(value):
             # Missing (or not a number): neither passes nor fails, but blocks the handoff.
             missing_fields.add(fit.field)
             gates.append(fit.missing if value is None or value == "" else
@@ -259,7 +259,7 @@ def _bant(plan: _Plan, get: Any) -> tuple[tuple[BantVerdict, ...], float]:
 def _more_than_email(plan: _Plan, get: Any) -> bool:
     for name in plan.person_fields:
         value = get(name)
-        if value is not None and not (value.__class__ is str and not value.strip()):
+        if not is_missing(value):
             return True
     return False
 
