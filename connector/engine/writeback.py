@@ -24,6 +24,7 @@ from connector.state.store import Store
 from connector.ports import LEAD, Crm, CrmRecord, FollowUp, MarketingPlatform, Person, Write, WriteOutcome
 from connector.core.errors import SkippableRecord
 from connector.core.handoff import route
+from connector.core.lead import activities_that_count, merge_fields
 from connector.core.mapping import email_domain
 from connector.core.qualify import Qualification, evaluate, handoff_reason
 
@@ -70,7 +71,7 @@ class WriteBack:
         for person in people:
             row = stored.get(person.id) or {"hubspot_id": person.id, "stage": "subscriber", "crm_fields": {},
                                             "handoffs": 0, "_new": True}
-            lead = P.merge_fields(person.fields, row.get("crm_fields") or {}, self.maps.crm_fields)
+            lead = merge_fields(person.fields, row.get("crm_fields") or {}, self.maps.crm_fields)
             counted = activities_that_count(row, activities.get(person.id, []))
             result = evaluate(lead, counted, self.definition, now, row["stage"])
             plans.append((person, row, *self._plan(person, row, lead, result, now, remote)))
@@ -309,13 +310,6 @@ class WriteBack:
         if ids and not self.dry_run:
             log.info("retrying %d quarantined people", len(ids))
             self.process(self.marketing.people(ids), now, summary)
-
-
-def activities_that_count(person: Mapping[str, Any], activities: Sequence[Any]) -> list[Any]:
-    """After sales recycles a lead, only new engagement can earn it a new handoff: what it did
-    before the rejection was already judged not enough by sales."""
-    since = person.get("recycled_at")
-    return [a for a in activities if a.occurred_at > since] if since else list(activities)
 
 
 def _why(result: Qualification) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from connector.core import plan as P
+from connector.core.lead import merge_fields
 from connector.ports import Account, CrmRecord, Opportunity
 from connector.core.feedback import FeedbackRules, from_opportunity, from_record
 from connector.core.handoff import HandoffRules, route
@@ -35,7 +36,7 @@ def record(status=None, converted=False, reason=None):
 
 
 def test_given_crm_owned_fields_when_merged_then_bant_always_from_crm_and_blanks_filled():
-    merged = P.merge_fields({"email": "a@acme.io", "phone": "", "industry": "Software", "bant_budget": True},
+    merged = merge_fields({"email": "a@acme.io", "phone": "", "industry": "Software", "bant_budget": True},
                             {"phone": "+1 555", "industry": "Fintech", "bant_budget": False}, MAPS.crm_fields)
     assert merged == {"email": "a@acme.io", "phone": "+1 555", "industry": "Fintech", "bant_budget": False}
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from connector.core import plan as P
+from connector.core.lead import merge_fields
 from connector.core.qualify import evaluate
 from connector.app.runtime import Runtime
 
@@ -52,7 +52,7 @@ def test_given_seeded_sandbox_when_synced_then_exactly_the_qualified_reach_sales
     activities = runtime.store.activities(list(people), since=now - window)
     maps = runtime.write_maps()
     qualified = {pid for pid, p in people.items()
-                 if evaluate(P.merge_fields(p["fields"], p["crm_fields"], maps.crm_fields),
+                 if evaluate(merge_fields(p["fields"], p["crm_fields"], maps.crm_fields),
                              activities[pid], runtime.definition, now).mql}
     assert 0 < len(qualified) < len(people)
 
