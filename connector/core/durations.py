@@ -27,3 +27,14 @@ def parse_instant(text: str, *, assume_utc: bool = True) -> datetime:
             raise ValueError(f"{text!r} has no time zone")
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def week_ends(since: datetime, now: datetime) -> list[datetime]:
+    """Week boundaries from ``since``; the last (possibly partial) week ends at ``now``."""
+    if now <= since:
+        raise ValueError("the period must end after it starts")
+    ends, end = [], since
+    while end < now:
+        end = min(end + timedelta(days=7), now)
+        ends.append(end)
+    return ends

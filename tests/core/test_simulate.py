@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 
 from connector.core.model import Activity
-from connector.core.simulate import render_simulation, simulate, simulation_dict, week_ends
+from connector.core.durations import week_ends
+from connector.core.simulate import render_simulation, simulate, simulation_dict
 from tests.core.test_qualify import NOW, definition, person
 
 SINCE = NOW - timedelta(days=28)          # four whole weeks
