@@ -46,7 +46,11 @@ class FakeHubSpot:
         return [p for batch in self.batches for p in batch if p.id in ids]
 
     def activities_between(self, since, until):
-        return {p.id: [Activity("form_submission", NOW - timedelta(hours=1), {"form_id": "demo-request"}, "hubspot",
+        """Each person's demo request an hour before NOW, when it falls in [since, until)."""
+        demo = NOW - timedelta(hours=1)
+        if not since <= demo < until:
+            return {}
+        return {p.id: [Activity("form_submission", demo, {"form_id": "demo-request"}, "hubspot",
                                 f"demo-{p.id}")] for batch in self.batches for p in batch}
 
     def write(self, writes):
