@@ -182,7 +182,19 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sandbox_installed() -> bool:
+    """The emulators come with the ``sandbox`` extra; say how to get it rather than a traceback."""
+    import importlib.util
+    missing = [name for name in ("flask", "cryptography") if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"leadsync: the built-in sandbox needs {' and '.join(missing)}: "
+              "pip install 'leadsync[sandbox]'", file=sys.stderr)
+    return not missing
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    if not _sandbox_installed():
+        return EXIT_CONFIG
     from pathlib import Path
     from leadsync_sandbox.server import Sandbox
     Sandbox(Path(args.dir), seed=args.seed, people=args.people).run_forever()
@@ -190,6 +202,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if not _sandbox_installed():
+        return EXIT_CONFIG
     from connector.cli.demo import run_demo
     return run_demo(args)
 
