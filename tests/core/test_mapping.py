@@ -70,6 +70,11 @@ BAD_MAPPINGS = [
      "status.reason_field", "not an API name"),
     ("salesforce", ('email = { field = "Email" }', 'email = { field = "Email", colour = "red" }'),
      "lead.fields.email", "unknown key(s) colour"),
+    # A typo in what leadsync writes is caught at load, not half-way through a cycle.
+    ("hubspot", ('\nscore = { property = "leadsync_score"', '\nscroe = { property = "leadsync_score"'),
+     "contact.write.scroe", "unknown output"),
+    ("salesforce", ('handoff_at = { field = "Leadsync_Handoff_At__c" }', 'handed_at = { field = "Leadsync_Handoff_At__c" }'),
+     "lead.write.handed_at", "unknown output"),
 ]
 
 
