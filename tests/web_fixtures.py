@@ -81,6 +81,6 @@ def _runs(store) -> dict[str, int]:
                               ("1011", "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Salesforce refused the record: FIELD_CUSTOM_VALIDATION_EXCEPTION on Phone"),
                               ("1017", "UNABLE_TO_LOCK_ROW", "Salesforce refused the record: UNABLE_TO_LOCK_ROW")):
         store.quarantine(system="salesforce", hubspot_id=hid, email=f"person{int(hid) - 1000}@company{(int(hid) - 1000) % 7}.com",
-                         operation="write", code=code, reason=reason, detail="internal", transient=code == "UNABLE_TO_LOCK_ROW",
+                         operation="write", code=code, reason=reason, detail="raw vendor body", transient=code == "UNABLE_TO_LOCK_ROW",
                          now=ago(minutes=29), next_attempt_at=ago(minutes=1) if code == "UNABLE_TO_LOCK_ROW" else None)
     return {"ok": ok, "failed": failed}
