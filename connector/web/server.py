@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from connector.core.errors import ConfigError, Problem
 
@@ -38,6 +38,13 @@ def page_token(rt: Any, host: str) -> str | None:
     return token
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: a request line can carry ``?token=…``, and page views are not news."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 @dataclass
 class WebServer:
     server: BaseWSGIServer
@@ -58,7 +65,7 @@ def build(rt: Any, host: str, port: int) -> WebServer:
     from connector.web.app import create_app
     app = create_app(rt, token=page_token(rt, host))
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     except OSError as exc:
         raise ConfigError(Problem(rt.config.file, "web.port",
                                   f"cannot listen on {host}:{port}: {exc.strerror or exc}")) from None
