@@ -112,3 +112,34 @@ def test_given_web_and_metrics_ports_when_daemon_runs_then_page_shows_its_runs_a
             finally:
                 process.terminate()
                 assert process.wait(timeout=40) == 0
+
+
+def test_given_store_when_leadsync_web_runs_then_serves_the_page_until_interrupted(tmp_path):
+    import signal
+    rt = runtime(tmp_path)
+    from tests.web_fixtures import seed
+    seed(rt.store)
+    rt.close()
+    config = tmp_path / "leadsync.toml"
+    config.write_text(f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n')
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LEADSYNC_WEB_TOKEN"}
+    process = subprocess.Popen([LEADSYNC, "--config", str(config), "web", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        status, page = _wait(lambda: (r := _get(f"http://127.0.0.1:{port}/errors"))[0] == 200 and r, 20, "the page")
+        assert "3 record(s) held back" in page
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/" in out and "GET /" not in out + err, "no access log"
+
+
+def test_given_off_loopback_host_without_token_when_leadsync_web_starts_then_exit_2_naming_the_key(tmp_path):
+    config = tmp_path / "leadsync.toml"
+    config.write_text(f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n\n[web]\nhost = "0.0.0.0"\n')
+    env = {k: v for k, v in os.environ.items() if k != "LEADSYNC_WEB_TOKEN"}
+    done = subprocess.run([LEADSYNC, "--config", str(config), "web", "--port", "0"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "web.token_env" in done.stderr and "LEADSYNC_WEB_TOKEN" in done.stderr
