@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
@@ -34,6 +35,7 @@ log = logging.getLogger("leadsync.daemon")
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
 STOP_GRACE = 25.0                  # seconds the cycle in hand gets to finish its batch
 SLA_LOOKBACK = timedelta(days=30)  # handoffs the SLA check watches
+HEALTH_CACHE_SECONDS = 2.0         # /healthz reads the store at most this often
 
 
 class Interruptible:
@@ -247,10 +249,14 @@ def _health_check(rt: Any) -> Callable[[], Any]:
     from connector.app.facts import gather_facts
     from connector.app.health import assess
     started_at = rt.clock()
+    last: list[Any] = [float("-inf"), None]      # (monotonic time, verdict): probes come every few seconds
 
     def check() -> Any:
-        return assess(gather_facts(rt), started_at=started_at, hot_every=rt.config.schedule.hubspot_every,
-                      quarantine_above=rt.config.metrics.healthz_quarantine_above)
+        if time.monotonic() - last[0] >= HEALTH_CACHE_SECONDS:
+            last[1] = assess(gather_facts(rt), started_at=started_at, hot_every=rt.config.schedule.hubspot_every,
+                             quarantine_above=rt.config.metrics.healthz_quarantine_above)
+            last[0] = time.monotonic()
+        return last[1]
     return check
 
 

@@ -45,6 +45,7 @@ def _redacted(value: Any, redact: Redactor) -> Any:
 def create_app(rt: Any, *, token: str | None = None, started_at: datetime | None = None) -> Flask:
     from connector.web import views
     app = Flask("connector.web", template_folder="templates", static_folder="static")
+    rt.store   # opened now, not by the first of several concurrent requests
     app.config.update(LEADSYNC_RT=rt, LEADSYNC_STARTED_AT=started_at or rt.clock())
     redact = page_redactor(rt, token)
     app.jinja_env.finalize = lambda value: _redacted(value, redact)
