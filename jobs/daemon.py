@@ -264,7 +264,11 @@ def _start_web(rt: Any, stack: contextlib.ExitStack) -> None:
     settings = rt.config.web
     if not settings.port:
         return
-    from connector.web.server import serve_in_thread
+    try:
+        from connector.web.server import serve_in_thread
+    except ImportError:
+        raise ConfigError(Problem(rt.config.file, "web.port", "the review page needs the web extra: "
+                                                              "pip install 'leadsync[web]'")) from None
     web = serve_in_thread(rt, settings.host, settings.port)
     stack.callback(web.stop)
     log.info("review page on http://%s:%d/", settings.host, web.port)
