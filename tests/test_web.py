@@ -74,7 +74,8 @@ def test_given_quarantine_when_errors_page_then_grouped_by_code_with_reason_and_
     assert 'data-quarantine-group="salesforce:write:UNABLE_TO_LOCK_ROW"' in html
     assert html.count("data-quarantined=") == 3
     assert "2 × salesforce write" in html and "A validation rule in the CRM rejected the values" in html
-    assert "retried automatically" in html
+    assert "then `leadsync quarantine retry 1 2`" in html, "the group's fix names its entries"
+    assert "leadsync retries it by itself on later cycles" in html, "a locked row heals without a person"
     assert 'data-error-group="record"' in html and 'data-error-group="fatal"' in html
     assert "Phone must have 10 digits" not in html and "raw vendor body" not in html, "no internal detail"
 

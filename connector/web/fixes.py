@@ -6,9 +6,10 @@ Data, not code: a new vendor code is one row. Codes are the vendors' own (Salesf
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Sequence
 
-RETRY = "then `leadsync quarantine retry {id}` (or wait: the next cycle after the fix picks it up once retried)"
+RETRY = "then `leadsync quarantine retry {ids}`: the next cycle writes it again"
+AUTOMATIC = "leadsync retries it by itself on later cycles, with backoff"
 
 FIXES: dict[str, str] = {
     "FIELD_CUSTOM_VALIDATION_EXCEPTION": "A validation rule in the CRM rejected the values: ask the CRM admin whether "
@@ -22,7 +23,7 @@ FIXES: dict[str, str] = {
     "DUPLICATE_VALUE": "Another CRM record already holds this unique value: merge the duplicates in the CRM",
     "DUPLICATES_DETECTED": "A CRM duplicate rule blocked the record: merge the duplicates or relax the rule",
     "ENTITY_IS_DELETED": "The CRM record was deleted: restore it from the recycle bin, or drop this entry",
-    "UNABLE_TO_LOCK_ROW": "The CRM record was locked by another process: retried automatically with backoff",
+    "UNABLE_TO_LOCK_ROW": "The CRM record was locked by another process (another integration, a bulk job)",
     "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY": "The integration user cannot see the owner or account: grant access",
     "INVALID_CROSS_REFERENCE_KEY": "A referenced owner or account no longer exists: fix the routing in the mappings",
     "VALIDATION_ERROR": "HubSpot rejected a property value: check the property's type and options in HubSpot",
@@ -30,21 +31,21 @@ FIXES: dict[str, str] = {
     "bad_record": "The system rejected this record's values: correct the record at its source",
     "not_found": "The record no longer exists in that system: drop this entry, or re-link the person with "
                  "`leadsync resync --account`",
-    "conflict": "The record changed in the meantime: retried automatically",
+    "conflict": "The record changed in the meantime",
     "quota": "The daily API budget ran out: the next cycle resumes from the last committed batch; raise "
              "max_daily_share or the org's allocation if this repeats",
     "fatal": "The cycle stopped on this error: see `leadsync logs --errors --detail`, fix, and the next cycle retries",
 }
 
 
-def fix_for(code: str | None, *, transient: bool = False, entry_id: int | None = None) -> str:
-    """The plain-language fix, with how to retry once done."""
+def fix_for(code: str | None, *, transient: bool = False, ids: Sequence[int] = ()) -> str:
+    """The plain-language fix, with how to retry once done (``ids``: the entries it is about)."""
     base = FIXES.get(code or "")
     if transient:
-        return (base + "; " if base else "") + "retried automatically on later cycles"
+        return (base + ": " if base else "") + AUTOMATIC
     if not base:
         base = "Correct the record at its source (the reason says what the system refused)"
-    return base + ", " + RETRY.format(id=entry_id if entry_id is not None else "ID")
+    return base + ", " + RETRY.format(ids=" ".join(map(str, ids)) if ids else "ID")
 
 
 def error_fix(kind: str) -> str:

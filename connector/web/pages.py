@@ -60,11 +60,12 @@ def errors(rt: Any, since: str = "30d") -> dict[str, Any]:
     for (system, operation, code), entries in sorted(held.items(), key=lambda kv: -len(kv[1])):
         quarantine_groups.append({
             "system": system, "operation": operation, "code": code or None, "count": len(entries),
-            "reason": rt.redactor(entries[0].reason), "fix": fix_for(code, transient=entries[0].transient),
+            "reason": rt.redactor(entries[0].reason),
+            "fix": fix_for(code, transient=entries[0].transient, ids=[e.id for e in entries]),
             "records": [{"id": e.id, "hubspot_id": e.hubspot_id, "email": rt.redactor(e.email) if e.email else None,
                          "reason": rt.redactor(e.reason), "attempts": e.attempts, "transient": e.transient,
                          "next_attempt_at": e.next_attempt_at.isoformat() if e.next_attempt_at else None,
-                         "since": e.created_at.isoformat(), "fix": fix_for(e.code, transient=e.transient, entry_id=e.id)}
+                         "since": e.created_at.isoformat(), "fix": fix_for(e.code, transient=e.transient, ids=[e.id])}
                         for e in entries]})
     return {"since": since, "errors": error_groups, "quarantine": quarantine_groups,
             "error_count": len(rows), "quarantined": sum(g["count"] for g in quarantine_groups)}
@@ -120,7 +121,7 @@ def person(rt: Any, hubspot_id: str) -> dict[str, Any] | None:
             "changes": [shape("changes", r, False, mask) for r in fetch(rt.store, changes_query(f))],
             "errors": [shape("errors", r, False, mask) for r in fetch(rt.store, errors_query(f))],
             "quarantine": [{"id": e.id, "system": e.system, "operation": e.operation, "reason": mask(e.reason),
-                            "fix": fix_for(e.code, transient=e.transient, entry_id=e.id)}
+                            "fix": fix_for(e.code, transient=e.transient, ids=[e.id])}
                            for e in rt.store.quarantined() if e.hubspot_id == hubspot_id]}
 
 
