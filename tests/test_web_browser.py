@@ -145,3 +145,21 @@ def test_given_token_in_environment_when_opened_then_refused_without_it_and_reme
     finally:
         web.stop()
         rt.close()
+
+
+def test_given_email_when_searched_then_person_history_shows_explanation_transitions_and_writes(site, page):
+    _, _, base = site
+    page.goto(base + "/people")
+    page.fill('input[name="q"]', "person3@company3.com")
+    page.click('button[type="submit"]')
+    rows = page.locator('[data-table="people"] [data-person]')
+    assert rows.count() == 1
+    rows.first.locator("a").click()
+    assert page.url.endswith("/people/1003")
+    assert page.locator("[data-stage]").inner_text() == "mql"
+    assert page.locator("[data-summary]").inner_text().strip()
+    assert page.locator('[data-table="transitions"] [data-transition]').count() == 1
+    systems = page.locator('[data-table="changes"] [data-change] td:nth-child(3)').all_inner_texts()
+    assert sorted(systems) == ["hubspot", "salesforce"], "what was written where"
+    page.locator('[data-table="changes"] [data-change] a[href^="/runs/"]').first.click()
+    assert "/runs/" in page.url and page.locator("h1").inner_text().startswith("Run ")
