@@ -134,8 +134,9 @@ def test_given_seeded_store_when_chart_requested_then_a_png_of_page_size(client,
     assert png_size(response.data) == (800, 360) and len(response.data) > 10_000
 
 
-def test_given_bad_period_when_requested_then_400_naming_it(client):
-    response = client.get("/funnel?since=fortnight")
+@pytest.mark.parametrize("path", ["/funnel", "/sla", "/queue", "/errors", "/charts/sla.png"])
+def test_given_bad_period_when_requested_then_400_naming_it(client, path):
+    response = client.get(f"{path}?since=fortnight")
     assert response.status_code == 400 and "fortnight" in response.get_data(as_text=True)
 
 

@@ -17,8 +17,8 @@ def _rt() -> Any:
     return current_app.config["LEADSYNC_RT"]
 
 
-def _since() -> str:
-    since = request.args.get("since", DEFAULT_SINCE)
+def _since(default: str = DEFAULT_SINCE) -> str:
+    since = request.args.get("since", default)
     try:
         pages.period_start(since, _rt().clock())
     except ConfigError:
@@ -45,7 +45,7 @@ def run_view(run_id: int) -> str:
 
 @blueprint.get("/errors")
 def errors_view() -> str:
-    return render_template("errors.html", data=pages.errors(_rt(), request.args.get("since", "30d")), active="errors")
+    return render_template("errors.html", data=pages.errors(_rt(), _since("30d")), active="errors")
 
 
 @blueprint.get("/people")
