@@ -111,6 +111,7 @@ class HubSpotState:
             self._put("contacts", contact.id, contact.properties, contact.created_at, modified)
             if contact.company_id:
                 self.primary_company[contact.id] = contact.company_id
+        self.merged_into.update(dict(seed.merges))
         # Event properties are never changed after the fact, so the seed's dicts are shared.
         self.events = [Event(e.id, e.event_type, e.contact_id, e.occurred_at, e.properties)
                        for e in seed.events]

@@ -78,6 +78,7 @@ class HubSpotSeed:
     contacts: list[HubSpotContact]
     events: list[HubSpotEvent]
     email_events: list[EmailEvent]
+    merges: list[tuple[str, str]] = field(default_factory=list)   # (merged-away id, survivor id)
 
 
 # ---- Salesforce --------------------------------------------------------------------------

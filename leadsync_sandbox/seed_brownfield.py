@@ -84,6 +84,8 @@ class _Builder:
         self.events: list[HubSpotEvent] = []
         self.email_events: list[EmailEvent] = []
         self.org = _Org()
+        self.merges: list[tuple[str, str]] = []
+        self.bulk_edits: list[datetime] = []
         self.manifest = Manifest()
         self._props_cache: dict[tuple[str, str], dict[str, str]] = {}
         users = [_user(i, spec, now) for i, spec in enumerate(SALES_USERS)]
@@ -93,13 +95,20 @@ class _Builder:
     def build(self) -> Seed:
         companies = self._companies()
         births = sorted(self._moment(HISTORY_DAYS) for _ in range(self.people))
+        # Workflows and list imports touch thousands of contacts in the same millisecond.
+        self.bulk_edits = sorted(self._moment(HISTORY_DAYS) for _ in range(4))
         contacts, next_id = [], FIRST_CONTACT_ID
         for born in births:
-            contacts.append(self._contact(str(next_id), born, companies))
-            next_id += self.rng.choice((1, 1, 1, 2, 3))   # deleted and merged ids leave gaps
+            merged_away = None
+            if self.rng.random() < 0.015:   # a duplicate someone merged into this contact
+                merged_away, next_id = str(next_id), next_id + 1
+                self.merges.append((merged_away, str(next_id)))
+            contacts.append(self._contact(str(next_id), born, companies, merged_away))
+            next_id += self.rng.choice((1, 1, 1, 2, 3))   # deleted contacts leave gaps
         self._salesforce_only_leads(max(1, self.people // 25))
         self.manifest.customer_accounts = {a["Id"] for a in self.org.accounts if a["Type"] == "Customer"}
-        hubspot = HubSpotSeed([c.hubspot for c in companies], contacts, self.events, self.email_events)
+        hubspot = HubSpotSeed([c.hubspot for c in companies], contacts, self.events, self.email_events,
+                              self.merges)
         users = self.users
         manager = next(u for u in users if u["UserRoleName"] == "Sales Manager")["Id"]
         integration = next(u for u in users if u["UserRoleName"] == "Integration")["Id"]
@@ -127,7 +136,8 @@ class _Builder:
             out.append(_Company(company, size, customer=rng.random() < 0.12))
         return out
 
-    def _contact(self, contact_id: str, born: datetime, companies: list[_Company]) -> HubSpotContact:
+    def _contact(self, contact_id: str, born: datetime, companies: list[_Company],
+                 merged_away: str | None) -> HubSpotContact:
         rng = self.rng
         stage = _weighted(rng, LIFECYCLE_MIX)
         company = self._company_for(stage, companies)
@@ -135,6 +145,8 @@ class _Builder:
         domain = rng.choice(FREE_MAIL) if rng.random() < 0.07 else company.hubspot.properties["domain"]
         email = f"{first}.{last}{contact_id}@{domain}".lower().replace("'", "")
         modified = born + (self.now - born) * (rng.random() ** 0.5)   # most edits are recent
+        if rng.random() < 0.12:
+            modified = max([born] + [moment for moment in self.bulk_edits if moment >= born][:1])
         props = {
             "email": email, "firstname": first, "lastname": last,
             "company": company.hubspot.properties["name"] if rng.random() > 0.05 else "",
@@ -146,6 +158,9 @@ class _Builder:
             "lifecyclestage": stage, "hs_lead_status": self._sales_status(stage),
             "createdate": iso(born), "lastmodifieddate": iso(modified),
         }
+        if merged_away:
+            props["hs_merged_object_ids"] = merged_away
+            self.manifest.merged_ids[contact_id] = [merged_away]
         contact = HubSpotContact(contact_id, props, born, company.hubspot.id)
         views = self._activities(contact, stage, born)
         if views:
@@ -289,7 +304,7 @@ class _Builder:
                   "FirstName": p["firstname"], "LastName": p["lastname"], "Title": p["jobtitle"] or None,
                   "OwnerId": account["OwnerId"], "CreatedDate": contact.created_at + timedelta(days=3)}
         if linked:
-            record[self.rng.choice(EXTERNAL_ID_SPELLINGS)] = contact.id
+            record[self.rng.choice(EXTERNAL_ID_SPELLINGS)] = self._external_id(contact)
         org.contacts.append(record)
         self.manifest.note_sf_contact(contact.id, record["Id"], account["Id"])
         return record
@@ -316,7 +331,7 @@ class _Builder:
                 "LeadSource": "Web" if linked else "Trade Show", "IsConverted": status == "Closed - Converted",
                 "CreatedDate": created, "LastModifiedDate": created, "SystemModstamp": created}
         if linked:
-            lead[self.rng.choice(EXTERNAL_ID_SPELLINGS)] = contact.id
+            lead[self.rng.choice(EXTERNAL_ID_SPELLINGS)] = self._external_id(contact)
         if lead["IsConverted"]:
             sf_contact, opp = converted or (None, None)
             lead.update({"ConvertedAccountId": account["Id"] if account else None,
@@ -340,6 +355,11 @@ class _Builder:
                     "CreatedDate": created, "LastModifiedDate": created, "SystemModstamp": created}
             org.leads.append(lead)
             self.manifest.salesforce_only_leads.append(lead["Id"])
+
+    def _external_id(self, contact: HubSpotContact) -> str:
+        """The HubSpot id the CRM record carries: after a merge, often the merged-away one."""
+        merged = contact.properties.get("hs_merged_object_ids")
+        return merged if merged and self.rng.random() < 0.5 else contact.id
 
     # -- time and ids ------------------------------------------------------------------------
 

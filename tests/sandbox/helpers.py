@@ -24,6 +24,7 @@ def salesforce_client(sandbox: Sandbox) -> Salesforce:
                           data={"grant_type": "client_credentials", "client_id": c["SF_CLIENT_ID"],
                                 "client_secret": c["SF_CLIENT_SECRET"]}).json()
     session = requests.Session()
+    session.trust_env = False   # else REQUESTS_CA_BUNDLE from the environment wins over verify
     session.verify = bundle
     return Salesforce(instance_url=token["instance_url"], session_id=token["access_token"], session=session,
                       version="59.0")
