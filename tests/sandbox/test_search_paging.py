@@ -5,6 +5,7 @@ limit, merged and archived ids. Driven by the unmodified hubspot-api-client."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any, Callable
 
 import pytest
@@ -49,25 +50,19 @@ def _page_by_offset(hs: HubSpotApis, groups: list[dict[str, Any]], limit: int) -
 
 
 def _page_by_keyset(hs: HubSpotApis, until_ms: int, limit: int) -> list[str]:
-    """(lastmodifieddate, hs_object_id) keyset paging: every page starts after the last key."""
-    seen, last = [], None
+    """Keyset paging on hs_object_id inside a fixed window: each page starts after the last id,
+    so records that move out of the window cannot shift the unread ones."""
+    seen, last = [], "0"
     while True:
-        upper = {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(until_ms)}
-        if last is None:
-            groups = [{"filters": [upper]}]
-        else:
-            stamp, rid = last
-            groups = [{"filters": [upper, {"propertyName": "lastmodifieddate", "operator": "GT", "value": stamp}]},
-                      {"filters": [upper, {"propertyName": "lastmodifieddate", "operator": "EQ", "value": stamp},
-                                   {"propertyName": "hs_object_id", "operator": "GT", "value": rid}]}]
         page = hs.contacts_search.do_search({
-            "filterGroups": groups, "limit": limit, "properties": ["lastmodifieddate"],
-            "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]})
+            "filterGroups": [{"filters": [
+                {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(until_ms)},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": last}]}],
+            "limit": limit, "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]})
         if not page.results:
             return seen
         seen += [r.id for r in page.results]
-        tail = page.results[-1]
-        last = (str(to_millis(tail.properties["lastmodifieddate"])), tail.id)
+        last = page.results[-1].id
 
 
 # ---- offset paging under concurrent writes --------------------------------------------------
@@ -198,6 +193,22 @@ def test_given_an_hs_object_id_filter_then_ids_compare_as_numbers(box, hs, opera
         {"propertyName": "hs_object_id", "operator": operator, "value": pivot}]}]})
     expected = {i for i in box.hubspot.objects["contacts"] if check(int(i), int(pivot))}
     assert {r.id for r in found.results} == expected and found.total == len(expected)
+
+
+def test_given_many_contacts_with_one_lastmodifieddate_then_ties_are_not_in_id_order_unless_sorted_by_id() -> None:
+    with Sandbox(people=400, now=NOW, salesforce=False, portal="brownfield", hubspot_rate_per_10s=100_000) as box:
+        box.hubspot.limits.search_per_second = 10_000
+        hs = hubspot_apis(box)
+        stamp = Counter(c["lastmodifieddate"] for c in box.hubspot.contacts()).most_common(1)[0][0]
+        groups = [{"filters": [{"propertyName": "lastmodifieddate", "operator": "EQ", "value": str(to_millis(stamp))}]}]
+
+        def ids(sort: str) -> list[str]:
+            return [r.id for r in hs.contacts_search.do_search(
+                {"filterGroups": groups, "limit": 200, "sorts": [{"propertyName": sort, "direction": "ASCENDING"}]}).results]
+        by_modified = ids("lastmodifieddate")
+        assert len(by_modified) > 10 and by_modified == ids("lastmodifieddate")   # stable between requests
+        assert by_modified != sorted(by_modified, key=int)
+        assert ids("hs_object_id") == sorted(by_modified, key=int)
 
 
 def test_given_between_on_lastmodifieddate_then_both_ends_are_inclusive_and_sort_descends(box, hs) -> None:
