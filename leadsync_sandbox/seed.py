@@ -79,6 +79,7 @@ class HubSpotSeed:
     events: list[HubSpotEvent]
     email_events: list[EmailEvent]
     merges: list[tuple[str, str]] = field(default_factory=list)   # (merged-away id, survivor id)
+    forms: list[dict[str, Any]] = field(default_factory=list)      # marketing forms v3: id, name, createdAt
 
 
 # ---- Salesforce --------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 truth, the same for the same arguments. What it holds, and what a first sync must respect:
 - HubSpot contacts in every lifecycle stage, ``hs_lead_status`` set by sales on many of them,
   standard properties only (``numemployees`` as HubSpot's range picklist), create and modify
-  dates over two years, form submissions with GUID form ids, page views and email events.
+  dates over two years, form submissions naming their form by GUID only (the names are on
+  the forms, served by marketing forms v3), page views and email events.
 - Salesforce Leads already linked by ``HubSpot_Contact_Id__c`` in every status (converted
   ones with ``IsConverted`` and their Contact, Account and Opportunity), Contacts on customer
   Accounts, open, won and lost Opportunities, Leads sales typed in with the same email and no
@@ -108,7 +109,7 @@ class _Builder:
         self._salesforce_only_leads(max(1, self.people // 25))
         self.manifest.customer_accounts = {a["Id"] for a in self.org.accounts if a["Type"] == "Customer"}
         hubspot = HubSpotSeed([c.hubspot for c in companies], contacts, self.events, self.email_events,
-                              self.merges)
+                              self.merges, self._form_definitions())
         users = self.users
         manager = next(u for u in users if u["UserRoleName"] == "Sales Manager")["Id"]
         integration = next(u for u in users if u["UserRoleName"] == "Integration")["Id"]
@@ -218,10 +219,11 @@ class _Builder:
         return self._props_cache[key]
 
     def _form_props(self, guid: str, name: str, page: str) -> dict[str, str]:
+        # The event names the form by GUID only; its name lives on the form (marketing forms v3).
         key = ("form", guid)
         if key not in self._props_cache:
-            self._props_cache[key] = {"hs_form_id": guid, "hs_form_title": name,
-                                      "hs_url": VENDOR_SITE + page, "hs_title": name}
+            self._props_cache[key] = {"hs_form_id": guid, "hs_form_type": "HUBSPOT",
+                                      "hs_url": VENDOR_SITE + page, "hs_title": _page_title(page)}
         return self._props_cache[key]
 
     def _event(self, contact_id: str, kind: str, moment: datetime, props: dict[str, str]) -> None:
@@ -230,6 +232,11 @@ class _Builder:
     def _email(self, kind: str, email: str, moment: datetime, campaign_id: int, **extra: Any) -> None:
         moment = min(moment, self.now - timedelta(seconds=1))
         self.email_events.append(EmailEvent(self._uuid(), kind, email, moment, campaign_id, extra))
+
+    def _form_definitions(self) -> list[dict[str, Any]]:
+        fields = (("email", "Email"), ("firstname", "First name"), ("lastname", "Last name"), ("company", "Company"))
+        return [{"id": guid, "name": name, "createdAt": iso(self.now - timedelta(days=HISTORY_DAYS + 30 - 40 * n)),
+                 "fields": fields} for n, (guid, (name, _, _)) in enumerate(FORMS.items())]
 
     # -- Salesforce --------------------------------------------------------------------------
 
@@ -378,6 +385,10 @@ class _Builder:
 def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
     values, weights = zip(*choices)
     return rng.choices(values, weights=weights, k=1)[0]
+
+
+def _page_title(path: str) -> str:
+    return next((title for page, title in PAGES if page == path), path.strip("/").split("/")[-1].replace("-", " ").title())
 
 
 def _phone(rng: random.Random) -> str:

@@ -3,6 +3,7 @@ fast to build, and with a manifest whose audit a careful first sync leaves at ze
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -26,7 +27,7 @@ from tests.sandbox.helpers import salesforce_client
 from tests.sandbox_fixtures import NOW, hubspot_apis
 
 REPO = Path(__file__).resolve().parents[2]
-GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 RANGES = {"1-5", "5-25", "25-50", "50-100", "100-500", "500-1000", "1000+"}
 
 
@@ -107,12 +108,13 @@ def test_given_the_seed_then_dates_span_two_years_and_ids_grow_with_createdate(b
     assert shared > 100   # a workflow or import touched many contacts in one millisecond
 
 
-def test_given_the_seed_then_forms_have_guids_and_names_and_activity_spans_two_years(big) -> None:
+def test_given_the_seed_then_submissions_name_forms_by_guid_and_activity_spans_two_years(big) -> None:
     seed, _ = big
     forms = [e for e in seed.hubspot.events if e.event_type == "e_submitted_form"]
     assert forms and all(GUID.match(e.properties["hs_form_id"]) for e in forms)
-    assert {e.properties["hs_form_title"] for e in forms} == {name for name, _, _ in FORMS.values()}
-    assert {e.properties["hs_form_title"] for e in forms} >= set(DEMO_FORM_NAMES)
+    assert not any("hs_form_title" in e.properties for e in forms)   # names live on the forms
+    assert {e.properties["hs_form_id"] for e in forms} == set(FORMS)
+    assert {f["name"] for f in seed.hubspot.forms} == {name for name, _, _ in FORMS.values()} >= set(DEMO_FORM_NAMES)
     views = [e.occurred_at for e in seed.hubspot.events if e.event_type == "e_visited_page"]
     opens = [e.created for e in seed.hubspot.email_events if e.type == "OPEN"]
     assert len(views) > 20_000 and len(opens) > 5_000
@@ -179,7 +181,6 @@ def test_given_the_manifest_then_owned_covers_sales_stages_customers_opportuniti
 
 
 def test_given_the_manifest_written_then_it_is_json_with_the_counts(big, tmp_path: Path) -> None:
-    import json
     _, manifest = big
     data = json.loads(manifest.write(tmp_path / "m.json").read_text())
     assert data["summary"]["owned"] == len(data["owned"]) and data["sales_lead_status"]
@@ -205,6 +206,21 @@ def test_given_a_running_brownfield_sandbox_then_the_clients_see_what_the_manife
     assert hs.contacts.get_by_id(old).id == survivor
     properties = {p.name for p in hs.properties.get_all("contacts").results}
     assert "wants_sales_contact" not in properties and "numemployees" in properties
+    demo = {f["name"]: f["id"] for f in _all_forms(box)}
+    assert set(DEMO_FORM_NAMES) <= set(demo) and all(GUID.match(i) for i in demo.values())
+
+
+def _all_forms(box: Sandbox) -> list[dict]:
+    """Every form through marketing forms v3, page by page (raw JSON, as the adapter reads)."""
+    forms_api = hubspot_apis(box).client.marketing.forms.forms_api
+    found, after = [], None
+    while True:
+        kwargs = {"limit": 4, "_preload_content": False, **({"after": after} if after else {})}
+        page = json.loads(forms_api.get_page(**kwargs).data)
+        found += page["results"]
+        after = (page.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            return found
 
 
 def test_given_an_untouched_brownfield_then_the_audit_counts_zero_and_each_harm_counts_one(box) -> None:
@@ -258,3 +274,11 @@ def test_given_bad_sandbox_arguments_then_exit_2_naming_the_option(args: list[st
     done = subprocess.run([sys.executable, "-m", "connector.cli.commands", "sandbox", *args], capture_output=True,
                           text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert done.returncode == 2 and message in done.stderr
+
+
+def test_given_an_unknown_form_id_then_404_in_hubspots_shape(box) -> None:
+    from hubspot.marketing.forms import ApiException as FormsError
+    forms_api = hubspot_apis(box).client.marketing.forms.forms_api
+    with pytest.raises(FormsError) as caught:
+        forms_api.get_by_id("00000000-0000-4000-8000-000000000000", _preload_content=False)
+    assert caught.value.status == 404 and json.loads(caught.value.body)["category"] == "OBJECT_NOT_FOUND"
