@@ -36,7 +36,6 @@ class Manifest:
     customer_accounts: set[str] = field(default_factory=set)
     opportunities: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # → (opp id, stage)
     merged_ids: dict[str, list[str]] = field(default_factory=dict)      # survivor → merged-away ids
-    at_customer_company: list[str] = field(default_factory=list)
     salesforce_only_leads: list[str] = field(default_factory=list)
 
     # -- recording (the seed builder) --
@@ -55,9 +54,6 @@ class Manifest:
 
     def note_opportunity(self, contact_id: str, opp_id: str, stage: str) -> None:
         self.opportunities.setdefault(contact_id, []).append((opp_id, stage))
-
-    def note_customer_company(self, contact_id: str) -> None:
-        self.at_customer_company.append(contact_id)
 
     # -- what it says --
 

@@ -344,7 +344,7 @@ def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
 # ---- Salesforce generation ---------------------------------------------------------------
 
 def _build_salesforce(rng: random.Random, now: datetime, hubspot: HubSpotSeed) -> SalesforceSeed:
-    users = [_user(index, spec, now) for index, spec in enumerate(SALES_USERS)]
+    users = [sales_user(index, spec, now) for index, spec in enumerate(SALES_USERS)]
     manager = next(u for u in users if u["UserRoleName"] == "Sales Manager")
     reps = [u for u in users if u["UserRoleName"] == "Sales Rep"]
     integration = next(u for u in users if u["UserRoleName"] == "Integration")
@@ -356,7 +356,7 @@ def _build_salesforce(rng: random.Random, now: datetime, hubspot: HubSpotSeed) -
                           [r["Id"] for r in reps])
 
 
-def _user(index: int, spec: dict[str, str], now: datetime) -> dict[str, Any]:
+def sales_user(index: int, spec: dict[str, str], now: datetime) -> dict[str, Any]:
     username = f"{spec['first'].lower()}.{spec['last'].lower()}@example-vendor.com"
     return {
         "Id": sf_id("005", index + 1), "Username": username, "Email": username,

@@ -26,7 +26,7 @@ from leadsync_sandbox.brownfield_manifest import Manifest
 from leadsync_sandbox.hubspot_schema import COMPANY_INDUSTRIES
 from leadsync_sandbox.seed import (
     EmailEvent, HubSpotCompany, HubSpotContact, HubSpotEvent, HubSpotSeed, SalesforceSeed, Seed,
-    _user, iso, sf_id,
+    iso, sales_user, sf_id,
 )
 from leadsync_sandbox.seed_brownfield_catalog import (
     COMPANY_SIZES, COMPANY_SUFFIXES, COMPANY_WORDS, FORMS, FORMS_BY_KIND, LIFECYCLE_MIX, OPEN_STAGES,
@@ -89,7 +89,7 @@ class _Builder:
         self.bulk_edits: list[datetime] = []
         self.manifest = Manifest()
         self._props_cache: dict[tuple[str, str], dict[str, str]] = {}
-        users = [_user(i, spec, now) for i, spec in enumerate(SALES_USERS)]
+        users = [sales_user(i, spec, now) for i, spec in enumerate(SALES_USERS)]
         self.users = users
         self.reps = [u["Id"] for u in users if u["UserRoleName"] == "Sales Rep"]
 
@@ -241,7 +241,7 @@ class _Builder:
     # -- Salesforce --------------------------------------------------------------------------
 
     def _salesforce_for(self, contact: HubSpotContact, stage: str, company: _Company) -> None:
-        rng, p = self.rng, contact.properties
+        rng = self.rng
         if stage in ("customer", "evangelist"):
             account = self._account(company, customer=True)
             sf_contact = self._sf_contact(contact, account, linked=rng.random() < 0.6)
@@ -269,8 +269,6 @@ class _Builder:
             self._lead(contact, status, linked=True)
         elif stage in ("lead", "other", "subscriber"):
             self._history(contact, stage, company)
-        if p["company"] and company.customer and stage not in ("customer", "evangelist"):
-            self.manifest.note_customer_company(contact.id)
 
     def _history(self, contact: HubSpotContact, stage: str, company: _Company) -> None:
         """Earlier contact with sales: recycled, lost, or typed in by hand without the id."""
