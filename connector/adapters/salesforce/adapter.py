@@ -222,7 +222,7 @@ class SalesforceAdapter:
 
     def update(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
-        existing = [w for w in writes if w.record_id]
+        existing = self._onto_converted_contacts([w for w in writes if w.record_id], outcome)
         new = self._without_open_tasks([w for w in writes if not w.record_id], outcome)   # Tasks: created
         for chunk in _chunks(existing, COLLECTION_SIZE):
             records = [{"attributes": {"type": w.object}, "id": w.record_id, **_json_values(w.values)}
@@ -232,6 +232,33 @@ class SalesforceAdapter:
             records = [{"attributes": {"type": w.object}, **_json_values(w.values)} for w in chunk]
             outcome.merge(self._collection("POST", "composite/sobjects", chunk, records, False))
         return outcome
+
+    def _onto_converted_contacts(self, writes: Sequence[Write], outcome: WriteOutcome) -> list[Write]:
+        """After conversion the person lives on the Contact (and the Opportunity): Salesforce
+        refuses any write to a converted Lead (CANNOT_UPDATE_CONVERTED_LEAD). A write aimed at a
+        converted Lead goes to its Contact instead, with only what a Contact carries."""
+        m = self.mapping
+        lead_ids = sorted({str(w.record_id) for w in writes if w.object == m.lead_object and w.record_id})
+        contacts: dict[str, str | None] = {}
+        for chunk in _chunks(lead_ids, IN_CHUNK):
+            where = format_soql("Id IN {} AND IsConverted = true", chunk)
+            for raw in self._query(self._select(m.lead_object, ["Id", "ConvertedContactId"], where, "Id")):
+                contacts[raw["Id"]] = raw.get("ConvertedContactId")
+        if not contacts:
+            return list(writes)
+        carried = {f.name for f in m.lead_write} | {f.name for f in m.lead_fields if f.canonical in m.contact_carries}
+        redirected = []
+        for w in writes:
+            if w.object != m.lead_object or w.record_id not in contacts:
+                redirected.append(w)
+                continue
+            contact_id = contacts[str(w.record_id)]
+            values = {k: v for k, v in w.values.items() if k in carried}
+            if contact_id and values:
+                redirected.append(Write(w.key, contact_id, values, m.contact_object))
+            else:
+                outcome.written[w.key] = contact_id or str(w.record_id)   # nothing a Contact can hold
+        return redirected
 
     def _without_open_tasks(self, writes: Sequence[Write], outcome: WriteOutcome) -> list[Write]:
         """A Task is created once: when an open Task with the same subject already sits on the
