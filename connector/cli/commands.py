@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from connector import __version__
-from connector.core.errors import ConfigError, LeadsyncError
+from connector.core.errors import ConfigError, LeadsyncError, Problem
 
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
 
@@ -69,11 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quarantine", help="records held back with their reason")
     qsub = p.add_subparsers(dest="action", required=True)
-    for name, text in (("list", "list quarantined records"), ("retry", "retry on the next cycle"), ("drop", "forget them")):
-        q = qsub.add_parser(name, help=text)
-        if name != "list":
-            q.add_argument("ids", nargs="*", type=int, help="entry ids (default: all)")
-        q.add_argument("--json", action="store_true")
+    q = qsub.add_parser("list", help="list quarantined records")
+    q.add_argument("--json", action="store_true")
+    q = qsub.add_parser("retry", help="retry on the next cycle (also undoes a drop)")
+    q.add_argument("ids", nargs="*", type=int, help="entry ids (default: all)")
+    q.add_argument("--json", action="store_true")
+    q = qsub.add_parser("drop", help="give up on records: never written or retried again")
+    q.add_argument("ids", nargs="*", type=int, help="entry ids (or --all --yes)")
+    q.add_argument("--all", action="store_true", help="every quarantined record (needs --yes)")
+    q.add_argument("--yes", action="store_true", help="confirm --all")
+    q.add_argument("--json", action="store_true")
 
     p = sub.add_parser("sandbox", help="start the local HubSpot and Salesforce emulators with sample data")
     p.add_argument("--people", type=int, default=300)
@@ -174,12 +179,34 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
             n = store.make_due(args.ids or None, _now())
             print(json.dumps({"retry": n}) if args.json else f"{n} quarantined record(s) will be retried on the next cycle")
         elif args.action == "drop":
-            ids = args.ids or [q.id for q in store.quarantined()]
-            n = store.drop_quarantined(ids)
-            print(json.dumps({"dropped": n}) if args.json else f"dropped {n} quarantined record(s)")
+            ids = _ids_to_drop(args, store)
+            n = store.drop_quarantined(ids, _now())
+            print(json.dumps({"dropped": n}) if args.json else
+                  f"dropped {n} quarantined record(s): leadsync will not write them again "
+                  "(`leadsync quarantine retry ID` undoes it)")
         else:
             print_quarantine(store.quarantined(), as_json=args.json, redactor=rt.redactor)
     return EXIT_OK
+
+
+def _ids_to_drop(args: argparse.Namespace, store: Any) -> list[int]:
+    """Dropping is not undone by the next cycle, so it names its records or says --all --yes."""
+    if args.ids and args.all:
+        raise ConfigError(Problem("command line", "quarantine drop", "give entry ids or --all, not both"))
+    if args.all and not args.yes:
+        raise ConfigError(Problem("command line", "quarantine drop --all",
+                                  "drops every quarantined record; add --yes to confirm"))
+    if not args.ids and not args.all:
+        raise ConfigError(Problem("command line", "quarantine drop",
+                                  "name the entry ids to drop (see `leadsync quarantine list`), or --all --yes"))
+    if args.all:
+        return [q.id for q in store.quarantined()]
+    known = {q.id for q in store.quarantined(ids=args.ids)}
+    unknown = sorted(set(args.ids) - known)
+    if unknown:
+        raise ConfigError(Problem("command line", "quarantine drop",
+                                  f"no quarantined entry with id {', '.join(map(str, unknown))}"))
+    return list(args.ids)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -45,6 +45,12 @@ class WriteBack:
 
     def _process(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
                  crm_records: Mapping[str, CrmRecord] | None = None) -> None:
+        # A record that waits for a person (a permanent refusal, or dropped) is not written again,
+        # however often it comes round, until someone asks for a retry.
+        held = self.store.held([p.id for p in people])
+        if held:
+            summary.add("held", len(held))
+            people = [p for p in people if p.id not in held]
         if not people:
             return
         remote = _Remote(compare_remote, crm_records or {})
@@ -276,9 +282,14 @@ class WriteBack:
         self.store.quarantine(system=system, hubspot_id=key, email=email, operation=operation, code=error.code,
                               reason=str(error), detail=error.detail, transient=error.transient, now=now,
                               next_attempt_at=now + backoff if error.transient else None)
+        summary.add("quarantined")
+        if previous and previous[0].code == error.code:
+            # The same error again (a transient one retried): the entry counts the attempts;
+            # the log keeps the first occurrence only.
+            log.debug("still quarantined: %s %s %s (%s, attempt %d)", system, operation, key, error.code, attempts + 1)
+            return
         self.store.add_error(run_id=summary.run_id, at=now, kind="quarantined", system=system, hubspot_id=key,
                              email=email, message=f"{operation} quarantined: {error}", detail=error.detail)
-        summary.add("quarantined")
 
     def _retry_quarantine(self, now: datetime, summary: Summary) -> None:
         due = self.store.quarantined(due_at=now)

@@ -19,6 +19,7 @@ from simple_salesforce.format import format_soql
 from connector.ports import Account, CrmRecord, Opportunity, Write, WriteOutcome
 from connector.adapters.salesforce.soap import (HEADERS as SOAP_HEADERS, MAX_CONVERTS, convert_envelope,
                                                 parse_convert_response, soap_url)
+from connector.adapters.salesforce.remedies import refused_fields, remedy
 from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings, Token
 from connector.core.errors import ConfigError, Problem, SkippableRecord
 from connector.core.mapping import SalesforceMapping, read_fields
@@ -337,11 +338,15 @@ class SalesforceAdapter:
 
 
 def record_error(errors: Sequence[Mapping[str, Any]]) -> SkippableRecord:
+    """One refused record: the code, the fields it names and what a person should do about it."""
     first = errors[0] if errors else {}
     code = str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN")
-    fields = ", ".join(first.get("fields") or [])
-    message = f"Salesforce refused the record: {code}" + (f" on {fields}" if fields else "")
-    return SkippableRecord(message, code=code, transient=code in TRANSIENT_CODES,
+    fields = refused_fields(first)
+    message = f"Salesforce refused the record: {code}" + (f" on {', '.join(fields)}" if fields else "")
+    transient = code in TRANSIENT_CODES
+    if not transient:
+        message += f". To do: {remedy(code, fields)}"
+    return SkippableRecord(message, code=code, transient=transient,
                            detail="; ".join(str(e.get("message", "")) for e in errors))
 
 
