@@ -53,7 +53,8 @@ class Sandbox:
                  now: datetime | None = None, hubspot_rate_per_10s: int = 100,
                  salesforce_daily_limit: int = 15000, salesforce: bool = True) -> None:
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
-        self.directory = Path(directory) if directory else Path(self._tmp.name)
+        # Absolute, so the config and CA bundle it prints work from any directory.
+        self.directory = (Path(directory) if directory else Path(self._tmp.name)).resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.seed: Seed = build_seed(seed, people, now or datetime.now(timezone.utc))
         self.calls = CallLog()
@@ -152,6 +153,10 @@ class Sandbox:
                                      self.hubspot.limits.per_10s), encoding="utf-8")
         return path
 
+    def write_default_config(self) -> Path:
+        """``leadsync-sandbox.toml`` beside the certificates, with the state store there too."""
+        return self.write_config(self.directory / "leadsync-sandbox.toml", f"sqlite:///{self.directory / 'leadsync.db'}")
+
     def run_forever(self, out: Any = None) -> None:
         """``leadsync sandbox``: serve until SIGINT/SIGTERM, after saying how to connect."""
         out = out or sys.stdout
@@ -159,8 +164,7 @@ class Sandbox:
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
-            config = self.write_config(self.directory / "leadsync-sandbox.toml",
-                                       f"sqlite:///{self.directory / 'leadsync.db'}")
+            config = self.write_default_config()
             _announce(self, config, out)
             stop.wait()
         finally:

@@ -118,6 +118,30 @@ def _runtime(args: argparse.Namespace, **kwargs: Any):
     return Runtime.from_config_path(args.config, **kwargs)
 
 
+def _reading(args: argparse.Namespace):
+    """A runtime for the commands that only read the state store (logs, report, explain,
+    quarantine, simulate): a missing SQLite file is a wrong --config, not an empty history, so
+    it is refused instead of being created empty."""
+    rt = _runtime(args, connect=False)
+    path = sqlite_file(rt.config.state_url)
+    if path is not None and not path.exists():
+        rt.close()
+        raise ConfigError(Problem(rt.config.file, "state.url",
+                                  f"no state store at {path}: pass --config (or set LEADSYNC_CONFIG) for the store "
+                                  "leadsync syncs into, or run `leadsync sync` first"))
+    return rt
+
+
+def sqlite_file(url: str):
+    """The database file of a sqlite:/// URL (None for other stores and in-memory SQLite)."""
+    from pathlib import Path
+    if not url.startswith("sqlite"):
+        return None
+    database = url.split(":///", 1)[1] if ":///" in url else ""
+    database = database.split("?", 1)[0]
+    return Path(database).resolve() if database and database != ":memory:" else None
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     with _runtime(args) as rt:
         rt.warn_if_review_due()
@@ -145,13 +169,13 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from connector.cli.logs_view import show_logs
-    with _runtime(args, connect=False) as rt:
+    with _reading(args) as rt:
         return show_logs(rt.store, args, rt.redactor)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from connector.cli.explain_cmd import explain_email
-    with _runtime(args, connect=False) as rt:
+    with _reading(args) as rt:
         return explain_email(rt, args.email, as_json=args.json)
 
 
@@ -161,19 +185,19 @@ def cmd_definition(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.action == "check":
         return check_command(config, args.file)
-    with _runtime(args, connect=False) as rt:
+    with _reading(args) as rt:
         return simulate_command(rt, args.file, args.since, as_json=args.json)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from connector.cli.reports import show_report
-    with _runtime(args, connect=False) as rt:
+    with _reading(args) as rt:
         return show_report(rt, args.kind, as_json=args.json, since=args.since)
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from connector.cli.render import print_quarantine
-    with _runtime(args, connect=False) as rt:
+    with _reading(args) as rt:
         store = rt.store
         if args.action == "retry":
             n = store.make_due(args.ids or None, _now())
