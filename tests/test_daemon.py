@@ -127,6 +127,17 @@ def test_given_cycle_jobs_when_run_then_each_loop_syncs_its_leg_and_metrics_coun
     assert metrics.registry.get_sample_value("leadsync_handoffs_total") == 3
 
 
+def test_given_idle_and_busy_cycles_when_logged_then_idle_at_debug_busy_at_info(rt, caplog):
+    daemon = Daemon(rt)
+    rt.sync = lambda kind="sync", legs=(): Summary(run_id=1, kind=kind)
+    with caplog.at_level(logging.DEBUG, logger="leadsync.daemon"):
+        daemon.hubspot_cycle()
+        rt.sync = lambda kind="sync", legs=(): Summary(run_id=2, kind=kind, counts={"handed_off": 1})
+        daemon.hubspot_cycle()
+    levels = [(r.levelname, r.run_id) for r in caplog.records if hasattr(r, "run_id")]
+    assert levels == [("DEBUG", 1), ("INFO", 2)]
+
+
 def test_given_runtime_with_reconcile_when_nightly_job_runs_then_it_is_used(rt):
     rt.reconcile = lambda: Summary(run_id=99, kind="reconcile")
     Daemon(rt).reconcile()
