@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--follow", action="store_true", help="keep printing new entries (JSON lines with --json)")
     p.add_argument("--detail", action="store_true", help="show errors' internal detail")
+    p.add_argument("--type", metavar="TYPE", help="errors of one type: a kind or a code (see --errors)")
+    p.add_argument("--csv", metavar="FILE", help="write every matching row (no --limit) to FILE")
 
     p = sub.add_parser("explain", help="a lead's stage, score rule by rule, and each gate")
     p.add_argument("email")
@@ -99,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args)
+    except BrokenPipeError:
+        return _closed_pipe()
     except ConfigError as exc:
         print(f"leadsync: configuration error:\n{_indent(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
@@ -107,6 +111,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeadsyncError as exc:
         print(f"leadsync: {exc}", file=sys.stderr)
         return EXIT_FATAL
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``leadsync logs | head``): stop quietly, as any Unix filter does.
+    Later writes (and the interpreter's final flush) go to /dev/null instead of raising again."""
+    import os
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OK
 
 
 def _indent(text: str) -> str:

@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine
@@ -20,6 +20,9 @@ from sqlalchemy.engine import Engine
 from connector.state import schema as s
 from connector.core.errors import FatalError
 from connector.core.model import Activity
+
+if TYPE_CHECKING:
+    from connector.state.logquery import LogFilter
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -259,6 +262,24 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(insert(s.errors).values(run_id=run_id, at=at, kind=kind, message=message, detail=detail,
                                                  system=system, hubspot_id=hubspot_id, email=email))
+
+    # -- reading the log (``leadsync logs``) ----------------------------------------------------------
+    def log_rows(self, kind: str, f: "LogFilter", *, finished_only: bool = False) -> list[dict[str, Any]]:
+        """Runs, changes or errors matching ``f``: the newest ``f.limit``, oldest first."""
+        from connector.state.logquery import rows_query
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(rows_query(kind, f, finished_only))]
+
+    def log_total(self, kind: str, f: "LogFilter") -> int:
+        """How many rows match ``f`` regardless of its limit ("showing 50 of 3,426")."""
+        from connector.state.logquery import total_query
+        with self.engine.connect() as conn:
+            return int(conn.execute(total_query(kind, f)).scalar() or 0)
+
+    def newest_log_id(self, kind: str) -> int:
+        from connector.state.logquery import newest_id_query
+        with self.engine.connect() as conn:
+            return conn.execute(newest_id_query(kind)).scalar() or 0
 
     def prune(self, before: datetime) -> dict[str, int]:
         """Delete runs, changes and errors older than the retention horizon."""
