@@ -106,7 +106,7 @@ def test_given_bad_since_when_report_then_config_error_names_the_flag(rt):
 
 # -- run summaries, dry-run plans, quarantine (connector/summary.py) ----------------------------------
 
-from connector.cli.render import print_plan, print_quarantine, print_summary  # noqa: E402
+from connector.cli.render import print_quarantine, print_summary  # noqa: E402
 from connector.engine.cycle import Summary  # noqa: E402
 
 
@@ -139,20 +139,28 @@ def test_given_summary_when_printed_then_counts_quota_and_handoff_reason_shown()
     assert "249991" in text and "Demo request (+30)" in text and "Lead 00Q1" in text
 
 
-def test_given_planned_writes_when_printed_then_one_row_per_field_with_dash_for_unknown_current(capsys):
-    planned = [{"system": "crm", "key": "101", "record": None, "object": "Lead", "values": {"Leadsync_Stage__c": "mql"}},
+def test_given_planned_writes_when_shaped_then_one_row_per_field_with_person_sync_rule_and_why():
+    from connector.cli.resync_cmd import plan_rows
+    planned = [{"system": "crm", "key": "101", "record": None, "object": "Lead", "values": {"Phone": "+1 555"},
+                "rule": "qualified (score 75, definition v1)"},
                {"system": "hubspot", "key": "102", "record": "102", "object": None, "current": {"leadsync_score": 40},
-                "values": {"leadsync_score": 65, "leadsync_stage": "mql"}}]
-    text = rendered(print_plan, planned)
-    assert "Lead (new)" in text and "— → mql" in text and "40 → 65" in text and "Planned changes (dry run, nothing written): 3" in text
-    print_plan(planned, as_json=True)
-    changes = json.loads(capsys.readouterr().out)["changes"]
-    assert [(c["field"], c["current"], c["planned"]) for c in changes] == [
-        ("Leadsync_Stage__c", None, "mql"), ("leadsync_score", 40, 65), ("leadsync_stage", None, "mql")]
+                "values": {"leadsync_score": 65}}]
+    people = {"101": {"name": "Ann Lee", "email": "ann@acme.com"}, "102": {"name": "Bo Chan", "email": "bo@acme.com"}}
+    rules = {("crm", "Phone"): "two_way", ("hubspot", "leadsync_score"): "leadsync writes"}
+    rows = plan_rows(planned, people, rules)
+    assert [(r["person"], r["email"], r["field"], r["current"], r["planned"], r["rule"]) for r in rows] == [
+        ("Ann Lee", "ann@acme.com", "Phone", None, "+1 555", "two_way"),
+        ("Bo Chan", "bo@acme.com", "leadsync_score", 40, 65, "leadsync writes")]
+    assert rows[0]["why"] == "qualified (score 75, definition v1)"
 
 
-def test_given_nothing_planned_when_printed_then_says_systems_agree():
-    assert "already agree" in rendered(print_plan, [])
+@pytest.mark.parametrize("raw, expected", [("summitmedical.com", ("summitmedical.com", None)),
+                                           ("www.SummitMedical.com", ("summitmedical.com", None)),
+                                           ("https://www.summitmedical.com/about?x=1", ("summitmedical.com", None)),
+                                           ("0015g00000AbCdE", (None, "0015g00000AbCdE")), ("1234", (None, "1234"))])
+def test_given_account_key_in_any_spelling_when_parsed_then_one_domain_or_an_id(raw, expected):
+    from connector.cli.resync_cmd import account_key
+    assert account_key(raw) == expected
 
 
 def test_given_quarantined_records_when_listed_then_reason_retry_and_masked_email(rt):

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("daemon", help="run the scheduled jobs until SIGTERM/SIGINT")
 
     p = sub.add_parser("resync", help="re-pull and re-qualify every person of one account")
-    p.add_argument("--account", required=True, help="company domain, Salesforce Account Id or HubSpot company id")
+    p.add_argument("--account", required=True,
+                   help="company domain (a URL or www. is fine), Salesforce Account Id or HubSpot company id")
     p.add_argument("--dry-run", action="store_true", help="print the planned field changes; write nothing")
     p.add_argument("--json", action="store_true")
 
@@ -165,14 +166,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_resync(args: argparse.Namespace) -> int:
+    from connector.cli.resync_cmd import resync_command
     with _runtime(args) as rt:
-        summary, planned = rt.resync(args.account, dry_run=args.dry_run)
-    from connector.cli.render import print_plan, print_summary
-    if args.dry_run:
-        print_plan(planned, as_json=args.json)
-    else:
-        print_summary(summary, as_json=args.json)
-    return EXIT_OK
+        return resync_command(rt, args.account, dry_run=args.dry_run, as_json=args.json)
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
