@@ -53,16 +53,59 @@ def fill(store):
 
 def test_given_store_when_funnel_report_then_counts_conversions_and_win_rate(rt):
     d = build_report(rt, "funnel", "30d")
-    assert d["stages"] == {"customer": 1, "mql": 2, "lead": 1}
+    assert list(d["stages"].items()) == [("lead", 1), ("mql", 2), ("customer", 1)], "funnel order"
     mql_sal = d["conversions"][0]
     assert (mql_sal["step"], mql_sal["entered"], mql_sal["converted"], mql_sal["rate_pct"]) == ("mql → sal", 3, 1, 33.3)
     assert mql_sal["verdict"] == "on target"
     assert d["win_rates"][1] == {"segment": "existing", "won": 1, "lost": 0, "rate_pct": 100.0,
                                  "target_pct": [75.0, 75.0], "verdict": "above target"}
     assert d["qualified_pipeline"]["volume"] == 0 and d["qualified_pipeline"]["value_note"]
-    assert d["qualified_pipeline"]["velocity_days"]["sal → sql"] == 2.0     # 2 days less 20 minutes, to a tenth of a day
+    assert d["qualified_pipeline"]["velocity_days"]["sal → sql"] == 1.986   # 2 days less 20 minutes, to the minute or so
     assert sum(w["mqls"] for w in d["mqls_per_week"]["weeks"]) == 3
-    assert d["mqls_per_week"]["target"] == round(300 / 13, 2)
+    assert d["mqls_per_week"]["target"] == 24                              # 300 a quarter: 23.08 a week, rounded up
+    q = d["quarter_to_date"]
+    assert (q["starts"][:10], q["qualified"], q["commitment"], q["on_track"]) == ("2026-10-01", 3, 300, False)
+
+
+def test_given_since_one_quarter_when_report_then_accepted_and_starts_on_the_quarters_first_day(rt):
+    d = build_report(rt, "funnel", "1q")
+    assert d["since"].startswith("2026-10-01T00:00")
+    assert build_report(rt, "funnel", "2q")["since"].startswith("2026-07-01")
+
+
+def test_given_funnel_when_rendered_then_money_days_and_weeks_read_as_people_say_them(rt):
+    from connector.cli.reports import fmt_days, fmt_money
+    assert fmt_money(217000.0) == "217,000" and fmt_days(0.0243) == "35 min" and fmt_days(3.24) == "3.2 days"
+    console = Console(record=True, width=80, file=io.StringIO())
+    show_report(rt, "funnel", since="30d", console=console)
+    text = console.export_text()
+    assert "≥ 24/week" in text and "23.08" not in text and "Quarter to date" in text
+    assert text.index("lead ") < text.index("mql ") < text.index("customer ")
+
+
+def test_given_untouched_fresh_handoffs_when_sla_report_then_pending_not_counted_as_compliant(rt):
+    rt.store.save_people([{"hubspot_id": f"n{i}", "email": f"n{i}@new.io", "stage": "mql", "score": 70,
+                           "handoff_at": ago(minutes=5), "owner_id": "005B"} for i in range(3)], NOW)
+    d = build_report(rt, "sla", "30d")
+    c = d["compliance"]
+    assert (c["met"], c["breached"], c["pending"]) == (1, 2, 3)
+    assert c["overall_pct"] == pytest.approx(33.3)
+    assert {r["owner_id"]: r["pending"] for r in d["by_rep"]}["005B"] == 3
+    queue = build_report(rt, "queue", "30d")
+    fresh = next(r for r in queue["leads"] if r["hubspot_id"] == "n0")
+    assert fresh["owner_id"] == "005B" and fresh["due"] == {"what": "first touch", "at": (ago(minutes=5) + timedelta(minutes=30)).isoformat(),
+                                                            "minutes_left": 25}
+    console = Console(record=True, width=80, file=io.StringIO())
+    show_report(rt, "sla", since="30d", console=console)
+    assert "1 met, 2 breached, 3 pending" in console.export_text()
+
+
+def test_given_csv_when_report_shown_then_one_row_per_lead(rt, tmp_path):
+    import csv
+    target = tmp_path / "sla.csv"
+    show_report(rt, "sla", since="30d", console=Console(file=io.StringIO()), csv_path=str(target))
+    rows = list(csv.DictReader(target.open()))
+    assert sorted(r["hubspot_id"] for r in rows) == ["1", "2", "3"] and "verdict" in rows[0]
 
 
 def test_given_store_when_sla_report_then_each_handoff_judged_and_emails_masked(rt):

@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="funnel conversion, SLA compliance, sales' queue")
     p.add_argument("kind", choices=["funnel", "sla", "queue"])
     p.add_argument("--json", action="store_true")
-    p.add_argument("--since", default="90d")
+    p.add_argument("--since", default="90d", help="e.g. 30d, 12w, or 1q (this quarter from its first day)")
+    p.add_argument("--csv", metavar="FILE", help="also write the report's rows to FILE")
 
     p = sub.add_parser("quarantine", help="records held back with their reason")
     qsub = p.add_subparsers(dest="action", required=True)
@@ -201,7 +202,7 @@ def cmd_definition(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from connector.cli.reports import show_report
     with _reading(args) as rt:
-        return show_report(rt, args.kind, as_json=args.json, since=args.since)
+        return show_report(rt, args.kind, as_json=args.json, since=args.since, csv_path=args.csv)
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:

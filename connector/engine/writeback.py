@@ -259,8 +259,8 @@ class WriteBack:
                 summary.add("near_qualified")
             if pl.to_stage == "disqualified" and pl.from_stage != "disqualified":
                 summary.add("disqualified")
-            if pl.to_stage == "mql":
-                summary.add("qualified")
+            if pl.to_stage == "mql" and pl.from_stage != "mql" and stage_holds:
+                summary.add("qualified")   # newly qualified in this run, not everyone who still is
             rows.append(snapshot)
         self.store.save_people(rows, now)
         self.store.add_changes(changes)
