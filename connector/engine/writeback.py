@@ -20,6 +20,7 @@ from connector.ports import CrmRecord, Person, Write, WriteOutcome
 from connector.core.errors import SkippableRecord
 from connector.core.handoff import route
 from connector.core.mapping import email_domain
+from connector.core.explain import disqualification_reason
 from connector.core.qualify import Qualification, evaluate, handoff_reason
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class WriteBack:
         handoff_at = now if plan.new_handoff else row.get("handoff_at")
         reason = (handoff_reason(result, lead) if new_stage in ("mql", "sal", "sql", "opportunity", "customer")
                   else row.get("reason") if new_stage == "recycled"
-                  else f"Disqualified: {result.disqualified_by}" if result.disqualified_by
+                  else disqualification_reason(result) if result.disqualified_by
                   else f"Near-qualified: missing {result.missing}" if result.missing else "")
         # Scores are written as whole numbers: decay moves the exact value every minute, and
         # each write would bump the record and come back as a change (ping-pong).
