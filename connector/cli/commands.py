@@ -158,8 +158,10 @@ def sqlite_file(url: str):
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    with _runtime(args) as rt:
+    from connector.cli.progress import count_pulls, progress
+    with _runtime(args) as rt, progress() as shown:
         rt.warn_if_review_due()
+        count_pulls(rt.engine(), shown)
         summary = rt.sync()
     from connector.cli.render import print_summary
     print_summary(summary, as_json=args.json)

@@ -207,13 +207,18 @@ def print_changes(out: Console, rows: Sequence[Mapping[str, Any]], title: str, b
 
 def resync_command(rt: Any, raw_key: str, *, dry_run: bool, as_json: bool, console: Console | None = None) -> int:
     from connector.cli.render import summary_dict
+    from connector.cli.progress import progress
     out = console or Console()
     engine = rt.engine()
-    account = resolve(rt.store, engine.marketing, engine.crm, raw_key)
+    with progress() as shown:
+        shown.phase(f"resolving the account {raw_key}")
+        account = resolve(rt.store, engine.marketing, engine.crm, raw_key)
     described = account_dict(account)
     if not as_json:
         print_account(out, described, rt.redactor)
-    summary, planned = rt.resync(account.engine_key, dry_run=dry_run)
+    with progress() as shown:
+        shown.phase(f"re-pulling and re-qualifying {len(account.marketing_people)} people")
+        summary, planned = rt.resync(account.engine_key, dry_run=dry_run)
     rules, people = field_rules(rt), _people_index(account)
     if dry_run:
         rows = plan_rows(planned, people, rules)
