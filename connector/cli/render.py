@@ -81,6 +81,7 @@ def quarantine_dict(entry: Any, mask: Callable[[Any], str]) -> dict[str, Any]:
     return json_safe({"id": entry.id, "system": entry.system, "hubspot_id": entry.hubspot_id,
                       "email": mask(entry.email) if entry.email else None, "operation": entry.operation,
                       "code": entry.code, "reason": mask(entry.reason), "transient": entry.transient,
+                      "waits_for_person": entry.waits_for_person,
                       "attempts": entry.attempts, "next_attempt_at": entry.next_attempt_at,
                       "since": entry.created_at, "updated_at": entry.updated_at})
 

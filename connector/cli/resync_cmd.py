@@ -203,6 +203,16 @@ def print_changes(out: Console, rows: Sequence[Mapping[str, Any]], title: str, b
     out.print(table)
 
 
+def dry_run_doc(account: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``resync --dry-run --json`` (shape in docs/json-shapes.md)."""
+    return json_safe({"dry_run": True, "account": account, "changes": list(rows)})
+
+
+def applied_doc(summary: Mapping[str, Any], account: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``resync --json``: the run's summary, the account and the changes applied."""
+    return json_safe({**summary, "dry_run": False, "account": account, "changes": list(rows)})
+
+
 # -- the command -----------------------------------------------------------------------------------------
 
 def resync_command(rt: Any, raw_key: str, *, dry_run: bool, as_json: bool, console: Console | None = None) -> int:
@@ -223,8 +233,7 @@ def resync_command(rt: Any, raw_key: str, *, dry_run: bool, as_json: bool, conso
     if dry_run:
         rows = plan_rows(planned, people, rules)
         if as_json:
-            print(json.dumps(json_safe({"dry_run": True, "account": described, "changes": rows}), indent=2,
-                             ensure_ascii=False))
+            print(json.dumps(dry_run_doc(described, rows), indent=2, ensure_ascii=False))
         elif rows:
             print_changes(out, rows, f"Planned changes (dry run, nothing written): {len(rows)}", "current", "planned",
                           rt.redactor)
@@ -233,8 +242,7 @@ def resync_command(rt: Any, raw_key: str, *, dry_run: bool, as_json: bool, conso
         return 0
     applied = applied_rows(rt.store.log_rows("changes", LogFilter(run_id=summary.run_id, limit=None)), people, rules)
     if as_json:
-        print(json.dumps(json_safe({**summary_dict(summary), "dry_run": False, "account": described,
-                                    "changes": applied}), indent=2, ensure_ascii=False))
+        print(json.dumps(applied_doc(summary_dict(summary), described, applied), indent=2, ensure_ascii=False))
         return 0
     out.print(f"resync run {summary.run_id}: {summary.outcome}" + (f" ({summary.message})" if summary.message else ""))
     if applied:
