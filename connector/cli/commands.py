@@ -16,6 +16,7 @@ from connector import __version__
 from connector.core.errors import ConfigError, LeadsyncError, Problem
 
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
+JSON_HELP = "print one JSON document (shapes: docs/json-shapes.md)"
 
 
 def _now() -> datetime:
@@ -24,7 +25,7 @@ def _now() -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadsync", description="Keep HubSpot and Salesforce agreeing on which leads are qualified.")
-    parser.add_argument("--config", help="config file (default: $LEADSYNC_CONFIG, else the embedded defaults)")
+    parser.add_argument("--config", help="config file (default: $LEADSYNC_CONFIG, or built-ins)")
     parser.add_argument("--version", action="version", version=f"leadsync {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -37,24 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", required=True,
                    help="company domain (a URL or www. is fine), Salesforce Account Id or HubSpot company id")
     p.add_argument("--dry-run", action="store_true", help="print the planned field changes; write nothing")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
     p = sub.add_parser("logs", help="review sync runs, per-record changes and errors")
     p.add_argument("--run", type=int, help="one run's changes and errors")
-    p.add_argument("--account", help="company domain")
+    p.add_argument("--account", help="company domain, HubSpot company id or Salesforce Account Id")
     p.add_argument("--lead", help="one person's email")
     p.add_argument("--errors", action="store_true", help="errors only")
     p.add_argument("--since", help="e.g. 2h, 3d")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=50, help="newest N rows per section (default 50)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.add_argument("--follow", action="store_true", help="keep printing new entries (JSON lines with --json)")
     p.add_argument("--detail", action="store_true", help="show errors' internal detail")
     p.add_argument("--type", metavar="TYPE", help="errors of one type: a kind or a code (see --errors)")
     p.add_argument("--csv", metavar="FILE", help="write every matching row (no --limit) to FILE")
 
-    p = sub.add_parser("explain", help="a lead's stage, score rule by rule, and each gate")
+    p = sub.add_parser("explain", help="who a lead is, why it qualifies (or not), its activity")
     p.add_argument("email")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
     p = sub.add_parser("definition", help="check or simulate a qualification definition")
     dsub = p.add_subparsers(dest="action", required=True)
@@ -63,37 +64,39 @@ def build_parser() -> argparse.ArgumentParser:
     c = dsub.add_parser("simulate", help="replay stored history under a candidate definition")
     c.add_argument("file")
     c.add_argument("--since", default="90d")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("report", help="funnel conversion, SLA compliance, sales' queue")
-    p.add_argument("kind", choices=["funnel", "sla", "queue"])
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("report", help="funnel and pipeline, SLA compliance, sales' queue")
+    p.add_argument("kind", choices=["funnel", "sla", "queue"],
+                   help="funnel: stages, conversion, pipeline, MQLs vs commitment; sla: follow-up met, breached, "
+                        "pending; queue: handed off, not yet accepted")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.add_argument("--since", default="90d", help="e.g. 30d, 12w, or 1q (this quarter from its first day)")
     p.add_argument("--csv", metavar="FILE", help="also write the report's rows to FILE")
 
     p = sub.add_parser("quarantine", help="records held back with their reason")
     qsub = p.add_subparsers(dest="action", required=True)
     q = qsub.add_parser("list", help="list quarantined records")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
     q = qsub.add_parser("retry", help="retry on the next cycle (also undoes a drop)")
     q.add_argument("ids", nargs="*", type=int, help="entry ids (default: all)")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
     q = qsub.add_parser("drop", help="give up on records: never written or retried again")
     q.add_argument("ids", nargs="*", type=int, help="entry ids (or --all --yes)")
     q.add_argument("--all", action="store_true", help="every quarantined record (needs --yes)")
     q.add_argument("--yes", action="store_true", help="confirm --all")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("sandbox", help="start the local HubSpot and Salesforce emulators with sample data")
+    p = sub.add_parser("sandbox", help="serve the HubSpot and Salesforce emulators locally")
     p.add_argument("--people", type=int, default=300)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dir", default=".leadsync/sandbox", help="where certificates and the config go")
 
-    p = sub.add_parser("demo", help="run the whole product against the sandbox and show what happened")
+    p = sub.add_parser("demo", help="run the whole product against the sandbox, narrated")
     p.add_argument("--people", type=int, default=300)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dir", default=".leadsync/demo")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     return parser
 
 

@@ -69,10 +69,14 @@ def in_words(detail: str) -> str:
 
 
 def disqualification_reason(result: Qualification, limit: int = 255) -> str:
-    """``Disqualified: fails "Business email" (email 'ann@gmail.com' …)``: the rule that failed and
-    how, never the rule's name alone (which reads as the opposite of what happened)."""
+    """``Disqualified: fails "Business email": email 'ann@gmail.com' (wanted: email does not
+    match any of: @gmail.com, …)``: the rule that failed, the value that failed it and what the
+    rule wants; never the rule's name alone, which reads as the opposite of what happened."""
     failed = next((g for g in result.gates if g.kind == "fit" and g.verdict is False), None)
-    text = f"Disqualified: fails \u201c{result.disqualified_by}\u201d" + (f" ({in_words(failed.detail)})" if failed else "")
+    text = f"Disqualified: fails \u201c{result.disqualified_by}\u201d"
+    if failed:
+        value, sep, wanted = failed.detail.partition(" fails ")
+        text += f": {value} (wanted: {in_words(wanted)})" if sep else f" ({in_words(failed.detail)})"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
