@@ -20,3 +20,10 @@ def test_given_unknown_code_then_generic_next_step_and_transient_codes_get_none(
     assert "quarantine retry" in str(record_error([{"statusCode": "SOMETHING_NEW", "message": "?"}]))
     locked = record_error([{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access"}])
     assert locked.transient and "To do" not in str(locked)
+
+
+def test_given_hubspot_validation_error_naming_a_property_then_reason_names_it_and_says_what_to_do():
+    from connector.adapters.hubspot.adapter import refusal
+    text = refusal("VALIDATION_ERROR", 'Property values were not valid: [{"isValid":false,"name":"leadsync_score"}]')
+    assert text.startswith("HubSpot refused the update: VALIDATION_ERROR on leadsync_score. To do:")
+    assert "quarantine drop" in refusal("OBJECT_NOT_FOUND", "resource not found")
