@@ -261,3 +261,15 @@ def test_given_store_rows_when_funnel_then_stages_pipeline_and_conversions():
         ("mql → sal", 2, 2, 0, "above target"), ("sal → sql", 2, 2, 0, "above target"), ("sql → customer", 2, 0, 1, None)]
     assert f.velocity_days["sal → sql"] == 1.5
     assert [w.mqls for w in f.weeks] == [2, 0, 0]          # 9 days ago is Sunday 15 Nov: the first of three weeks
+
+
+def test_given_deal_won_straight_from_sql_when_velocity_then_last_step_timed_from_sql_not_left_blank():
+    ts = [moved("a", "mql", ago(days=10)), moved("a", "sal", ago(days=9)), moved("a", "sql", ago(days=6)),
+          moved("a", "customer", ago(days=2))]
+    v = S.velocity(S.first_reached(ts))
+    assert v["opportunity → customer"] == 4.0 and v["sql → opportunity"] is None
+
+
+def test_given_handoff_followed_up_in_minutes_when_velocity_then_not_rounded_to_zero_days():
+    ts = [moved("a", "mql", ago(minutes=50)), moved("a", "sal", ago(minutes=20))]
+    assert S.velocity(S.first_reached(ts))["mql → sal"] == pytest.approx(30 / 1440, abs=0.001)
