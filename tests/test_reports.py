@@ -98,6 +98,10 @@ def test_given_untouched_fresh_handoffs_when_sla_report_then_pending_not_counted
     console = Console(record=True, width=80, file=io.StringIO())
     show_report(rt, "sla", since="30d", console=console)
     assert "1 met, 2 breached, 3 pending" in console.export_text()
+    console = Console(record=True, width=80, file=io.StringIO())
+    show_report(rt, "queue", since="30d", console=console)
+    queue_text = console.export_text()
+    assert "touch in 25m" in queue_text and "005B" in queue_text and "deadline overdue" in queue_text
 
 
 def test_given_csv_when_report_shown_then_one_row_per_lead(rt, tmp_path):

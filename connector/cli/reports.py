@@ -171,11 +171,11 @@ def _yes_no(value: bool | None) -> str:
 
 
 def countdown(due: Mapping[str, Any] | None) -> str:
-    """'first touch in 12m', 'deadline in 20h 05m', 'deadline overdue 3h 10m'."""
+    """'touch in 12m' (the first-touch target), 'deadline in 20h 05m', 'deadline overdue 3h 10m'."""
     if not due:
         return "—"
-    left = due["minutes_left"]
-    return f"{due['what']} in {_fmt_age(left)}" if left >= 0 else f"[red]{due['what']} overdue {_fmt_age(left)}[/]"
+    left, what = due["minutes_left"], {"first touch": "touch"}.get(due["what"], due["what"])
+    return f"{what} in {_fmt_age(left)}" if left >= 0 else f"[red]{what} overdue {_fmt_age(left)}[/]"
 
 
 def render_funnel(console: Console, d: dict[str, Any]) -> None:
@@ -269,7 +269,7 @@ def render_sla(console: Console, d: dict[str, Any]) -> None:
 def render_queue(console: Console, d: dict[str, Any]) -> None:
     table = Table("#", "lead", "score", "owner", "waiting", "due", title="Sales' queue: handed off, not yet accepted",
                   title_justify="left")
-    table.columns[1].overflow = "fold"
+    table.columns[1].overflow = table.columns[3].overflow = "fold"
     for i, r in enumerate(d["leads"], 1):
         table.add_row(str(i), r["email"] or r["hubspot_id"], "—" if r["score"] is None else f"{r['score']:g}",
                       r["owner_id"] or "—", _fmt_age(r["age_minutes"]),
