@@ -61,6 +61,7 @@ def test_given_dropped_entry_when_reconciled_then_it_stays_dropped(refused):
     assert crm.upserts == upserts and engine.store.people()["2"]["stage"] == "subscriber"
     [kept] = engine.store.quarantined(include_dropped=True)
     assert kept.dropped_at is not None
+    assert engine.store.make_due(None, NOW) == 0, "retrying everything leaves a drop alone"
     engine.store.make_due([entry.id], NOW)
     assert engine.store.quarantined()[0].dropped_at is None
 
@@ -81,3 +82,12 @@ def test_given_drop_without_ids_then_refused_with_exit_2_and_nothing_dropped(ref
     assert len(engine.store.quarantined()) == 1
     assert main(["--config", config, "quarantine", "drop", "--all", "--yes"]) == 0
     assert engine.store.quarantined() == []
+
+
+def test_given_failed_follow_up_task_when_synced_then_the_person_is_not_held(engine_for):
+    hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3))]])
+    engine = engine_for(hubspot, FakeCrm())
+    engine.cycle(legs=("hubspot",))
+    engine.store.quarantine(system="salesforce", hubspot_id="1", email=None, operation="task", code="X", reason="r",
+                            detail=None, transient=False, now=NOW, next_attempt_at=None)
+    assert engine.store.held(["1"]) == set()

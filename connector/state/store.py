@@ -329,7 +329,8 @@ class Store:
         if not hubspot_ids:
             return set()
         c = s.quarantine.c
-        query = select(c.hubspot_id).where(and_(c.hubspot_id.in_(list(hubspot_ids)),
+        # A follow-up Task that failed is only a missing reminder: it does not hold the person.
+        query = select(c.hubspot_id).where(and_(c.hubspot_id.in_(list(hubspot_ids)), c.operation != "task",
                                                 or_(c.transient.is_(False), c.dropped_at.is_not(None))))
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
@@ -352,10 +353,13 @@ class Store:
                                 .values(dropped_at=when, next_attempt_at=None)).rowcount
 
     def make_due(self, ids: Sequence[int] | None, now: datetime) -> int:
-        """Ask for a retry on the next cycle (``quarantine retry``); undoes a drop."""
+        """Ask for a retry on the next cycle (``quarantine retry``). Named ids also undo a drop;
+        a retry of everything leaves dropped entries dropped."""
         query = update(s.quarantine).values(next_attempt_at=now, transient=True, dropped_at=None)
         if ids is not None:
             query = query.where(s.quarantine.c.id.in_(list(ids)))
+        else:
+            query = query.where(s.quarantine.c.dropped_at.is_(None))
         with self.engine.begin() as conn:
             return conn.execute(query).rowcount
 
