@@ -73,7 +73,8 @@ class Sandbox:
         if portal not in PORTALS:
             raise ValueError(f"portal must be one of {', '.join(PORTALS)}, got {portal!r}")
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
-        self.directory = Path(directory) if directory else Path(self._tmp.name)
+        # Absolute, so the config and CA bundle it prints work from any directory.
+        self.directory = (Path(directory) if directory else Path(self._tmp.name)).resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.portal = portal
         self.manifest: Manifest | None = None
@@ -183,6 +184,10 @@ class Sandbox:
                                      self.hubspot.limits.per_10s), encoding="utf-8")
         return path
 
+    def write_default_config(self) -> Path:
+        """``leadsync-sandbox.toml`` beside the certificates, with the state store there too."""
+        return self.write_config(self.directory / "leadsync-sandbox.toml", f"sqlite:///{self.directory / 'leadsync.db'}")
+
     def run_forever(self, out: Any = None) -> None:
         """``leadsync sandbox``: serve until SIGINT/SIGTERM, after saying how to connect."""
         out = out or sys.stdout
@@ -190,8 +195,7 @@ class Sandbox:
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
-            config = self.write_config(self.directory / "leadsync-sandbox.toml",
-                                       f"sqlite:///{self.directory / 'leadsync.db'}")
+            config = self.write_default_config()
             if self.manifest is not None:
                 self.manifest.write(self.directory / MANIFEST_NAME)
             _announce(self, config, out)

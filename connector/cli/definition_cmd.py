@@ -58,8 +58,12 @@ def simulate_command(rt: Any, file: str, since: str, *, as_json: bool) -> int:
     except ValueError as exc:
         raise ConfigError(Problem("(command line)", "--since", str(exc))) from None
     candidate = load_definition(Path(file), extra_fields=mapped_fields(rt.config))
+    from connector.cli.progress import progress
     now = rt.clock()
-    report = simulate(_history(rt.store, rt.write_maps().crm_fields), rt.definition, candidate, now - window, now)
+    history = _history(rt.store, rt.write_maps().crm_fields)
+    with progress() as shown:
+        people = shown.track(history, "people replayed", total=len(history))
+        report = simulate(people, rt.definition, candidate, now - window, now)
     if as_json:
         print(json.dumps(simulation_dict(report), default=str))
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -318,6 +319,24 @@ class HubSpotAdapter:
         return outcome
 
 
+# What a person should do about a refused contact update, per HubSpot error category.
+REMEDIES = {
+    "VALIDATION_ERROR": "HubSpot will not take this value{on}: fix the value, or the property's options in HubSpot "
+                        "(Settings > Properties), then `leadsync quarantine retry ID`",
+    "OBJECT_NOT_FOUND": "the contact was deleted or merged in HubSpot: drop the entry (`leadsync quarantine drop ID`)",
+    "MISSING_SCOPES": "the private app lacks a scope for this write: add crm.objects.contacts.write, then retry",
+}
+_PROPERTY = re.compile(r"""(?:"name"\s*:\s*"|[Pp]roperty\s+["'])([A-Za-z_][A-Za-z0-9_]*)""")
+
+
+def refusal(category: str, message: str) -> str:
+    """``HubSpot refused the update: VALIDATION_ERROR on leadsync_score. To do: …``"""
+    found = _PROPERTY.search(message)
+    on = f" on {found.group(1)}" if found else ""
+    todo = REMEDIES.get(category, "fix the cause in HubSpot, then `leadsync quarantine retry ID` (or `drop ID`)")
+    return f"HubSpot refused the update: {category}{on}. To do: {todo.format(on=on)}"
+
+
 def _batch_outcome(chunk: Sequence[Write], body: Mapping[str, Any]) -> WriteOutcome:
     """A 200 or 207 batch answer: results for what was written, errors naming the ids that were not."""
     outcome = WriteOutcome()
@@ -329,7 +348,7 @@ def _batch_outcome(chunk: Sequence[Write], body: Mapping[str, Any]) -> WriteOutc
             if rid in by_id:
                 category = str(error.get("category") or error.get("subCategory") or "error")
                 outcome.failed[by_id[rid].key] = SkippableRecord(
-                    f"HubSpot refused the update: {category}", code=category,
+                    refusal(category, str(error.get("message", ""))), code=category,
                     detail=str(error.get("message", "")))
     for result in body.get("results") or []:
         write = by_id.get(str(result.get("id")))
