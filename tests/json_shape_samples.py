@@ -1,5 +1,5 @@
 """Real ``--json`` documents built the way each command builds them, from test stores: the
-samples docs/json-shapes.md is checked against (tests/test_json_shapes.py)."""
+samples docs/json-shapes.md is checked against (tests/cli/test_json_shapes.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def reports(rt: Any) -> dict[str, Any]:
 
 
 def logs(store: Any) -> dict[str, Any]:
-    from tests import test_logs_view as L
+    from tests.cli import test_logs_view as L
     out = {"logs": json.loads(L.run(store, "--run", "2", "--json")),
            "logs --errors": json.loads(L.run(store, "--errors", "--json"))}
     lines = L.run(store, "--json", "--follow", polls=0, interval=0)

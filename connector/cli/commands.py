@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="FILE", help="also write the report's rows to FILE")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the report as a PNG chart (funnel, sla)")
 
-    p = sub.add_parser("web", help="the read-only review page: runs, errors, people, funnel, SLA, queue, charts")
+    p = sub.add_parser("web", help="serve the read-only review page (runs, errors, funnel)")
     p.add_argument("--port", type=int, help="default: [web] port, else 8078")
     p.add_argument("--host", help="default: [web] host (127.0.0.1); off loopback a token is required")
 
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--yes", action="store_true", help="confirm --all")
     q.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("sandbox", help="start the local HubSpot and Salesforce emulators with sample data")
+    p = sub.add_parser("sandbox", help="serve the HubSpot and Salesforce emulators locally")
     p.add_argument("--portal", choices=("greenfield", "brownfield"), default="greenfield",
                    help="greenfield: a fresh portal and org; brownfield: two years of someone else's use")
     p.add_argument("--people", type=int, default=None,
@@ -216,6 +216,8 @@ def cmd_definition(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from connector.cli.reports import show_report
+    if args.plot and args.kind == "queue":   # a usage mistake: said before the store is opened
+        raise ConfigError(Problem("command line", "--plot", "the queue is a list, not a chart (funnel, sla)"))
     with _reading(args) as rt:
         return show_report(rt, args.kind, as_json=args.json, since=args.since, csv_path=args.csv, plot=args.plot)
 

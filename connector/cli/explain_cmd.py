@@ -9,16 +9,16 @@ converted by hand or recycled says so, instead of the definition's verdict alone
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from rich.console import Console
 
+from connector.app.explaining import judge_stored
 from connector.core import sla as S
 from connector.core.explain import explanation_dict, render_explanation, summary, timeline
-from connector.core.lead import activities_that_count, merge_fields
 from connector.core.model import SALES_OWNED
-from connector.core.qualify import Qualification, evaluate
+from connector.core.qualify import Qualification
 from connector.state.store import json_safe
 
 
@@ -74,13 +74,9 @@ def explain_email(rt: Any, email: str, *, as_json: bool, console: Console | None
         return 1
     person = matches[0]
     now = rt.clock()
-    window = timedelta(days=rt.definition.engagement.window_days)
-    activities = rt.store.activities([person["hubspot_id"]], since=now - window)[person["hubspot_id"]]
     transitions = rt.store.transitions(hubspot_ids=[person["hubspot_id"]])
-    lead = merge_fields(person.get("fields") or {}, person.get("crm_fields") or {}, rt.write_maps().crm_fields)
-    counted = activities_that_count(person, activities)
-    # Evaluated from the stage the lead holds, as the next sync would.
-    result = evaluate(lead, counted, rt.definition, now, person["stage"])
+    judged = judge_stored(rt, person)
+    lead, activities, counted, result = judged.lead, judged.activities, judged.counted, judged.result
     who = who_dict(person, lead, rt.definition, activities, transitions, now)
     story = headline(person, result, transitions)
     steps = timeline(counted, rt.definition, now)

@@ -112,7 +112,7 @@ def account_dict(a: Account) -> dict[str, Any]:
         if crm else None,
         "hubspot_people": [{"hubspot_id": p.id, "name": _name(p.fields), "email": p.fields.get("email")}
                            for p in a.marketing_people],
-        "crm_people": [{"id": r.id, "object": r.object, "name": _name(r.fields), "email": r.email,
+        "crm_people": [{"id": r.id, "object": r.kind, "name": _name(r.fields), "email": r.email,
                         "hubspot_id": r.hubspot_id, "converted": r.is_converted} for r in a.crm_records]})
 
 
@@ -139,15 +139,22 @@ def print_account(out: Console, d: Mapping[str, Any], mask: Any = str) -> None:
 
 def field_rules(rt: Any) -> dict[tuple[str, str], str]:
     """(side, vendor field) → the sync rule that decides it, from the mappings."""
-    hs, crm = rt.hubspot_mapping, rt.salesforce_mapping
-    rules: dict[tuple[str, str], str] = {("hubspot", f.name): "leadsync writes" for f in hs.contact_write}
+    maps = rt.write_maps()
+    rules: dict[tuple[str, str], str] = {("hubspot", prop): "leadsync writes" for prop in maps.hubspot_write.values()}
     rules[("hubspot", "lifecyclestage")] = "stage map (forward only)"
     rules[("hubspot", "hs_lead_status")] = "stage map"
-    rules.update({("crm", f.name): "leadsync writes" for f in crm.lead_write})
-    rules.update({("crm", f.name): f.sync for f in crm.lead_fields})
-    rules[("crm", "Status")] = "handoff status"
-    rules[("crm", "OwnerId")] = "owner routing"
+    rules.update({("crm", field): "leadsync writes" for field in maps.crm_write.values()})
+    rules.update({("crm", field): sync for field, sync in maps.crm_fields.values()})
     return rules
+
+
+# What the CRM adapter adds to a write of its own accord: the external id, the opening status
+# of a handoff, the routed owner and account.
+BOOKKEEPING = "handoff bookkeeping"
+
+
+def _default_rule(system: str | None) -> str:
+    return "leadsync writes" if _side(system) == "hubspot" else BOOKKEEPING
 
 
 def _side(system: str | None) -> str:
@@ -164,7 +171,7 @@ def plan_rows(planned: Sequence[Mapping[str, Any]], people: Mapping[str, Mapping
             rows.append({"person": who.get("name"), "email": who.get("email"), "hubspot_id": write.get("key"),
                          "system": write.get("system"), "object": write.get("object"),
                          "record": write.get("record"), "field": name, "current": current.get(name),
-                         "planned": value, "rule": rules.get((_side(write.get("system")), name), "leadsync writes"),
+                         "planned": value, "rule": rules.get((_side(write.get("system")), name), _default_rule(write.get("system"))),
                          "why": write.get("rule")})
     return rows
 
@@ -177,7 +184,7 @@ def applied_rows(changes: Sequence[Mapping[str, Any]], people: Mapping[str, Mapp
         rows.append({"person": who.get("name"), "email": c.get("email") or who.get("email"),
                      "hubspot_id": c.get("hubspot_id"), "system": c.get("system"), "record": c.get("record_id"),
                      "field": c.get("field"), "old": c.get("old"), "new": c.get("new"),
-                     "rule": rules.get((_side(c.get("system")), c.get("field")), "leadsync writes"),
+                     "rule": rules.get((_side(c.get("system")), c.get("field")), _default_rule(c.get("system"))),
                      "why": c.get("rule")})
     return rows
 

@@ -14,7 +14,8 @@ from connector.app.config import Config, LoggingConfig
 from connector.core.errors import ConfigError
 from connector.core.model import Activity
 from connector.app.reporting import sla_breaches
-from connector.cli.reports import build_report, show_report
+from connector.app.reporting import build_report
+from connector.cli.reports import show_report
 from connector.app.runtime import Runtime
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

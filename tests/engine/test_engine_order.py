@@ -175,6 +175,6 @@ def test_given_handoff_rejected_by_crm_then_quarantined_and_hubspot_not_told_it_
 def test_given_qualified_people_when_reconciled_again_then_qualified_counts_only_new_ones(engine_for):
     hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3)), qualified_person(2, NOW - timedelta(hours=3))]])
     engine = engine_for(hubspot, FakeCrm())
-    assert engine.cycle(legs=("hubspot",)).counts["qualified"] == 2
+    assert engine.cycle(legs=("marketing",)).counts["qualified"] == 2
     quiet = engine.reconcile()
     assert quiet.counts["pulled_hubspot"] == 2 and quiet.counts["qualified"] == 0

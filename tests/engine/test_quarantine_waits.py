@@ -24,7 +24,7 @@ def refused(engine_for):
     hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3)), qualified_person(2, NOW - timedelta(hours=3))]])
     crm = FakeCrm(failing={"2"})
     engine = engine_for(hubspot, crm)
-    engine.cycle(legs=("hubspot",))
+    engine.cycle(legs=("marketing",))
     return engine, crm
 
 
@@ -32,7 +32,7 @@ def test_given_permanent_refusal_when_cycles_and_reconciles_run_then_not_retried
     engine, crm = refused
     upserts = crm.upserts
     for _ in range(3):
-        engine.cycle(legs=("hubspot",))
+        engine.cycle(legs=("marketing",))
     engine.reconcile()
     [entry] = engine.store.quarantined()
     assert entry.attempts == 1 and entry.waits_for_person
@@ -44,7 +44,7 @@ def test_given_retry_asked_then_tried_once_more_and_logged_once_still(refused):
     engine, crm = refused
     [entry] = engine.store.quarantined()
     engine.store.make_due([entry.id], NOW)
-    engine.cycle(legs=("hubspot",))
+    engine.cycle(legs=("marketing",))
     [again] = engine.store.quarantined()
     assert again.attempts == 2 and not again.transient
     assert _error_rows(engine.store) == 1
@@ -56,7 +56,7 @@ def test_given_dropped_entry_when_reconciled_then_it_stays_dropped(refused):
     assert engine.store.drop_quarantined([entry.id], NOW) == 1
     upserts = crm.upserts
     engine.reconcile()
-    engine.cycle(legs=("hubspot",))
+    engine.cycle(legs=("marketing",))
     assert engine.store.quarantined() == [], "not quarantined again"
     assert crm.upserts == upserts and engine.store.people()["2"]["stage"] == "subscriber"
     [kept] = engine.store.quarantined(include_dropped=True)
@@ -87,7 +87,7 @@ def test_given_drop_without_ids_then_refused_with_exit_2_and_nothing_dropped(ref
 def test_given_failed_follow_up_task_when_synced_then_the_person_is_not_held(engine_for):
     hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3))]])
     engine = engine_for(hubspot, FakeCrm())
-    engine.cycle(legs=("hubspot",))
+    engine.cycle(legs=("marketing",))
     engine.store.quarantine(system="salesforce", hubspot_id="1", email=None, operation="task", code="X", reason="r",
                             detail=None, transient=False, now=NOW, next_attempt_at=None)
     assert engine.store.held(["1"]) == set()
