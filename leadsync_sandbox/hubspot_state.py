@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from leadsync_sandbox import hubspot_schema as schema
 from leadsync_sandbox.hubspot_limits import RateLimiter
 from leadsync_sandbox.seed import HubSpotSeed, iso
-from leadsync_sandbox.seed_catalog import FORMS, VENDOR_SITE
+from leadsync_sandbox.seed_catalog import FORM_GUIDS, FORMS, VENDOR_SITE
 
 DEFAULT_PROPERTIES = {
     "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
@@ -254,6 +254,7 @@ class HubSpotState:
                             at: datetime | None = None) -> str:
         """A form fill: the event, plus the property changes a real form makes."""
         title, page = FORMS.get(form_id, (form_id, "/"))
+        form_id = FORM_GUIDS.get(form_id, form_id)      # a seed form by its slug, or any GUID
         event_id = self._add_event(contact_id, "e_submitted_form", {
             "hs_form_id": form_id, "hs_form_title": title, "hs_url": VENDOR_SITE + page, "hs_title": title}, at)
         record = self._contact_record(contact_id)

@@ -25,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from connector.app.config import DEFAULT_MAPPINGS
 from leadsync_sandbox.faults import CallLog, Faults
+from leadsync_sandbox.portal_definition import write_portal_definition
 from leadsync_sandbox.hubspot import HubSpotState, create_app as create_hubspot_app
 from leadsync_sandbox.seed import Seed, build_seed
 from leadsync_sandbox.tls import Certs, make_certificates
@@ -148,8 +149,9 @@ class Sandbox:
     def write_config(self, path: Path, state_url: str) -> Path:
         """A leadsync config (SPEC §3) pointing at this sandbox, with demo-fast schedules."""
         path = Path(path)
+        definition = write_portal_definition(DEFINITION_PATH, path.with_name(path.stem + "-definition.toml"))
         path.write_text(_config_toml(self.hubspot_url, self.salesforce_url, state_url,
-                                     self.hubspot.limits.per_10s), encoding="utf-8")
+                                     self.hubspot.limits.per_10s, definition), encoding="utf-8")
         return path
 
     def run_forever(self, out: Any = None) -> None:
@@ -169,7 +171,7 @@ class Sandbox:
             self.stop()
 
 
-def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int) -> str:
+def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int, definition: Path) -> str:
     def q(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return "\n".join([
@@ -180,7 +182,7 @@ def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s:
         'client_id_env = "SF_CLIENT_ID"', 'client_secret_env = "SF_CLIENT_SECRET"',
         'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', "",
         "[state]", f"url = {q(state_url)}", "",
-        "[definition]", f"path = {q(str(DEFINITION_PATH))}", "",
+        "[definition]", f"path = {q(str(definition))}", "",
         "[schedule]", 'hubspot_every = "5s"', 'salesforce_every = "10s"', 'reconcile_cron = "*/5 * * * *"', "",
     ])
 

@@ -46,7 +46,7 @@ class FakeHubSpot:
         return [p for batch in self.batches for p in batch if p.id in ids]
 
     def activities_between(self, since, until):
-        return {p.id: [Activity("form_submission", NOW - timedelta(hours=1), {"form_id": "demo-request"}, "hubspot",
+        return {p.id: [Activity("meeting_booked", NOW - timedelta(hours=1), {}, "hubspot",
                                 f"demo-{p.id}")] for batch in self.batches for p in batch}
 
     def write(self, writes):

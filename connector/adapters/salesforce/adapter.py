@@ -24,6 +24,7 @@ from connector.core.errors import ConfigError, Problem, SkippableRecord
 from connector.adapters.salesforce.mapping import SalesforceMapping
 from connector.core.mapping import read_fields
 from connector.core.model import Activity
+from connector.core.predicate import range_bounds
 from connector.transport import HttpPolicy, HttpStatusError
 
 T = TypeVar("T")
@@ -217,7 +218,7 @@ class SalesforceAdapter:
         """The fields a write of a Lead or Contact sends: the mapped values plus the external id
         (linking a record found by email), the routed owner and account, and on a handoff the
         opening Status (a Contact has none)."""
-        values = dict(write.values)
+        values = {name: self._numeric(name, value) for name, value in write.values.items()}
         values[self._external_id(write.kind)] = write.key
         if write.owner_id:
             values["OwnerId"] = write.owner_id
@@ -226,6 +227,19 @@ class SalesforceAdapter:
         if write.opening and write.kind == LEAD and self.mapping.status.handoff:
             values["Status"] = self.mapping.status.handoff
         return values
+
+    def _numeric(self, name: str, value: Any) -> Any:
+        """A range picklist value from HubSpot ("100-500") written to a number field holds its
+        lower bound: the size the company is known to have at least."""
+        if name in self._number_fields and isinstance(value, str):
+            bounds = range_bounds(value)
+            if bounds is not None:
+                return int(bounds[0]) if self._number_fields[name] == "int" else bounds[0]
+        return value
+
+    @property
+    def _number_fields(self) -> dict[str, str]:
+        return {f.name: f.type for f in self.mapping.lead_fields if f.type in ("int", "float")}
 
     def upsert(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
