@@ -267,6 +267,19 @@ def _register_properties(app: flask.Flask, state: HubSpotState) -> None:
             state.properties[kind][definition.name] = definition
             return definition.to_json(), 201
 
+    @app.get("/marketing/v3/forms/", endpoint="list_forms", strict_slashes=False)
+    def list_forms() -> Any:
+        limit = int_param("limit", 20, high=50)
+        after = int_param("after", 0, low=0, high=10_000_000)
+        with state.lock:
+            forms = list(state.forms)
+        page = forms[after:after + limit]
+        body: dict[str, Any] = {"results": page}
+        if after + limit < len(forms):
+            body["paging"] = {"next": {"after": str(after + limit),
+                                       "link": f"{flask.request.host_url}marketing/v3/forms/?after={after + limit}"}}
+        return body
+
     @app.get("/crm/v3/properties/<kind>/groups", endpoint="list_groups")
     def list_groups(kind: str) -> Any:
         kind = object_type(kind)

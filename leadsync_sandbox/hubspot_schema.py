@@ -221,3 +221,12 @@ def _as_datetime(text: str) -> datetime | None:
     except (ValueError, OverflowError, OSError):
         return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+# ---- forms (marketing forms v3) ------------------------------------------------------------
+
+def form_json(guid: str, name: str) -> dict[str, Any]:
+    """A form as ``GET /marketing/v3/forms/`` lists it (the parts a connector reads)."""
+    return {"id": guid, "name": name, "formType": "hubspot", "createdAt": CREATED_AT, "updatedAt": CREATED_AT,
+            "archived": False, "fieldGroups": [], "configuration": {"language": "en"},
+            "displayOptions": {}, "legalConsentOptions": {"type": "none"}}

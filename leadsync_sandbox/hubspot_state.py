@@ -74,7 +74,8 @@ class EmailEventRecord:
 class HubSpotState:
     def __init__(self, seed: HubSpotSeed | None = None, *, now: datetime | None = None,
                  rate_per_10s: int = 100, daily_limit: int = 250_000, search_per_second: int = 5,
-                 search_result_cap: int = 10_000, token: str | None = None) -> None:
+                 search_result_cap: int = 10_000, token: str | None = None,
+                 custom_properties: bool = True, scopes: Iterable[str] | None = None) -> None:
         self.lock = threading.RLock()
         self.clock = Clock(now)
         self.token = token or _new_token()
@@ -83,6 +84,12 @@ class HubSpotState:
                                   search_per_second=search_per_second, portal_id=PORTAL_ID)
         self.search_result_cap = search_result_cap
         self.properties = schema.default_properties()
+        if not custom_properties:   # a portal with HubSpot's own properties only
+            self.properties = {kind: {n: p for n, p in props.items() if p.hubspot_defined}
+                               for kind, props in self.properties.items()}
+        # The scopes the token was granted (None = every scope a call can need).
+        self.scopes = None if scopes is None else frozenset(scopes)
+        self.forms = [schema.form_json(guid, FORMS[slug][0]) for slug, guid in FORM_GUIDS.items()]
         self.groups = schema.default_groups()
         self.objects: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
         self.primary_company: dict[str, str] = {}
@@ -112,7 +119,8 @@ class HubSpotState:
     def _put(self, object_type: str, record_id: str, props: dict[str, str], created: datetime,
              modified: datetime | None = None) -> Record:
         modified = modified or created
-        values = {k: v for k, v in props.items() if v not in (None, "")}
+        known = self.properties[object_type]
+        values = {k: v for k, v in props.items() if v not in (None, "") and k in known}
         values.update({"hs_object_id": record_id, "createdate": iso(created),
                        MODIFIED[object_type]: iso(modified)})
         record = Record(record_id, values, created, modified)

@@ -52,7 +52,10 @@ def _salesforce_module() -> Any | None:
 class Sandbox:
     def __init__(self, directory: Path | None = None, *, seed: int = 7, people: int = 300,
                  now: datetime | None = None, hubspot_rate_per_10s: int = 100,
-                 salesforce_daily_limit: int = 15000, salesforce: bool = True) -> None:
+                 salesforce_daily_limit: int = 15000, salesforce: bool = True, fresh: bool = False,
+                 hubspot_scopes: Any = None) -> None:
+        # fresh=True: a portal with HubSpot's own properties only and an org with none of
+        # leadsync's (or the BANT) custom fields, as on the day leadsync is first connected.
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
         self.directory = Path(directory) if directory else Path(self._tmp.name)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -67,8 +70,10 @@ class Sandbox:
             "SF_PASSWORD": secrets.token_urlsafe(18),
         }
         self.credentials["SF_USERNAME"] = self._integration_username()
+        self.fresh = fresh
         self.hubspot = HubSpotState(self.seed.hubspot, now=now, rate_per_10s=hubspot_rate_per_10s,
-                                    token=self.credentials["HUBSPOT_TOKEN"])
+                                    token=self.credentials["HUBSPOT_TOKEN"], custom_properties=not fresh,
+                                    scopes=hubspot_scopes)
         # salesforce=False serves HubSpot alone (tests of the HubSpot side start faster).
         self.salesforce = self._salesforce_state(now, salesforce_daily_limit) if salesforce else None
         self.certs: Certs | None = None
@@ -87,7 +92,7 @@ class Sandbox:
                           "username": self.credentials["SF_USERNAME"],
                           "password": self.credentials["SF_PASSWORD"]}
         return module.SalesforceState(self.seed.salesforce, now=now, daily_limit=daily_limit,
-                                      credentials=secrets_by_key)
+                                      credentials=secrets_by_key, custom_fields=not self.fresh)
 
     def _integration_username(self) -> str:
         users = self.seed.salesforce.users
@@ -139,6 +144,11 @@ class Sandbox:
         self.close()
 
     # ---- what a client needs ----
+
+    @property
+    def generic_login_url(self) -> str:
+        """The org's token endpoint under the name login.salesforce.com plays here (not My Domain)."""
+        return self.salesforce_url.replace("//127.0.0.1:", "//localhost:")
 
     def env(self) -> dict[str, str]:
         """Environment variables for a leadsync process pointed at this sandbox."""
