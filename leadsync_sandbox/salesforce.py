@@ -55,7 +55,8 @@ class SalesforceState:
 
     def __init__(self, seed_salesforce: Any = None, *, now: datetime | None = None,
                  daily_limit: int = 15000, clock: Callable[[], datetime] | None = None,
-                 credentials: Mapping[str, str] | None = None, custom_fields: bool = True) -> None:
+                 credentials: Mapping[str, str] | None = None, custom_fields: bool = True,
+                 permissions: Mapping[str, bool] | None = None) -> None:
         self.lock = threading.RLock()
         # custom_fields=False: an org leadsync was never set up in (no HubSpot id, Leadsync_*
         # or BANT fields on Lead and Contact) until someone creates them (Tooling API).
@@ -72,6 +73,8 @@ class SalesforceState:
             "username": "integration@example-vendor.com", "password": secrets.token_urlsafe(12)})
         self._sessions: dict[str, str] = {}   # access token → user id
         self._load(seed_salesforce)
+        self.store.load("UserPermissionAccess", {f"Permissions{k}": v for k, v in {
+            "ApiEnabled": True, "ConvertLeads": True, "CustomizeApplication": True, **(permissions or {})}.items()})
 
     def _load(self, seed: Any) -> None:
         users = list(_seed_part(seed, "users", []))
@@ -127,6 +130,11 @@ class SalesforceState:
             return True
 
     # --- metadata (Tooling API) ------------------------------------------------------------
+
+    def may_customize(self) -> bool:
+        with self.lock:
+            row = next(iter(self.store.live("UserPermissionAccess")), {})
+            return bool(row.get("PermissionsCustomizeApplication"))
 
     def add_custom_field(self, sobject_name: str, created: Field) -> None:
         with self.lock:

@@ -230,8 +230,17 @@ EVENT = SObject("Event", "Event", "00U", (
     Field("EndDateTime", "datetime", required=True), *_audit(),
 ))
 
+# The running user's permissions (one row, whoever asks): what setup reads to see whether the
+# integration user may convert leads or create fields.
+USER_PERMISSION_ACCESS = SObject("UserPermissionAccess", "User Permission Access", "0Ua", (
+    _ID, _ro("PermissionsApiEnabled", "boolean", default=True),
+    _ro("PermissionsConvertLeads", "boolean", default=True),
+    _ro("PermissionsCustomizeApplication", "boolean", default=True),
+))
+
 OBJECTS: dict[str, SObject] = {o.name.lower(): o for o in (USER, ACCOUNT, LEAD, CONTACT,
-                                                            OPPORTUNITY, TASK, EVENT)}
+                                                            OPPORTUNITY, TASK, EVENT,
+                                                            USER_PERMISSION_ACCESS)}
 BY_PREFIX: dict[str, SObject] = {o.key_prefix: o for o in OBJECTS.values()}
 
 

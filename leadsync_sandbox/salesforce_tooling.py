@@ -35,6 +35,9 @@ class MetadataError(Exception):
 def register_tooling(app: flask.Flask, state: Any) -> None:
     @app.post(f"{DATA}/tooling/sobjects/CustomField/", strict_slashes=False)
     def create_custom_field(version: str) -> flask.Response:
+        if not state.may_customize():
+            return sf_error(403, "INSUFFICIENT_ACCESS",
+                            "insufficient access rights: the user needs Customize Application")
         body = request_json()
         try:
             sobject_name, created = custom_field(body if isinstance(body, dict) else {})

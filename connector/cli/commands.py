@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", help="one full cycle now: pull, qualify, write back, check SLAs")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    p = sub.add_parser("setup", help="check both systems against the mappings and the definition")
+    p.add_argument("--apply", action="store_true", help="create what is missing (properties, custom fields)")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+
     sub.add_parser("daemon", help="run the scheduled jobs until SIGTERM/SIGINT")
 
     p = sub.add_parser("resync", help="re-pull and re-qualify every person of one account")
@@ -133,6 +137,12 @@ def cmd_resync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from connector.cli.setup_cmd import setup_command
+    with _runtime(args) as rt:
+        return setup_command(rt, apply=args.apply, as_json=args.json)
+
+
 def cmd_daemon(args: argparse.Namespace) -> int:
     from jobs.daemon import run_daemon
     return run_daemon(args.config)
@@ -195,7 +205,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "sync": cmd_sync, "daemon": cmd_daemon, "resync": cmd_resync, "logs": cmd_logs, "explain": cmd_explain,
+    "sync": cmd_sync, "setup": cmd_setup, "daemon": cmd_daemon, "resync": cmd_resync, "logs": cmd_logs, "explain": cmd_explain,
     "definition": cmd_definition, "report": cmd_report, "quarantine": cmd_quarantine, "sandbox": cmd_sandbox,
     "demo": cmd_demo,
 }

@@ -89,7 +89,8 @@ class SalesforceAdapter:
                   *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
         columns = _unique(wanted)
         mapped = [m.status.reason_field, *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
-        missing = [c for c in _unique(mapped) if c not in self._describe(m.lead_object)]
+        have = {name.casefold() for name in self._describe(m.lead_object)}   # API names ignore case
+        missing = [c for c in _unique(mapped) if c.casefold() not in have]
         if missing:
             raise ConfigError([Problem(m.path, _mapping_key(m, name), f"{m.lead_object} has no field {name}")
                                for name in missing])
@@ -98,9 +99,9 @@ class SalesforceAdapter:
     def _contact_columns(self) -> list[str]:
         m = self.mapping
         base = ["Id", "Email", m.contact_external_id, "OwnerId", "AccountId", "SystemModstamp"]
-        existing = self._describe(m.contact_object)
+        existing = {name.casefold() for name in self._describe(m.contact_object)}
         # Lead-only fields (Company, Status, BANT…) have no Contact counterpart: read what exists.
-        extra = [f.name for f in (*m.lead_fields, *m.lead_write) if f.name in existing]
+        extra = [f.name for f in (*m.lead_fields, *m.lead_write) if f.name.casefold() in existing]
         return _unique(base + extra)
 
     @staticmethod
