@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="action", required=True)
     c = dsub.add_parser("check", help="validate a definition (default: the configured one)")
     c.add_argument("file", nargs="?")
+    c.add_argument("--against-portal", action="store_true",
+                   help="also flag rules that can never match on the connected HubSpot portal")
     c = dsub.add_parser("simulate", help="replay stored history under a candidate definition")
     c.add_argument("file")
     c.add_argument("--since", default="90d")
@@ -165,7 +167,12 @@ def cmd_definition(args: argparse.Namespace) -> int:
     from connector.cli.definition_cmd import check_command, simulate_command
     config = load_config(args.config)
     if args.action == "check":
-        return check_command(config, args.file)
+        code = check_command(config, args.file)
+        if code == 0 and args.against_portal:
+            from connector.cli.definition_cmd import against_portal_command
+            with _runtime(args) as rt:
+                return against_portal_command(rt, args.file)
+        return code
     with _runtime(args, connect=False) as rt:
         return simulate_command(rt, args.file, args.since, as_json=args.json)
 

@@ -78,6 +78,11 @@ RULES: tuple[Rule, ...] = (
     Rule(FATAL_CONFIG, "credentials_rejected", "{name} rejected leadsync's sign-in", statuses=(400, 401),
          codes=_codes("invalid_grant", "invalid_client", "invalid_client_id", "unauthorized_client",
                       "unsupported_grant_type", "invalid_request", "inactive_user", "inactive_org")),
+    # HubSpot tells an expired OAuth token from one it does not know (the 401's category).
+    Rule(REAUTH, "token_expired", "the {name} access token has expired", "hubspot", (401,),
+         _codes("EXPIRED_AUTHENTICATION")),
+    Rule(FATAL_CONFIG, "token_invalid", "{name} does not recognise the access token", "hubspot", (401,),
+         _codes("INVALID_AUTHENTICATION")),
     # An expired SOAP session comes back as a 500 fault carrying the same code as REST's 401.
     Rule(REAUTH, "session_expired", "the {name} session expired",
          "salesforce", (401, 500), _codes("INVALID_SESSION_ID")),
@@ -122,6 +127,8 @@ def classify(system: str, status: int | None, headers: Mapping[str, str] | None,
     rule = _transport_rule(exc) if status in (None, 0) else _status_rule(system, status, codes, text, single_record)
     name = SYSTEM_NAMES.get(system, system)
     message = rule.message.format(name=name)
+    if rule.kind == "missing_scope" and (scopes := required_scopes(body)):
+        message += f" ({', '.join(scopes)})"
     if status:
         message += f" (HTTP {status})"
     code = sorted(codes)[0] if codes else ""
@@ -219,6 +226,18 @@ def body_text(body: Any) -> str:
     if isinstance(body, str):
         return body
     return json.dumps(body, default=str)
+
+
+def required_scopes(body: Any) -> list[str]:
+    """The scopes a HubSpot 403 MISSING_SCOPES names (``errors[].context.requiredGranularScopes``)."""
+    try:
+        parsed = json.loads(body_text(body)) if isinstance(body, (str, bytes)) else body
+    except ValueError:
+        return []
+    if not isinstance(parsed, dict):
+        return []
+    return [str(s) for e in parsed.get("errors") or [] if isinstance(e, dict)
+            for s in (e.get("context") or {}).get("requiredGranularScopes") or []]
 
 
 _CODE_KEYS = ("errorCode", "statusCode", "category", "policyName", "error")

@@ -8,7 +8,6 @@ event types recorded in the last 90 days, and which scopes the token lacks) into
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
@@ -16,6 +15,7 @@ from connector.adapters.hubspot.adapter import GROUP, PROPERTY_TYPES, HubSpotAda
 from connector.core.errors import ConfigError, SkippableRecord
 from connector.core.mapping import FieldMap, HubSpotMapping
 from connector.core.predicate import range_bounds
+from connector.transport.classify import required_scopes as scopes_in
 from connector.core.readiness import INFO, MISSING, OK, WARN, WRONG, Finding, PortalFacts
 
 WINDOW_DAYS = 90
@@ -160,17 +160,9 @@ class HubSpotSetup:
 # -- pure judgements ---------------------------------------------------------------------------
 
 def required_scopes(exc: BaseException | None) -> list[str]:
-    """The scopes a HubSpot 403 MISSING_SCOPES names (``errors[].context.requiredGranularScopes``)."""
+    """The scopes a failed call's 403 MISSING_SCOPES names (none for any other failure)."""
     body = getattr(exc, "body", None)
-    if body is None:
-        return []
-    try:
-        parsed = json.loads(body) if isinstance(body, (str, bytes)) else body
-    except ValueError:
-        return []
-    if not isinstance(parsed, dict) or parsed.get("category") != "MISSING_SCOPES":
-        return []
-    return [s for e in parsed.get("errors") or [] for s in (e.get("context") or {}).get("requiredGranularScopes") or []]
+    return scopes_in(body) if body is not None and "MISSING_SCOPES" in str(body) else []
 
 
 def is_range_picklist(prop: Mapping[str, Any]) -> bool:
