@@ -95,12 +95,10 @@ class SalesforceAuth:
             response = self._policy.request("salesforce", self._session, "POST", self.token_url,
                                             data=grant, headers={"Accept": "application/json"})
             body = response.json()
-        except ConfigError as exc:        # the token endpoint refused the credentials
-            raise ConfigError(sign_in_problem(s, self.token_url, getattr(exc.__cause__, "body", None))) from None
-        except FatalError as exc:         # not a token endpoint at all (404, 405, …)
-            raise ConfigError(Problem("config", "salesforce.login_url",
-                                      f"{self.token_url} is not a Salesforce OAuth token endpoint ({exc.message}): "
-                                      f"use {LOGIN_HINT}")) from None
+        except (ConfigError, FatalError) as exc:   # refused, or not a token endpoint at all
+            cause = exc.__cause__
+            raise ConfigError(sign_in_problem(s, self.token_url, getattr(cause, "body", None),
+                                              getattr(cause, "status", None))) from None
         except Retryable as exc:          # nothing answered there
             raise ConfigError(Problem("config", "salesforce.login_url",
                                       f"{s.login_url} could not be reached ({exc.message}): check the host name "
@@ -141,7 +139,8 @@ class SalesforceAuth:
 
 
 
-def sign_in_problem(settings: SalesforceSettings, token_url: str, body: object) -> Problem:
+def sign_in_problem(settings: SalesforceSettings, token_url: str, body: object,
+                    status: int | None = None) -> Problem:
     """What a refused sign-in means, from the token endpoint's documented error body
     (``{"error": …, "error_description": …}``): which credential is wrong, and where to fix it."""
     try:
@@ -175,5 +174,9 @@ def sign_in_problem(settings: SalesforceSettings, token_url: str, body: object) 
     if error == "unsupported_grant_type":
         return Problem("config", "salesforce.auth",
                        f"this org does not allow the {flow} flow {said}: enable it on the connected app")
+    if not error:
+        return Problem("config", "salesforce.login_url",
+                       f"{token_url} is not a Salesforce OAuth token endpoint (it answered HTTP {status} "
+                       f"without an OAuth error): use {LOGIN_HINT}")
     return Problem("config", "salesforce.login_url",
                    f"Salesforce refused leadsync's sign-in at {token_url} {said}")
