@@ -42,12 +42,15 @@ def default_error_body(status: int) -> dict[str, Any]:
             "correlationId": str(uuid.uuid4()), "category": category or "VALIDATION_ERROR"}
 
 
+OAUTH_TOKEN_PATH = "/oauth/v1/token"
+
+
 def install_gate(app: flask.Flask, state: HubSpotState, search_endpoints: frozenset[str]) -> None:
     """Authenticate, then charge the rate limits, before any API route runs."""
 
     @app.before_request
     def _gate() -> flask.Response | None:
-        if flask.request.path.startswith(ADMIN_PREFIX):
+        if flask.request.path.startswith(ADMIN_PREFIX) or flask.request.path == OAUTH_TOKEN_PATH:
             return None
         problem = state.auth_problem(flask.request.headers.get("Authorization"))
         if problem is not None:

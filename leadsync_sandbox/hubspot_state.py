@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import uuid
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -80,6 +81,12 @@ class HubSpotState:
         self.clock = Clock(now)
         self.token = token or _new_token()
         self._expired: set[str] = set()
+        # A public app installed on this portal (the OAuth refresh-token flow).
+        self.oauth_app = {"client_id": str(uuid_hex()), "client_secret": str(uuid_hex()),
+                          "refresh_token": "na1-" + secrets.token_hex(16)}
+        self.rotate_refresh_tokens = False
+        self.oauth_lifetime = timedelta(minutes=30)
+        self._issued: dict[str, datetime] = {}        # OAuth access token → expiry
         self.limits = RateLimiter(per_10s=rate_per_10s, daily=daily_limit,
                                   search_per_second=search_per_second, portal_id=PORTAL_ID)
         self.search_result_cap = search_result_cap
@@ -203,6 +210,10 @@ class HubSpotState:
         with self.lock:
             if token and secrets.compare_digest(token, self.token):
                 return None
+            if token in self._issued:
+                if self.clock.now() < self._issued[token]:
+                    return None
+                return ("EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired 0 minute(s) ago.")
             if token in self._expired:
                 return ("EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired 0 minute(s) ago.")
         return ("INVALID_AUTHENTICATION",
@@ -387,6 +398,30 @@ class HubSpotState:
         with self.lock:
             self._failures[contact_id] = [message, times]
 
+    def refresh_oauth(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """POST /oauth/v1/token, grant_type=refresh_token: (status, body) as HubSpot answers."""
+        app = self.oauth_app
+        with self.lock:
+            if form.get("grant_type") != "refresh_token":
+                return 400, {"status": "BAD_GRANT_TYPE", "message": "grant_type must be refresh_token here"}
+            if form.get("client_id") != app["client_id"]:
+                return 400, {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"}
+            if form.get("client_secret") != app["client_secret"]:
+                return 400, {"status": "BAD_CLIENT_SECRET", "message": "missing or invalid client secret"}
+            if form.get("refresh_token") != app["refresh_token"]:
+                return 400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or invalid refresh token"}
+            access = "oauth-" + secrets.token_hex(24)
+            self._issued[access] = self.clock.now() + self.oauth_lifetime
+            if self.rotate_refresh_tokens:
+                app["refresh_token"] = "na1-" + secrets.token_hex(16)
+            return 200, {"token_type": "bearer", "access_token": access, "refresh_token": app["refresh_token"],
+                         "expires_in": int(self.oauth_lifetime.total_seconds())}
+
+    def expire_oauth_tokens(self) -> None:
+        """Every issued OAuth access token has run out (calls answer 401 EXPIRED_AUTHENTICATION)."""
+        with self.lock:
+            self._issued = {token: self.clock.now() for token in self._issued}
+
     def expire_token(self) -> str:
         """Rotate the access token: calls with the old one get 401 until clients use the new."""
         with self.lock:
@@ -405,6 +440,10 @@ def _may_set_stage(current: str | None, wanted: str) -> bool:
     if not current or wanted == "":
         return True
     return STAGE_ORDER.get(wanted, 0) >= STAGE_ORDER.get(current, 0)
+
+
+def uuid_hex() -> str:
+    return str(uuid.uuid4())
 
 
 def _new_token() -> str:

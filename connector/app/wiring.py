@@ -22,5 +22,15 @@ def build_adapters(rt: Any) -> tuple[HubSpotAdapter, Crm, HttpPolicy]:
         max_daily_share={"salesforce": config.salesforce.max_daily_share, "hubspot": 0.5},
     ))
     hubspot = HubSpotAdapter(HubSpotSettings(base_url=config.hubspot.base_url, token=secrets.hubspot_token()),
-                             rt.hubspot_mapping, policy)
+                             rt.hubspot_mapping, policy, auth=_hubspot_auth(rt, secrets, policy))
     return hubspot, plugin.build(config, secrets, rt.crm_mapping, policy), policy
+
+
+def _hubspot_auth(rt: Any, secrets: Secrets, policy: HttpPolicy) -> Any:
+    """None (the private app's static token), or a public app's refresh flow."""
+    if rt.config.hubspot.auth != "oauth":
+        return None
+    from connector.adapters.hubspot.auth import HubSpotOAuth, OAuthApp
+    from connector.app.vault import StoreVault
+    app = OAuthApp(**secrets.hubspot_oauth())
+    return HubSpotOAuth(rt.config.hubspot.base_url, app, policy, StoreVault(rt.store, app.client_secret))

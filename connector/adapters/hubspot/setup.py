@@ -92,9 +92,8 @@ class HubSpotSetup:
                 occurred_before=_iso(now), limit=1)[1])
             if page and page.get("results"):
                 seen.add(rule.type)
-        emails = self._probe(missing, "read marketing email events", lambda: self.adapter.policy.request(
-            "hubspot", self.adapter._session, "GET", f"{self.adapter.settings.base_url.rstrip('/')}/email/public/v1/events",
-            params={"startTimestamp": int(since.timestamp() * 1000), "endTimestamp": int(now.timestamp() * 1000),
+        emails = self._probe(missing, "read marketing email events", lambda: self.adapter._request(
+            "GET", f"{self.adapter.settings.base_url.rstrip('/')}/email/public/v1/events", params={"startTimestamp": int(since.timestamp() * 1000), "endTimestamp": int(now.timestamp() * 1000),
                     "limit": 1000}).json())
         for event in (emails or {}).get("events", []):
             rule = self.mapping.email_events.get(event.get("type", ""))
