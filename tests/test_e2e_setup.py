@@ -127,3 +127,25 @@ def test_given_shipped_definition_when_checked_against_the_portal_then_placehold
     assert code == 0
     assert out.count("names a placeholder") == 7
     assert 'behavior["Demo request"].where.form_id' in out and '"Request a demo" = ' in out
+
+
+def test_given_a_misspelt_property_and_a_range_mapped_as_int_when_syncing_then_exit_2_names_both(
+        tmp_path_factory, tmp_path, monkeypatch, capsys):
+    shutil.copytree(DEFAULT_MAPPINGS, tmp_path / "mappings")
+    hs = tmp_path / "mappings" / "hubspot.toml"
+    text = hs.read_text().replace('title = { property = "jobtitle" }', 'title = { property = "job_title" }')
+    hs.write_text(text.replace('{ property = "numemployees", type = "range" }', '{ property = "numemployees", type = "int" }'))
+    with Sandbox(tmp_path_factory.getbasetemp() / "sandbox-certs", people=20) as sandbox:
+        for key, value in sandbox.env().items():
+            monkeypatch.setenv(key, value)
+        config = sandbox.write_config(tmp_path / "leadsync.toml", f"sqlite:///{tmp_path / 'state.db'}")
+        config.write_text(config.read_text() + '\n[mappings]\ndir = "mappings"\n', encoding="utf-8")
+        mark = sandbox.calls.mark()
+        assert main(["--config", str(config), "sync"]) == 2
+        assert [c for c in sandbox.calls.since(mark) if c.write] == []
+    err = capsys.readouterr().err
+    assert (f"{hs}: contact.fields.title.property: contacts.job_title: the portal has no contact property "
+            "job_title (read into title); map title to a property this portal has, or create job_title in HubSpot") in err
+    assert (f'{hs}: contact.fields.employees.type: contacts.numemployees: numemployees is enumeration (range '
+            'picklist), mapped as int: every value would be dropped; it is a range picklist ("100-500", "1000+"): '
+            'use type = "range"') in err
