@@ -49,7 +49,7 @@ TABLE = [
     ("hubspot", 429, {"Retry-After": "3"}, HS_SECONDLY, None, False, ("rate_limited", "rate_limit", 3.0)),
     ("hubspot", 429, {"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
      HS_SECONDLY, None, False, ("rate_limited", "rate_limit", 10.0)),
-    ("hubspot", 401, {}, {"category": "INVALID_AUTHENTICATION"}, None, False, ("reauth", "unauthorized", None)),
+    ("hubspot", 401, {}, {"category": "INVALID_AUTHENTICATION"}, None, False, ("fatal_config", "token_invalid", None)),
     ("hubspot", 403, {}, HS_SCOPE, None, False, ("fatal_config", "missing_scope", None)),
     ("hubspot", 400, {}, {"category": "VALIDATION_ERROR"}, None, False, ("fatal", "bad_request", None)),
     ("hubspot", 400, {}, {"category": "VALIDATION_ERROR"}, None, True, ("skip_record", "bad_record", None)),
