@@ -149,3 +149,28 @@ def test_given_a_misspelt_property_and_a_range_mapped_as_int_when_syncing_then_e
     assert (f'{hs}: contact.fields.employees.type: contacts.numemployees: numemployees is enumeration (range '
             'picklist), mapped as int: every value would be dropped; it is a range picklist ("100-500", "1000+"): '
             'use type = "range"') in err
+
+
+def test_given_fresh_org_when_the_daemon_starts_then_it_exits_2_naming_the_field_before_any_write(
+        config, fresh, capsys):
+    import threading
+    from jobs.daemon import run_daemon
+    mark = fresh.calls.mark()
+    stop = threading.Event()
+    stop.set()
+    assert run_daemon(config, stop=stop) == 2
+    err = capsys.readouterr().err
+    assert "salesforce.toml: lead.external_id: Lead.HubSpot_Contact_Id__c: Lead has no field HubSpot_Contact_Id__c" in err
+    assert [c for c in fresh.calls.since(mark) if c.write] == []
+
+
+def test_given_a_ready_org_when_a_new_process_starts_within_the_ttl_then_it_describes_nothing(config, fresh, capsys):
+    from connector.app.runtime import Runtime
+    assert main(["--config", config, "setup", "--apply"]) == 0
+    capsys.readouterr()
+    mark = fresh.calls.mark()
+    with Runtime.from_config_path(config) as rt:     # a new process: facts come from the state store
+        rt.preflight()
+        assert rt.sync().outcome == "ok"
+    paths = [c.path for c in fresh.calls.since(mark)]
+    assert not [p for p in paths if p.endswith("/describe") or "/crm/v3/properties/" in p or "/marketing/v3/forms" in p]

@@ -60,7 +60,7 @@ class Readiness:
         self.rt.store.put(CACHE_KEY.format(system=system), {"at": self.rt.clock().isoformat(), "facts": facts})
 
 
-def preflight(rt: Any, marketing: Any, crm: Any) -> None:
+def preflight(rt: Any, marketing: Any, crm: Any) -> Report:
     """Before the first write: stop with every blocking problem (file, key, object, field).
     leadsync's own HubSpot properties are the exception: the first cycle creates them."""
     report = Readiness(rt, marketing, crm).report(fresh=False)
@@ -69,6 +69,7 @@ def preflight(rt: Any, marketing: Any, crm: Any) -> None:
         rt.store.put(CACHE_KEY.format(system="salesforce"), None)   # read afresh once fixed
         rt.store.put(CACHE_KEY.format(system="hubspot"), None)
         raise ConfigError(problems(blocking) + [_hint()])
+    return report
 
 
 def _hint() -> Any:

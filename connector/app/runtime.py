@@ -146,7 +146,9 @@ class Runtime:
             return
         from connector.app.readiness import preflight
         engine = self.engine()
-        preflight(self, engine.marketing, engine.crm)
+        report = preflight(self, engine.marketing, engine.crm)
+        # leadsync's own properties are all there: the first cycle need not look for them again.
+        engine._schema_ready = not any(f.system == "hubspot" and f.creatable and f.blocking for f in report.findings)
         self._ready = True
 
     # -- operations ----------------------------------------------------------------------------------
