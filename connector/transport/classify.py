@@ -91,6 +91,10 @@ RULES: tuple[Rule, ...] = (
          "hubspot", (403,)),
     Rule(FATAL_CONFIG, "insufficient_access", "{name} refused access: the integration user lacks a permission",
          "salesforce", (403,)),
+    # A field or object the mappings name is not there (deleted, renamed, hidden by field-level
+    # security): every request would fail the same way, so it is the operator's to fix.
+    Rule(FATAL_CONFIG, "schema_mismatch", "{name} has no field or object the mappings name", "salesforce", (400,),
+         _codes("INVALID_FIELD", "INVALID_TYPE"), single_record=False),
     Rule(SKIP_RECORD, "bad_record", "{name} rejected this record", statuses=(400, 422), single_record=True),
     Rule(SKIP_RECORD, "not_found", "{name} no longer has this record", statuses=(404,), single_record=True),
     Rule(SKIP_RECORD, "conflict", "{name} reported a conflict on this record", statuses=(409,), single_record=True),
@@ -131,6 +135,8 @@ def classify(system: str, status: int | None, headers: Mapping[str, str] | None,
         message += f" ({', '.join(scopes)})"
     if status:
         message += f" (HTTP {status})"
+    if rule.kind == "schema_mismatch" and (said := vendor_message(body)):
+        message += f": {said}"
     code = sorted(codes)[0] if codes else ""
     detail = f"{name} HTTP {status} {','.join(sorted(codes))} {text[:500]}".strip() if status else repr(exc)
     wait = server_wait(system, headers, now) if rule.action in (RETRY, RATE_LIMITED) else None
@@ -226,6 +232,17 @@ def body_text(body: Any) -> str:
     if isinstance(body, str):
         return body
     return json.dumps(body, default=str)
+
+
+def vendor_message(body: Any) -> str:
+    """The first ``message`` of a Salesforce error list, cut short (no record data in it)."""
+    try:
+        parsed = json.loads(body_text(body)) if isinstance(body, (str, bytes)) else body
+    except ValueError:
+        return ""
+    first = parsed[0] if isinstance(parsed, list) and parsed else parsed
+    text = first.get("message", "") if isinstance(first, dict) else ""
+    return " ".join(str(text).split())[:200]
 
 
 def required_scopes(body: Any) -> list[str]:

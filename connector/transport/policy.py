@@ -246,13 +246,14 @@ class HttpPolicy:
 
 # Where the operator fixes what a verdict says (the config key naming the credential).
 CONFIG_KEYS = {"token_expired": "hubspot.token_env", "token_invalid": "hubspot.token_env",
-               "missing_scope": "hubspot.token_env"}
+               "missing_scope": "hubspot.token_env", "schema_mismatch": "salesforce.toml"}
 FIXES = {
     "token_expired": "refresh it (an OAuth app's token lasts 30 minutes; set [hubspot] auth = \"oauth\" "
                      "to refresh it automatically) or put a new one in the environment",
     "token_invalid": "copy the private app's access token again (Settings → Integrations → Private apps) "
                      "into the environment variable named by hubspot.token_env",
     "missing_scope": "add the scope to the private app, then copy its token again",
+    "schema_mismatch": "run `leadsync setup` to see what is missing, and `leadsync setup --apply` to create it",
 }
 
 
