@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connector.adapters.hubspot.setup import HubSpotSetup
-from connector.core.errors import ConfigError
+from connector.core.errors import ConfigError, Problem
 from connector.core.readiness import Report, definition_findings, problems
 
 FACTS_TTL = timedelta(hours=1)
@@ -72,8 +72,7 @@ def preflight(rt: Any, marketing: Any, crm: Any) -> Report:
     return report
 
 
-def _hint() -> Any:
-    from connector.core.errors import Problem
+def _hint() -> Problem:
     return Problem("(setup)", "", "run `leadsync setup` for the full list and `leadsync setup --apply` "
                                   "to create what leadsync may create")
 
