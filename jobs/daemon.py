@@ -282,6 +282,7 @@ def _build_engine(rt: Any) -> None:
     the first cycle's business: it retries on schedule."""
     try:
         rt.engine()
+        rt.preflight()              # every mapped object and field, before the first write
     except ConfigError:
         raise
     except LeadsyncError as exc:

@@ -25,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from connector.app.config import DEFAULT_MAPPINGS
 from leadsync_sandbox.faults import CallLog, Faults
+from leadsync_sandbox.portal_definition import write_portal_definition
 from leadsync_sandbox.hubspot import HubSpotState, create_app as create_hubspot_app
 from leadsync_sandbox.brownfield_manifest import Manifest
 from leadsync_sandbox.seed import Seed, build_seed
@@ -69,7 +70,10 @@ class Sandbox:
     def __init__(self, directory: Path | None = None, *, seed: int = 7, people: int | None = None,
                  now: datetime | None = None, hubspot_rate_per_10s: int = 100,
                  salesforce_daily_limit: int = 15000, salesforce: bool = True,
-                 search_lag_seconds: float | None = None, portal: str = "greenfield") -> None:
+                 search_lag_seconds: float | None = None, portal: str = "greenfield", fresh: bool = False,
+                 hubspot_scopes: Any = None) -> None:
+        # fresh=True: a portal with HubSpot's own properties only and an org with none of
+        # leadsync's (or the BANT) custom fields, as on the day leadsync is first connected.
         if portal not in PORTALS:
             raise ValueError(f"portal must be one of {', '.join(PORTALS)}, got {portal!r}")
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
@@ -96,10 +100,12 @@ class Sandbox:
             "SF_PASSWORD": secrets.token_urlsafe(18),
         }
         self.credentials["SF_USERNAME"] = self._integration_username()
+        self.fresh = fresh
         self.hubspot = HubSpotState(self.seed.hubspot, now=now, rate_per_10s=hubspot_rate_per_10s,
                                     token=self.credentials["HUBSPOT_TOKEN"],
                                     search_lag_seconds=search_lag_seconds,
-                                    custom_properties=portal == "greenfield")
+                                    custom_properties=portal == "greenfield" and not fresh,
+                                    scopes=hubspot_scopes)
         # salesforce=False serves HubSpot alone (tests of the HubSpot side start faster).
         self.salesforce = self._salesforce_state(now, salesforce_daily_limit) if salesforce else None
         self.certs: Certs | None = None
@@ -118,7 +124,7 @@ class Sandbox:
                           "username": self.credentials["SF_USERNAME"],
                           "password": self.credentials["SF_PASSWORD"]}
         return module.SalesforceState(self.seed.salesforce, now=now, daily_limit=daily_limit,
-                                      credentials=secrets_by_key)
+                                      credentials=secrets_by_key, custom_fields=not self.fresh)
 
     def _integration_username(self) -> str:
         users = self.seed.salesforce.users
@@ -171,6 +177,11 @@ class Sandbox:
 
     # ---- what a client needs ----
 
+    @property
+    def generic_login_url(self) -> str:
+        """The org's token endpoint under the name login.salesforce.com plays here (not My Domain)."""
+        return self.salesforce_url.replace("//127.0.0.1:", "//localhost:")
+
     def env(self) -> dict[str, str]:
         """Environment variables for a leadsync process pointed at this sandbox."""
         if self.certs is None:
@@ -180,8 +191,9 @@ class Sandbox:
     def write_config(self, path: Path, state_url: str) -> Path:
         """A leadsync config (SPEC §3) pointing at this sandbox, with demo-fast schedules."""
         path = Path(path)
+        definition = write_portal_definition(DEFINITION_PATH, path.with_name(path.stem + "-definition.toml"))
         path.write_text(_config_toml(self.hubspot_url, self.salesforce_url, state_url,
-                                     self.hubspot.limits.per_10s), encoding="utf-8")
+                                     self.hubspot.limits.per_10s, definition), encoding="utf-8")
         return path
 
     def write_default_config(self) -> Path:
@@ -206,7 +218,7 @@ class Sandbox:
             self.stop()
 
 
-def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int) -> str:
+def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int, definition: Path) -> str:
     def q(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return "\n".join([
@@ -217,7 +229,7 @@ def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s:
         'client_id_env = "SF_CLIENT_ID"', 'client_secret_env = "SF_CLIENT_SECRET"',
         'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', "",
         "[state]", f"url = {q(state_url)}", "",
-        "[definition]", f"path = {q(str(DEFINITION_PATH))}", "",
+        "[definition]", f"path = {q(str(definition))}", "",
         "[schedule]", 'hubspot_every = "5s"', 'salesforce_every = "10s"', 'reconcile_cron = "*/5 * * * *"', "",
     ])
 

@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", help="one full cycle now: pull, qualify, write back, check SLAs")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    p = sub.add_parser("setup", help="check both systems against the mappings and the definition")
+    p.add_argument("--apply", action="store_true", help="create what is missing (properties, custom fields)")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+
     sub.add_parser("daemon", help="run the scheduled jobs until SIGTERM/SIGINT")
 
     p = sub.add_parser("resync", help="re-pull and re-qualify every person of one account")
@@ -61,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="action", required=True)
     c = dsub.add_parser("check", help="validate a definition (default: the configured one)")
     c.add_argument("file", nargs="?")
+    c.add_argument("--against-portal", action="store_true",
+                   help="also flag rules that can never match on the connected HubSpot portal")
     c = dsub.add_parser("simulate", help="replay stored history under a candidate definition")
     c.add_argument("file")
     c.add_argument("--since", default="90d")
@@ -187,6 +193,12 @@ def cmd_resync(args: argparse.Namespace) -> int:
         return resync_command(rt, args.account, dry_run=args.dry_run, as_json=args.json)
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from connector.cli.setup_cmd import setup_command
+    with _runtime(args) as rt:
+        return setup_command(rt, apply=args.apply, as_json=args.json)
+
+
 def cmd_daemon(args: argparse.Namespace) -> int:
     from jobs.daemon import run_daemon
     return run_daemon(args.config)
@@ -209,7 +221,12 @@ def cmd_definition(args: argparse.Namespace) -> int:
     from connector.cli.definition_cmd import check_command, simulate_command
     config = load_config(args.config)
     if args.action == "check":
-        return check_command(config, args.file)
+        code = check_command(config, args.file)
+        if code == 0 and args.against_portal:
+            from connector.cli.definition_cmd import against_portal_command
+            with _runtime(args) as rt:
+                return against_portal_command(rt, args.file)
+        return code
     with _reading(args) as rt:
         return simulate_command(rt, args.file, args.since, as_json=args.json)
 
@@ -298,7 +315,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "sync": cmd_sync, "daemon": cmd_daemon, "resync": cmd_resync, "logs": cmd_logs, "explain": cmd_explain,
+    "sync": cmd_sync, "setup": cmd_setup, "daemon": cmd_daemon, "resync": cmd_resync, "logs": cmd_logs, "explain": cmd_explain,
     "definition": cmd_definition, "report": cmd_report, "quarantine": cmd_quarantine, "sandbox": cmd_sandbox,
     "demo": cmd_demo, "web": cmd_web,
 }

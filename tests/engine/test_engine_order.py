@@ -50,7 +50,7 @@ class FakeHubSpot:
         demo = NOW - timedelta(hours=1)
         if not since <= demo < until:
             return {}
-        return {p.id: [Activity("form_submission", demo, {"form_id": "demo-request"}, "hubspot",
+        return {p.id: [Activity("meeting_booked", demo, {}, "hubspot",
                                 f"demo-{p.id}")] for batch in self.batches for p in batch}
 
     def write(self, writes):

@@ -26,7 +26,8 @@ from connector.core.batches import chunks, unique
 from connector.core.errors import FatalError, SkippableRecord
 from connector.core.mapping import ActivityMap, HubSpotMapping, email_domain, fill_blanks, normalise, read_fields
 from connector.core.model import Activity
-from connector.transport import HttpPolicy
+from connector.adapters.hubspot.auth import StaticToken
+from connector.transport import HttpPolicy, HttpStatusError
 
 BATCH = 100                      # batch read/update inputs per call
 PRIMARY_COMPANY_TYPE = 1         # associations v4: HUBSPOT_DEFINED contact→company "Primary"
@@ -55,8 +56,10 @@ class HubSpotAdapter:
     name = "hubspot"
 
     def __init__(self, settings: HubSpotSettings, mapping: HubSpotMapping, policy: HttpPolicy,
-                 client: hubspot.Client | None = None) -> None:
+                 client: hubspot.Client | None = None, auth: Any = None) -> None:
         self.settings, self.mapping, self.policy = settings, mapping, policy
+        # A private app's static token, or a public app's OAuth refresh flow (auth.py).
+        self.auth = auth or StaticToken(settings.token)
         self.client = client or hubspot_client(settings)
         self._session = policy.session("hubspot")
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
@@ -67,6 +70,7 @@ class HubSpotAdapter:
              single_record: bool = False, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """One client call under the policy; (status, parsed JSON body)."""
         def attempt() -> tuple[int, dict[str, Any]]:
+            self._authorise(getattr(method, "__self__", None))
             response = method(*args, _preload_content=False, _request_timeout=self.policy.timeout, **kwargs)
             try:
                 data = response.data
@@ -74,7 +78,28 @@ class HubSpotAdapter:
                 return response.status, (json.loads(data) if data else {})
             finally:
                 response.release_conn()
-        return self.policy.call("hubspot", attempt, lane=lane, single_record=single_record)
+        return self.policy.call("hubspot", attempt, lane=lane, single_record=single_record,
+                                reauth=self.auth.refresh)
+
+    def _authorise(self, api: Any = None) -> None:
+        """The current access token on the client, on an API object already built, and on the
+        requests session (refreshed first when an OAuth token is about to expire)."""
+        token = self.auth.token()
+        self.client.access_token = token
+        self._session.headers["Authorization"] = f"Bearer {token}"
+        configuration = getattr(getattr(api, "api_client", None), "configuration", None)
+        if configuration is not None:
+            configuration.access_token = token
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        """A raw call (endpoints the client does not wrap) with the current token."""
+        def attempt() -> Any:
+            self._authorise()
+            response = self._session.request(method, url, **kwargs)
+            if response.status_code >= 400:
+                raise HttpStatusError(response.status_code, response.headers, response.text)
+            return response
+        return self.policy.call("hubspot", attempt, reauth=self.auth.refresh)
 
     # -- schema ----------------------------------------------------------------------------------
 
@@ -267,7 +292,7 @@ class HubSpotAdapter:
         if recipient:
             params["recipient"] = recipient
         while True:
-            body = self.policy.request("hubspot", self._session, "GET", url, params=params).json()
+            body = self._request("GET", url, params=params).json()
             for event in body.get("events", []):
                 rule = self.mapping.email_events.get(event.get("type", ""))
                 activity = rule and _activity(rule, event, event.get("created"), f"email:{event.get('id')}")

@@ -27,6 +27,7 @@ from connector.core.errors import ConfigError, Problem, SkippableRecord
 from connector.adapters.salesforce.mapping import SalesforceMapping
 from connector.core.mapping import read_fields
 from connector.core.model import Activity
+from connector.core.predicate import range_bounds
 from connector.transport import HttpPolicy, HttpStatusError
 
 T = TypeVar("T")
@@ -91,7 +92,8 @@ class SalesforceAdapter:
                   *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
         columns = unique(wanted)
         mapped = [m.status.reason_field, *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
-        missing = [c for c in unique(mapped) if c not in self._describe(m.lead_object)]
+        have = {name.casefold() for name in self._describe(m.lead_object)}   # API names ignore case
+        missing = [c for c in unique(mapped) if c.casefold() not in have]
         if missing:
             raise ConfigError([Problem(m.path, _mapping_key(m, name), f"{m.lead_object} has no field {name}")
                                for name in missing])
@@ -100,9 +102,9 @@ class SalesforceAdapter:
     def _contact_columns(self) -> list[str]:
         m = self.mapping
         base = ["Id", "Email", m.contact_external_id, "OwnerId", "AccountId", "SystemModstamp"]
-        existing = self._describe(m.contact_object)
+        existing = {name.casefold() for name in self._describe(m.contact_object)}
         # Lead-only fields (Company, Status, BANT…) have no Contact counterpart: read what exists.
-        extra = [f.name for f in (*m.lead_fields, *m.lead_write) if f.name in existing]
+        extra = [f.name for f in (*m.lead_fields, *m.lead_write) if f.name.casefold() in existing]
         return unique(base + extra)
 
     @staticmethod
@@ -220,7 +222,7 @@ class SalesforceAdapter:
         """The fields a write of a Lead or Contact sends: the mapped values plus the external id
         (linking a record found by email), the routed owner and account, and on a handoff the
         opening Status (a Contact has none)."""
-        values = dict(write.values)
+        values = {name: self._numeric(name, value) for name, value in write.values.items()}
         values[self._external_id(write.kind)] = write.key
         if write.owner_id:
             values["OwnerId"] = write.owner_id
@@ -229,6 +231,19 @@ class SalesforceAdapter:
         if write.opening and write.kind == LEAD and self.mapping.status.handoff:
             values["Status"] = self.mapping.status.handoff
         return values
+
+    def _numeric(self, name: str, value: Any) -> Any:
+        """A range picklist value from HubSpot ("100-500") written to a number field holds its
+        lower bound: the size the company is known to have at least."""
+        if name in self._number_fields and isinstance(value, str):
+            bounds = range_bounds(value)
+            if bounds is not None:
+                return int(bounds[0]) if self._number_fields[name] == "int" else bounds[0]
+        return value
+
+    @property
+    def _number_fields(self) -> dict[str, str]:
+        return {f.name: f.type for f in self.mapping.lead_fields if f.type in ("int", "float")}
 
     def upsert(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
