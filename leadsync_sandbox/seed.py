@@ -91,6 +91,8 @@ class SalesforceSeed:
     integration_user_id: str
     manager_id: str
     rep_ids: list[str]
+    contacts: list[dict[str, Any]] = field(default_factory=list)        # Contact: Id, AccountId, Email, …
+    opportunities: list[dict[str, Any]] = field(default_factory=list)   # Opportunity: Id, AccountId, StageName, …
 
 
 @dataclass(slots=True)
