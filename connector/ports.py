@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from connector.core.errors import SkippableRecord
 from connector.core.model import CONTACT, LEAD, Activity  # noqa: F401  (the port speaks this vocabulary)
@@ -31,6 +31,7 @@ class Person:
     company_id: str | None = None        # primary associated company
     written: Mapping[str, Any] = field(default_factory=dict)  # current leadsync_* / lifecycle values, by property
     notes: tuple[str, ...] = ()          # values that could not be understood (kept as None), for the log
+    echo: bool = False                   # its only change is leadsync's own write: read bare, not re-qualified
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,10 @@ class CrmRecord:
     reason: str | None = None            # the rep's recycle/reject reason
     written: Mapping[str, Any] = field(default_factory=dict)  # current leadsync-owned values, by field
     notes: tuple[str, ...] = ()          # values that could not be understood (kept as None), for the log
+    # The stage the CRM itself says the person is at, translated by the adapter through its
+    # mapping (a lead's status → stage, a contact on a customer account → customer), None when
+    # it says nothing. How a first sync learns who sales already owns.
+    stage: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +115,11 @@ class WriteOutcome:
     created: set[str] = field(default_factory=set)               # keys whose record was created
     failed: dict[str, SkippableRecord] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)          # key → a partial problem (written, but…)
+    stamps: dict[str, datetime] = field(default_factory=dict)    # key → the record's modified time after the write
 
     def merge(self, other: "WriteOutcome") -> None:
         self.written.update(other.written)
+        self.stamps.update(other.stamps)
         self.created |= other.created
         self.failed.update(other.failed)
         self.notes.update(other.notes)
@@ -124,8 +131,18 @@ class MarketingPlatform(Protocol):
     def ensure_schema(self) -> None:
         """Create leadsync's own properties when missing (first run)."""
 
-    def changed_people(self, since: datetime, until: datetime) -> Iterator[list[Person]]:
-        """Batches of people modified in [since, until), oldest first."""
+    def missing_schema(self) -> list[str]:
+        """leadsync's own properties ``ensure_schema`` would create (read only: for dry runs)."""
+
+    def changed_people(self, since: datetime, until: datetime, *,
+                       echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
+        """Batches of people modified in [since, until), oldest first, every one exactly once
+        whatever is written meanwhile. ``echoes`` is shown each page's people before anything
+        more is read about them; the ids it returns come back bare with ``echo`` set."""
+
+    def locate(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """Proof of where people are: id → its own id (alive), the survivor's (merged), or None
+        (deleted). Ids the system says nothing definite about are left out."""
 
     def people(self, ids: Sequence[str]) -> list[Person]:
         """Read people by id (batch read)."""
