@@ -38,7 +38,7 @@ class FakeHubSpot:
     def ensure_schema(self):
         pass
 
-    def changed_people(self, since, until):
+    def changed_people(self, since, until, echoes=None):
         for batch in self.batches:
             yield [p for p in batch if since <= p.modified_at < until]
 
@@ -62,7 +62,7 @@ class FakeCrm:
     def __init__(self, failing: set[str] = frozenset()):
         self.failing, self.records, self.upserts = failing, {}, 0
 
-    def changed_records(self, since, until):
+    def changed_records(self, since, until, unlinked=False):
         return iter(())
 
     def find_records(self, **kw):
@@ -143,8 +143,8 @@ def test_given_daemon_stopping_after_first_batch_then_cursor_stays_at_that_batch
     stopping = {"now": False}
 
     class StopAfterFirst(FakeHubSpot):
-        def changed_people(self, since, until):
-            for batch in super().changed_people(since, until):
+        def changed_people(self, since, until, echoes=None):
+            for batch in super().changed_people(since, until, echoes):
                 yield batch
                 stopping["now"] = True
                 return

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leadsync.sync")
 
+# Kept beside the values leadsync wrote to a contact: the modified time that write produced. A
+# contact still at that time has not been changed by anyone since (its next pull is an echo).
+ECHO = "_modified_at"
+# A dry run's stand-in for the id of a record it would create.
+PLANNED_ID = "(new)"
+# Stages in which leadsync manages a person; from sal on, sales does (and owns hs_lead_status).
+MARKETING_STAGES = frozenset({"subscriber", "lead", "mql", "recycled", "disqualified"})
+
 # Transient record failures are retried on later cycles, each time waiting longer.
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
 
@@ -48,9 +56,9 @@ class WriteBack:
         if not people:
             return
         remote = _Remote(compare_remote, crm_records or {})
-        stored = self.store.people([p.id for p in people])
+        stored = self._people([p.id for p in people])
         window = timedelta(days=self.definition.engagement.window_days)
-        activities = self.store.activities([p.id for p in people], since=now - window)
+        activities = self._activities([p.id for p in people], since=now - window)
         plans: list[tuple[Person, dict[str, Any], P.PersonPlan, P.Outputs]] = []
         for person in people:
             row = stored.get(person.id) or {"hubspot_id": person.id, "stage": "subscriber", "crm_fields": {},
@@ -71,7 +79,10 @@ class WriteBack:
             passed = [b.criterion for b in result.bant if b.verdict]
             plan.rule = (f"BANT verified: {result.bant_score:g} passed, {self.definition.bant_require:g} needed "
                          f"({', '.join(passed)})")
-        plan.recycling = new_stage == "recycled" and _lifecycle_of(person) not in (None, "", "lead", "subscriber")
+        # Only a recycle leadsync saw happen (it sets recycled_at) moves lifecyclestage back; a
+        # person adopted as recycled keeps what HubSpot holds.
+        plan.recycling = (new_stage == "recycled" and bool(row.get("recycled_at"))
+                          and _lifecycle_of(person) not in (None, "", "lead", "subscriber"))
         handoff_at = now if plan.new_handoff else row.get("handoff_at")
         reason = (handoff_reason(result, lead) if new_stage in ("mql", "sal", "sql", "opportunity", "customer")
                   else row.get("reason") if new_stage == "recycled"
@@ -81,15 +92,18 @@ class WriteBack:
         # each write would bump the record and come back as a change (ping-pong).
         out = P.Outputs(new_stage, round(result.score), round(result.profile_score), round(result.engagement_score),
                         handoff_at, reason or "", result.missing or "", result.definition_version)
-        last_hs = self.store.written("hubspot", [person.id]).get(person.id, {})
+        ours = self._written("hubspot", [person.id]).get(person.id, {})
+        last_hs = dict(ours)
         if remote.compare:
             # Reconciliation and resync trust what HubSpot holds now over what leadsync last wrote.
             last_hs = {**last_hs, **P.remote_values(person.written or {})}
-        plan.hubspot = P.changed(P.hubspot_values(out, self.maps, _lifecycle_of(person), recycling=plan.recycling), last_hs)
+        desired = P.hubspot_values(out, self.maps, _lifecycle_of(person), recycling=plan.recycling)
+        desired = P.leave_sales_status(desired, new_stage in MARKETING_STAGES, person.written or {}, ours)
+        plan.hubspot = P.changed(desired, last_hs)
         plan.old = {("hubspot", k): (person.written or {}).get(k, last_hs.get(k)) for k in plan.hubspot}
         if P.reaches_crm(new_stage, bool(row.get("crm_id"))) and new_stage != "disqualified":
             desired = P.crm_values(out, lead, self.maps)
-            last_crm = self.store.written(self.crm.name, [person.id]).get(person.id, {})
+            last_crm = self._written(self.crm.name, [person.id]).get(person.id, {})
             record = remote.crm_records.get(person.id)
             if remote.compare and record is not None:
                 last_crm = {**last_crm, **P.remote_values(record.written or {})}
@@ -136,7 +150,7 @@ class WriteBack:
                 values = self.crm.planned_values(w) if system == "crm" else dict(w.values)
                 self.planned.append({"system": system, "key": w.key, "record": w.record_id, "object": w.kind,
                                      "values": values})
-            return WriteOutcome(written={w.key: w.record_id or "(new)" for w in writes})
+            return WriteOutcome(written={w.key: w.record_id or PLANNED_ID for w in writes})
         return method(writes)
 
     def _send_follow_ups(self, tasks: list[FollowUp]) -> WriteOutcome:
@@ -145,7 +159,7 @@ class WriteBack:
                 self.planned.append({"system": "crm", "key": task.key, "record": None, "object": "follow_up",
                                      "values": {"subject": task.subject, "due": task.due.isoformat(),
                                                 "owner": task.owner_id}})
-            return WriteOutcome(written={task.key: "(new)" for task in tasks})
+            return WriteOutcome(written={task.key: PLANNED_ID for task in tasks})
         return self.crm.follow_up(tasks)
 
     def _hand_off(self, handoffs: list, now: datetime, summary: Summary) -> WriteOutcome:
@@ -206,8 +220,6 @@ class WriteBack:
     def _record(self, plans: list, handed: WriteOutcome, crm_outcome: WriteOutcome, converted: WriteOutcome,
                 hs_outcome: WriteOutcome, now: datetime, summary: Summary) -> None:
         """Commit what was written: per-system values, changes, transitions, people, quarantine."""
-        if self.dry_run:
-            return
         changes, rows = [], []
         for person, row, pl, out in plans:
             crm_failed = handed.failed.get(pl.hubspot_id) or crm_outcome.failed.get(pl.hubspot_id)
@@ -243,20 +255,22 @@ class WriteBack:
                                  crm_failed, now, summary)
             elif pl.crm:
                 record_id = snapshot.get("crm_id") or row.get("crm_id")
-                self.store.record_written(self.crm.name, pl.hubspot_id, pl.crm, now)
+                self._record_written(self.crm.name, pl.hubspot_id, pl.crm, now)
                 changes += _changes(pl, self.crm.name, "crm", record_id, pl.crm, out, now, summary.run_id)
                 summary.add("written_crm")
-                self.store.release(system=self.crm.name, hubspot_id=pl.hubspot_id)
+                self._release(self.crm.name, pl.hubspot_id)
             if convert_failed:
                 self._quarantine(pl.hubspot_id, pl.email, self.crm.name, "convert", convert_failed, now, summary)
             hs_failed = hs_outcome.failed.get(pl.hubspot_id)
             if hs_failed:
                 self._quarantine(pl.hubspot_id, pl.email, "hubspot", "write", hs_failed, now, summary)
             elif pl.hubspot and pl.hubspot_id not in handed.failed:
-                self.store.record_written("hubspot", pl.hubspot_id, pl.hubspot, now)
+                stamp = hs_outcome.stamps.get(pl.hubspot_id)
+                self._record_written("hubspot", pl.hubspot_id,
+                                     {**pl.hubspot, ECHO: P.stamp(stamp) if stamp else None}, now)
                 changes += _changes(pl, "hubspot", "hubspot", pl.hubspot_id, pl.hubspot, out, now, summary.run_id)
                 summary.add("written_hubspot")
-                self.store.release(system="hubspot", hubspot_id=pl.hubspot_id)
+                self._release("hubspot", pl.hubspot_id)
             if out.missing:
                 summary.add("near_qualified")
             if pl.to_stage == "disqualified" and pl.from_stage != "disqualified":
@@ -264,15 +278,25 @@ class WriteBack:
             if pl.to_stage == "mql":
                 summary.add("qualified")
             rows.append(snapshot)
-        self.store.save_people(rows, now)
-        self.store.add_changes(changes)
+        self._save_people(rows, now)
+        if self.dry_run:
+            self.planned_changes.extend(changes)
+        else:
+            self.store.add_changes(changes)
+
+    def _release(self, system: str, key: str) -> None:
+        if not self.dry_run:
+            self.store.release(system=system, hubspot_id=key)
 
     def _transition(self, person: Mapping[str, Any], to_stage: str, cause: str, rule: str, now: datetime,
                     summary: Summary) -> None:
-        if self.dry_run:
-            return
         if to_stage == "recycled":
             summary.add("recycled")
+        if self.dry_run:
+            self.planned_transitions.append({"hubspot_id": person["hubspot_id"], "email": person.get("email"),
+                                             "from": person.get("stage"), "to": to_stage, "cause": cause,
+                                             "rule": rule})
+            return
         self.store.add_transition(person["hubspot_id"], person.get("stage"), to_stage, now, cause=cause, rule=rule,
                                   definition_version=self.definition.version, run_id=summary.run_id)
 

@@ -243,6 +243,12 @@ class Store:
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(
                 finished_at=now, outcome=outcome, counts=json_safe(counts), api=json_safe(api), message=message))
 
+    def changes_of_run(self, run_id: int) -> list[dict[str, Any]]:
+        """One run's change log, in the order it was kept."""
+        with self.engine.connect() as conn:
+            query = select(s.changes).where(s.changes.c.run_id == run_id).order_by(s.changes.c.id)
+            return [_row(r) for r in conn.execute(query)]
+
     def add_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
             with self.engine.begin() as conn:
