@@ -379,7 +379,8 @@ class Engine(WriteBack, Adoption, StateView):
             self._save_people(amounts, now)
         for person in open_people:
             opportunity = opportunities.get(person["opportunity_id"])
-            move = opportunity and from_opportunity(person["stage"], opportunity, self.feedback, now)
+            move = opportunity and from_opportunity(person["stage"], opportunity, self.feedback, now,
+                                                    may_stall=bool(person.get("handoffs")))
             if move:
                 self._transition(person, move.to_stage, move.cause, move.rule, now, summary)
                 recycled = {"recycled_at": now} if move.to_stage == "recycled" else {}

@@ -75,6 +75,13 @@ class StateView:
         else:
             self._staged.written.setdefault((system, key), {}).update(values)
 
+    def _record_written_many(self, system: str, by_record: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
+        if self._staged is None:
+            self.store.record_written_many(system, by_record, now)
+            return
+        for key, values in by_record.items():
+            self._record_written(system, key, values, now)
+
     def _add_activities(self, by_person: Mapping[str, Sequence[Activity]]) -> int:
         if self._staged is None:
             return self.store.add_activities(by_person)

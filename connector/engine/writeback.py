@@ -221,6 +221,7 @@ class WriteBack:
                 hs_outcome: WriteOutcome, now: datetime, summary: Summary) -> None:
         """Commit what was written: per-system values, changes, transitions, people, quarantine."""
         changes, rows = [], []
+        written: dict[str, dict[str, dict[str, Any]]] = {self.crm.name: {}, "hubspot": {}}
         for person, row, pl, out in plans:
             crm_failed = handed.failed.get(pl.hubspot_id) or crm_outcome.failed.get(pl.hubspot_id)
             convert_failed = converted.failed.get(row.get("crm_id") or "")
@@ -255,7 +256,7 @@ class WriteBack:
                                  crm_failed, now, summary)
             elif pl.crm:
                 record_id = snapshot.get("crm_id") or row.get("crm_id")
-                self._record_written(self.crm.name, pl.hubspot_id, pl.crm, now)
+                written[self.crm.name][pl.hubspot_id] = dict(pl.crm)
                 changes += _changes(pl, self.crm.name, "crm", record_id, pl.crm, out, now, summary.run_id)
                 summary.add("written_crm")
                 self._release(self.crm.name, pl.hubspot_id)
@@ -266,8 +267,7 @@ class WriteBack:
                 self._quarantine(pl.hubspot_id, pl.email, "hubspot", "write", hs_failed, now, summary)
             elif pl.hubspot and pl.hubspot_id not in handed.failed:
                 stamp = hs_outcome.stamps.get(pl.hubspot_id)
-                self._record_written("hubspot", pl.hubspot_id,
-                                     {**pl.hubspot, ECHO: P.stamp(stamp) if stamp else None}, now)
+                written["hubspot"][pl.hubspot_id] = {**pl.hubspot, ECHO: P.stamp(stamp) if stamp else None}
                 changes += _changes(pl, "hubspot", "hubspot", pl.hubspot_id, pl.hubspot, out, now, summary.run_id)
                 summary.add("written_hubspot")
                 self._release("hubspot", pl.hubspot_id)
@@ -278,6 +278,8 @@ class WriteBack:
             if pl.to_stage == "mql":
                 summary.add("qualified")
             rows.append(snapshot)
+        for system, by_record in written.items():
+            self._record_written_many(system, by_record, now)
         self._save_people(rows, now)
         if self.dry_run:
             self.planned_changes.extend(changes)
