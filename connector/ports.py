@@ -140,6 +140,10 @@ class MarketingPlatform(Protocol):
         whatever is written meanwhile. ``echoes`` is shown each page's people before anything
         more is read about them; the ids it returns come back bare with ``echo`` set."""
 
+    def everyone(self, *, echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
+        """Every person, in no time order, each once however many are written meanwhile (a
+        first run and the nightly reconciliation read this way)."""
+
     def locate(self, ids: Sequence[str]) -> dict[str, str | None]:
         """Proof of where people are: id → its own id (alive), the survivor's (merged), or None
         (deleted). Ids the system says nothing definite about are left out."""

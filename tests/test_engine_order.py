@@ -42,6 +42,9 @@ class FakeHubSpot:
         for batch in self.batches:
             yield [p for p in batch if since <= p.modified_at < until]
 
+    def everyone(self, echoes=None):
+        yield from self.batches
+
     def people(self, ids):
         return [p for batch in self.batches for p in batch if p.id in ids]
 
@@ -109,7 +112,9 @@ def engine_for(sqlite_url):
     def build(hubspot, crm, stopping=lambda: False):
         return Engine(store=Store(sqlite_url), marketing=hubspot, crm=crm, definition=rt.definition,
                       maps=rt.write_maps(), feedback=rt.feedback_rules(), handoff=rt.handoff_rules(),
-                      clock=lambda: NOW, stopping=stopping)
+                      clock=lambda: NOW, stopping=stopping,
+                      # The incremental (windowed) pull: a first run without it reads everyone by id.
+                      first_run_since=timedelta(days=365))
     return build
 
 

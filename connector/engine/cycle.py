@@ -150,7 +150,12 @@ class Engine(WriteBack, Adoption, StateView):
 
     def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
         since = EPOCH if full else self._since(HUBSPOT_CURSOR, now)
-        batches = iter(self.marketing.changed_people(since, now + AHEAD, echoes=None if full else self._echoes))
+        # A first run (and the nightly pass) reads everyone by id: a contact another writer moves
+        # in time while the pull goes on cannot slip out of it. Later runs read their window.
+        whole = full or (self.store.cursor(HUBSPOT_CURSOR) is None and self.first_run_since is None)
+        echoes = None if full else self._echoes
+        batches = iter(self.marketing.everyone(echoes=echoes) if whole
+                       else self.marketing.changed_people(since, now + AHEAD, echoes=echoes))
         first = next(batches, None)
         if self.stopping():
             return   # nothing was read for certain: leave the cursors where they are
@@ -181,7 +186,7 @@ class Engine(WriteBack, Adoption, StateView):
             self._process(live, now, summary, compare_remote=full)
             pending -= {p.id for p in live}
             seen |= {p.id for p in batch}
-            if not self.dry_run:
+            if not self.dry_run and not whole:     # a read by id is in no time order
                 newest = max(p.modified_at for p in batch)
                 self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
         if self.stopping():

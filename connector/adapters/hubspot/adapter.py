@@ -123,6 +123,23 @@ class HubSpotAdapter:
                                   page_size=self.settings.search_page_size):
             yield self._people_from(page, echoes)
 
+    def everyone(self, *, echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
+        """Every contact, by the list API: paged by an id cursor from the record store, so no
+        search index lag, no result cap, and no write (leadsync's or anyone's) moves anyone."""
+        basic = self.client.crm.contacts.basic_api
+        after = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": BATCH, "properties": self._properties, "archived": False}
+            if after:
+                kwargs["after"] = after
+            _, page = self._api(basic.get_page, **kwargs)
+            results = page.get("results") or []
+            if results:
+                yield self._people_from(results, echoes)
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
     def locate(self, ids: Sequence[str]) -> dict[str, str | None]:
         """Where each contact is now: its own id (alive), the survivor's id (merged away: a batch
         read answers a merged id with the survivor, which lists it in ``hs_merged_object_ids``),

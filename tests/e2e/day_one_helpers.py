@@ -1,0 +1,60 @@
+"""Shared pieces of the day-one tests: a brownfield sandbox, a second writer, the counts."""
+
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from connector.app.runtime import Runtime
+from leadsync_sandbox.server import Sandbox
+
+
+def brownfield(directory: Path, people: int, **kwargs: Any) -> Sandbox:
+    sandbox = Sandbox(directory, people=people, portal="brownfield", **kwargs)
+    sandbox.start()
+    return sandbox
+
+
+def runtime_for(sandbox: Sandbox, tmp_path: Path, monkeypatch: Any) -> Runtime:
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    config = sandbox.write_config(tmp_path / "leadsync.toml", f"sqlite:///{tmp_path / 'state.db'}")
+    return Runtime.from_config_path(str(config))
+
+
+@contextmanager
+def second_writer(hubspot: Any, per_page: int = 25, seed: int = 3) -> Iterator[list[str]]:
+    """Another integration editing contacts while leadsync pages through a search: after every
+    contacts search page, ``per_page`` contacts are written (their job title, unchanged), which
+    moves them in ``lastmodifieddate`` exactly as a real write does. Half are contacts the page
+    just returned, half are any others. Yields the ids it edited."""
+    rng = random.Random(seed)
+    edited: list[str] = []
+
+    def after_page(object_type: str, page_ids: list[str]) -> None:
+        if object_type != "contacts":
+            return
+        records = hubspot.objects["contacts"]
+        picks = rng.sample(page_ids, min(len(page_ids), per_page // 2))
+        picks += rng.sample(sorted(records), min(len(records), per_page - len(picks)))
+        for contact_id in picks:
+            record = records.get(contact_id)
+            if record is not None:
+                hubspot.apply("contacts", record, {"jobtitle": record.properties.get("jobtitle") or ""})
+                edited.append(contact_id)
+    hubspot.search_hooks.append(after_page)
+    try:
+        yield edited
+    finally:
+        hubspot.search_hooks.remove(after_page)
+
+
+def unqualified(sandbox: Sandbox, rt: Runtime) -> list[str]:
+    """Contacts leadsync has not qualified: no stage written in HubSpot, or none stored, or
+    the two disagreeing."""
+    people = rt.store.people()
+    return sorted(c["id"] for c in sandbox.hubspot.contacts()
+                  if not c.get("leadsync_stage") or c["id"] not in people
+                  or people[c["id"]]["stage"] != c["leadsync_stage"])
