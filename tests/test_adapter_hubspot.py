@@ -311,3 +311,13 @@ def test_e2e_activities_between_finds_everyones_events_by_time(sandbox, hubspot_
     assert sorted(a.type for a in found[contact]) == ["email_open", "webinar_attended"]
     webinar = next(a for a in found[contact] if a.type == "webinar_attended")
     assert webinar.attrs == {"campaign": "Pipeline 101"}
+
+
+def test_e2e_given_every_person_is_an_echo_then_no_association_or_company_is_read(sandbox, hubspot_adapter):
+    adapter = hubspot_adapter()
+    mark = sandbox.calls.mark()
+    people = [p for batch in adapter.changed_people(*window(), echoes=lambda page: {p.id for p in page})
+              for p in batch]
+    assert people and all(p.echo and p.company_id is None for p in people)
+    paths = [c.path for c in sandbox.calls.since(mark, "hubspot")]
+    assert paths and all("/search" in path for path in paths)

@@ -38,6 +38,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a
 # clock may run slightly ahead of ours. Cursors stay capped at the start, so whatever is read
 # early is read again next cycle (harmlessly: unchanged values are never rewritten).
 AHEAD = timedelta(seconds=1)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 ADOPTION_BATCH = 500          # CRM records adopted and processed together on a first run
 
 
@@ -301,7 +302,8 @@ class Engine(WriteBack, Adoption, StateView):
         if full or self.store.cursor(self._crm_cursor) is not None:
             return self.crm.changed_records(since, until)
         self._crm_unlinked = {}
-        records = [r for batch in self.crm.changed_records(since, until, unlinked=True) for r in batch]
+        # Every record, whatever its clock says: one stamped ahead of ours is still someone's.
+        records = [r for batch in self.crm.changed_records(since, FAR_FUTURE, unlinked=True) for r in batch]
         self._collect_unlinked(records)
         linked = iter([r for r in records if r.hubspot_id])
         return iter(lambda: list(islice(linked, ADOPTION_BATCH)), [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,29 +26,49 @@ def runtime_for(sandbox: Sandbox, tmp_path: Path, monkeypatch: Any) -> Runtime:
 
 
 @contextmanager
-def second_writer(hubspot: Any, per_page: int = 25, seed: int = 3) -> Iterator[list[str]]:
-    """Another integration editing contacts while leadsync pages through a search: after every
-    contacts search page, ``per_page`` contacts are written (their job title, unchanged), which
-    moves them in ``lastmodifieddate`` exactly as a real write does. Half are contacts the page
-    just returned, half are any others. Yields the ids it edited."""
+def second_writer(hubspot: Any, per_page: int = 25, seed: int = 3, every: float = 0.25) -> Iterator[list[str]]:
+    """Another integration editing contacts while leadsync reads: after every contacts search
+    page (half of them contacts the page just returned), and every ``every`` seconds besides
+    (a first run reads by the list API, which no search hook sees), ``per_page`` contacts get
+    their job title written back unchanged. That moves them in ``lastmodifieddate`` exactly as
+    a real write does. Yields the ids it edited."""
     rng = random.Random(seed)
     edited: list[str] = []
+    lock = threading.Lock()
 
-    def after_page(object_type: str, page_ids: list[str]) -> None:
-        if object_type != "contacts":
-            return
+    def edit(ids: list[str]) -> None:
         records = hubspot.objects["contacts"]
-        picks = rng.sample(page_ids, min(len(page_ids), per_page // 2))
-        picks += rng.sample(sorted(records), min(len(records), per_page - len(picks)))
-        for contact_id in picks:
+        for contact_id in ids:
             record = records.get(contact_id)
             if record is not None:
                 hubspot.apply("contacts", record, {"jobtitle": record.properties.get("jobtitle") or ""})
                 edited.append(contact_id)
+
+    def after_page(object_type: str, page_ids: list[str]) -> None:
+        if object_type != "contacts":
+            return
+        with lock:
+            picks = rng.sample(page_ids, min(len(page_ids), per_page // 2))
+            with hubspot.lock:
+                everyone = sorted(hubspot.objects["contacts"])
+            edit(picks + rng.sample(everyone, min(len(everyone), per_page - len(picks))))
+
+    stop = threading.Event()
+
+    def on_a_timer() -> None:
+        while not stop.wait(every):
+            with lock:
+                with hubspot.lock:
+                    everyone = sorted(hubspot.objects["contacts"])
+                edit(rng.sample(everyone, min(len(everyone), per_page)))
+    thread = threading.Thread(target=on_a_timer, daemon=True)
     hubspot.search_hooks.append(after_page)
+    thread.start()
     try:
         yield edited
     finally:
+        stop.set()
+        thread.join()
         hubspot.search_hooks.remove(after_page)
 
 
