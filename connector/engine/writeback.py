@@ -11,7 +11,7 @@ Ordering guarantees:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -71,6 +71,7 @@ class WriteBack:
 
     def _plan(self, person: Person, row: Mapping[str, Any], lead: Mapping[str, Any], result: Qualification,
               now: datetime, remote: "_Remote") -> tuple[P.PersonPlan, P.Outputs]:
+        person = self._as_staged(person)
         stage, new_stage = row["stage"], result.stage
         plan = P.PersonPlan(person.id, lead.get("email"), stage, new_stage, rule=_why(result))
         plan.new_handoff = new_stage == "mql" and stage != "mql"
@@ -110,6 +111,14 @@ class WriteBack:
             plan.crm = desired if plan.new_handoff else P.changed(desired, last_crm)
             plan.old.update({("crm", k): last_crm.get(k) for k in plan.crm})
         return plan, out
+
+    def _as_staged(self, person: Person) -> Person:
+        """In a dry run, a person as HubSpot would hold them had the run's earlier writes been
+        made: what a real run reads back when it meets the same person again in the cycle."""
+        staged = self._staged.written.get(("hubspot", person.id)) if self._staged is not None else None
+        if not staged:
+            return person
+        return replace(person, written={**(person.written or {}), **{k: v for k, v in staged.items() if k != ECHO}})
 
     def _write(self, plans: list, now: datetime, summary: Summary) -> None:
         handoffs = [(p, row, pl, out) for p, row, pl, out in plans if pl.new_handoff]
