@@ -89,6 +89,7 @@ def given_deletes_and_a_merge_then_reconcile_flags_only_those(sandbox, rt):
     assert not people[survivor].get("deleted")
 
 
+@pytest.mark.timeout(900)
 def test_given_a_brownfield_portal_when_synced_on_day_one_then_complete_and_careful(tmp_path, monkeypatch):
     day_one(tmp_path, monkeypatch, EVERYDAY_PEOPLE)
 

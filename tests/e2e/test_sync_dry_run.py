@@ -15,7 +15,7 @@ from connector.cli.commands import main
 from connector.cli.sync_plan import CSV_COLUMNS, change_rows
 from tests.e2e.day_one_helpers import brownfield
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 PEOPLE = 300
 
 
