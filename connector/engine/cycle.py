@@ -319,6 +319,7 @@ class Engine(WriteBack, Adoption, StateView):
         records = self.crm.find_records(emails=emails, hubspot_ids=[p.id for p in people]) if people else []
         summary.add("pulled_crm", len(records))
         self._absorb_records(records, now, summary)
+        self._adopt_people(people, now, summary)     # anyone new starts where sales has them
         self._pull_activities(people, now, summary)
         # "Write what differs" from what each system holds now, not from what leadsync last wrote.
         self._process(people, now, summary, compare_remote=True,
