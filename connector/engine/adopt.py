@@ -74,7 +74,10 @@ class Adoption:
         rows = []
         for person, records in items:
             email = person.fields.get("email")
-            start = starting_stage((person.written or {}).get("lifecyclestage"), self.maps.lifecycle, records,
+            # A record leadsync handed off itself, in a run stopped before it was recorded, says
+            # nothing about sales: the handoff is simply made again onto it.
+            said = [r for r in records if not self._own_unrecorded_handoff(r)]
+            start = starting_stage((person.written or {}).get("lifecyclestage"), self.maps.lifecycle, said,
                                    opportunities, self.feedback)
             row: dict[str, Any] = {"hubspot_id": person.id, "email": email,
                                    "stage": start.stage if start else "subscriber"}
@@ -97,6 +100,10 @@ class Adoption:
             if record is not None or start is not None:
                 rows.append(row)       # someone with nothing in the CRM is simply new: no row yet
         self._save_people(rows, now)
+
+    def _own_unrecorded_handoff(self, record: CrmRecord) -> bool:
+        handoff_field = self.maps.crm_write.get("handoff_at")
+        return bool(handoff_field and record.written.get(handoff_field)) and record.stage == "mql"
 
     def _report_crm_only(self, record: CrmRecord, now: datetime, summary: "Summary", *, why: str) -> None:
         summary.add("crm_only")
