@@ -22,7 +22,7 @@ PEOPLE = 300
 @pytest.fixture
 def portal(tmp_path, monkeypatch):
     sandbox = brownfield(tmp_path / "sandbox", PEOPLE)
-    for key, value in sandbox.env().items():
+    for key, value in {**sandbox.env(), "REQUESTS_CA_BUNDLE": str(sandbox.certs.ca_path)}.items():
         monkeypatch.setenv(key, value)
     config = sandbox.write_config(tmp_path / "leadsync.toml", f"sqlite:///{tmp_path / 'state.db'}")
     yield sandbox, str(config)
