@@ -18,7 +18,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from connector.core import plan as P
-from connector.core.model import stage_rank
 from connector.ports import LEAD, Crm, CrmRecord, MarketingPlatform, Person
 from connector.core.definition import Definition
 from connector.core.errors import QuotaExhausted
@@ -27,7 +26,8 @@ from connector.core.handoff import HandoffRules
 from connector.state.store import Store
 from connector.engine.adopt import Adoption
 from connector.engine.staging import Staged, StateView
-from connector.engine.writeback import ECHO, PLANNED_ID, WriteBack
+from connector.engine.whereabouts import Whereabouts
+from connector.engine.writeback import PLANNED_ID, WriteBack
 
 log = logging.getLogger("leadsync.sync")
 
@@ -63,7 +63,7 @@ class Summary:
 
 
 @dataclass
-class Engine(WriteBack, Adoption, StateView):
+class Engine(WriteBack, Adoption, Whereabouts, StateView):
     store: Store
     marketing: MarketingPlatform
     crm: Crm
@@ -217,64 +217,6 @@ class Engine(WriteBack, Adoption, StateView):
         does not re-read the last burst of changes on every cycle."""
         if not self.dry_run:
             self.store.set_cursor(cursor, now, now)
-
-    def _echoes(self, people: Sequence[Person]) -> set[str]:
-        """People whose only change since the last cycle is leadsync's own write: HubSpot still
-        holds the modified time that write produced and the values it wrote."""
-        written = self._written("hubspot", [p.id for p in people])
-        echoes = set()
-        for person in people:
-            ours = written.get(person.id) or {}
-            if ours.get(ECHO) != P.stamp(person.modified_at):
-                continue
-            mine = {k: v for k, v in ours.items() if k in (person.written or {})}
-            if not P.changed(P.remote_values(mine), P.remote_values(person.written or {})):
-                echoes.add(person.id)
-        return echoes
-
-    def _forget_deleted(self, seen: set[str], now: datetime, summary: Summary) -> None:
-        """People leadsync knows that the full pass did not return. Absence proves nothing (an
-        index behind, a write mid-pull): each one is looked up, and only a deletion the
-        platform confirms is acted on; a merge moves leadsync's state to the survivor."""
-        missing = [p for pid, p in self._people().items() if pid not in seen and not p.get("deleted")]
-        where = self.marketing.locate([p["hubspot_id"] for p in missing]) if missing else {}
-        survivors = []
-        for person in missing:
-            pid = person["hubspot_id"]
-            if pid not in where or where[pid] == pid:
-                continue   # alive, or unproven: kept
-            if where[pid] is None:
-                self._report(summary, now, kind="deleted", system="hubspot", hubspot_id=pid, email=person.get("email"),
-                             message=f"{person.get('email') or pid}: deleted in HubSpot; leadsync stops managing "
-                                     "it (its CRM record, if any, is left to sales)")
-                self._save_people([{"hubspot_id": pid, "deleted": True}], now)
-                summary.add("deleted")
-            else:
-                survivors.append(self._follow_merge(person, where[pid], now, summary))
-        if survivors:
-            self._process(self.marketing.people(sorted(set(survivors))), now, summary)
-
-    def _follow_merge(self, loser: dict[str, Any], survivor_id: str, now: datetime, summary: Summary) -> str:
-        """HubSpot merged ``loser`` into ``survivor_id``: the survivor carries on with the
-        further-along stage and the CRM link, so no second record is ever created for it."""
-        survivor = self._people([survivor_id]).get(survivor_id)
-        carry = {k: v for k, v in loser.items() if k not in ("hubspot_id", "updated_at", "deleted")}
-        if survivor is None:
-            row = {**carry, "hubspot_id": survivor_id}
-        else:
-            row = {"hubspot_id": survivor_id}
-            if stage_rank(loser.get("stage")) > stage_rank(survivor.get("stage")):
-                row.update(stage=loser["stage"], reason=loser.get("reason"))
-            for key in ("crm_id", "crm_object", "opportunity_id", "account_id", "owner_id", "handoff_at"):
-                if loser.get(key) and not survivor.get(key):
-                    row[key] = loser[key]
-        self._save_people([row, {"hubspot_id": loser["hubspot_id"], "deleted": True}], now)
-        self._report(summary, now, kind="merged", system="hubspot", hubspot_id=loser["hubspot_id"],
-                     email=loser.get("email"),
-                     message=f"{loser.get('email') or loser['hubspot_id']}: merged into contact {survivor_id} in "
-                             "HubSpot; leadsync follows the survivor")
-        summary.add("merged")
-        return survivor_id
 
     def _crm_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
         since = EPOCH if full else self._since(self._crm_cursor, now)
