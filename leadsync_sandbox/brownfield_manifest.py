@@ -35,7 +35,7 @@ class Manifest:
     sf_contacts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)   # → (contact id, account id)
     customer_accounts: set[str] = field(default_factory=set)
     opportunities: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # → (opp id, stage)
-    at_customer_company: list[str] = field(default_factory=list)
+    merged_ids: dict[str, list[str]] = field(default_factory=dict)      # survivor → merged-away ids
     salesforce_only_leads: list[str] = field(default_factory=list)
 
     # -- recording (the seed builder) --
@@ -54,9 +54,6 @@ class Manifest:
 
     def note_opportunity(self, contact_id: str, opp_id: str, stage: str) -> None:
         self.opportunities.setdefault(contact_id, []).append((opp_id, stage))
-
-    def note_customer_company(self, contact_id: str) -> None:
-        self.at_customer_company.append(contact_id)
 
     # -- what it says --
 
@@ -116,7 +113,8 @@ class Manifest:
                 "working_leads": len(self.working_leads()), "sales_lead_status": len(self.sales_lead_status),
                 "linked_leads": sum(len(v) for v in self.linked_leads().values()),
                 "email_twin_leads": sum(len(v) for v in self.email_twins().values()),
-                "lead_statuses": statuses, "salesforce_only_leads": len(self.salesforce_only_leads)}
+                "lead_statuses": statuses, "salesforce_only_leads": len(self.salesforce_only_leads),
+                "merged_contacts": len(self.merged_ids)}
 
     def to_json(self) -> dict[str, Any]:
         return {"summary": self.summary(), "owned": self.owned(), "sales_lead_status": self.sales_lead_status,
@@ -124,7 +122,7 @@ class Manifest:
                 "open_or_won_opportunity": sorted(self.open_or_won_opportunity(), key=int),
                 "working_leads": sorted(self.working_leads(), key=int),
                 "linked_leads": self.linked_leads(), "email_twins": self.email_twins(),
-                "salesforce_only_leads": self.salesforce_only_leads,
+                "salesforce_only_leads": self.salesforce_only_leads, "merged_ids": self.merged_ids,
                 "stages": self.stages, "emails": self.emails}
 
     def write(self, path: Path) -> Path:
@@ -171,13 +169,14 @@ def audit(manifest: Manifest, hubspot: Any, salesforce: Any | None = None) -> Au
 def _second_leads(manifest: Manifest, salesforce: Any) -> list[str]:
     seeded = {lid for leads in manifest.leads.values() for lid, _, _ in leads} | set(manifest.salesforce_only_leads)
     known = manifest.known_to_crm()
+    known_ids = known | {m for c in known for m in manifest.merged_ids.get(c, [])}
     by_email = {manifest.emails[c].lower(): c for c in known}
     second = []
     for lead in salesforce.records("Lead"):
         if lead["Id"] in seeded:
             continue
         owner = str(lead.get("HubSpot_Contact_Id__c") or "")
-        if owner in known or (lead.get("Email") or "").lower() in by_email:
+        if owner in known_ids or (lead.get("Email") or "").lower() in by_email:
             second.append(lead["Id"])
     return sorted(second)
 

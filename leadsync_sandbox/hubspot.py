@@ -27,6 +27,7 @@ import flask
 from leadsync_sandbox import hubspot_schema as schema
 from leadsync_sandbox.faults import ADMIN_PREFIX, CallLog, Faults, add_admin_routes, install
 from leadsync_sandbox.hubspot_activity import register_activity_routes
+from leadsync_sandbox.hubspot_forms import register_form_routes
 from leadsync_sandbox.hubspot_http import (
     ApiError, batch_inputs, default_error_body, install_gate, int_param, json_body, list_param,
     object_type,
@@ -52,6 +53,7 @@ def create_app(state: HubSpotState, faults: Faults, calls: CallLog) -> flask.Fla
     _register_batches(app, state)
     _register_properties(app, state)
     register_activity_routes(app, state)
+    register_form_routes(app, state)
     _register_admin(app, state, faults, calls)
     return app
 

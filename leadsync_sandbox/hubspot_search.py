@@ -6,7 +6,8 @@ per query: a request whose ``after`` + ``limit`` passes 10,000 is a 400, so the 
 client may ask for ends at result 10,000. ``after`` is an offset, not a cursor: the filters and
 the sort are evaluated again against the data as it is at every page request, so a record
 that changes between two pages moves, and the ones behind it shift past the offset unseen.
-Without ``sorts`` results come in ``hs_object_id`` order. Filters on datetime properties take
+Without ``sorts`` results come in ``hs_object_id`` order; with one, records of equal value come
+in a stable order that is not the id order. Filters on datetime properties take
 epoch milliseconds (or ISO-8601); ``hs_object_id`` and datetimes compare as numbers with
 EQ/NEQ/GT/GTE/LT/LTE/BETWEEN (both ends inclusive); text comparisons ignore case. A filter or
 sort on a property that does not exist is a 400.
@@ -14,6 +15,7 @@ sort on a property that does not exist is a 400.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -181,9 +183,15 @@ def _sort_key(body: dict[str, Any], defs: dict[str, PropertyDef]) -> Callable[[t
 
     def key(item: tuple[str, dict[str, str]]) -> Any:
         value = item[1].get(name) or ""
-        # Blank values sort last ascending, like HubSpot's index; ties break on the id.
-        return (value == "", convert(value) if value else 0, int(item[0]))
+        # Blank values sort last ascending, like HubSpot's index. Ties come in the index's own
+        # order, stable between requests but not the id order: one sort is all HubSpot allows,
+        # so a keyset pager cannot lean on ids being ascending within equal values.
+        return (value == "", convert(value) if value else 0, _index_order(item[0]))
     return key
+
+
+def _index_order(record_id: str) -> tuple[int, int]:
+    return (zlib.crc32(record_id.encode()), int(record_id))
 
 
 def _sort_descending(body: dict[str, Any]) -> bool:

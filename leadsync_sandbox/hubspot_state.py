@@ -94,6 +94,7 @@ class HubSpotState:
         self.objects: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
         self.primary_company: dict[str, str] = {}
         self.merged_into: dict[str, str] = {}
+        self.forms: list[dict[str, Any]] = []
         self.events: list[Event] = []
         self.email_events: list[EmailEventRecord] = []
         self._failures: dict[str, list[Any]] = {}
@@ -111,6 +112,8 @@ class HubSpotState:
             self._put("contacts", contact.id, contact.properties, contact.created_at, modified)
             if contact.company_id:
                 self.primary_company[contact.id] = contact.company_id
+        self.merged_into.update(dict(seed.merges))
+        self.forms = [dict(f) for f in seed.forms]
         # Event properties are never changed after the fact, so the seed's dicts are shared.
         self.events = [Event(e.id, e.event_type, e.contact_id, e.occurred_at, e.properties)
                        for e in seed.events]

@@ -4,7 +4,8 @@
 truth, the same for the same arguments. What it holds, and what a first sync must respect:
 - HubSpot contacts in every lifecycle stage, ``hs_lead_status`` set by sales on many of them,
   standard properties only (``numemployees`` as HubSpot's range picklist), create and modify
-  dates over two years, form submissions with GUID form ids, page views and email events.
+  dates over two years, form submissions naming their form by GUID only (the names are on
+  the forms, served by marketing forms v3), page views and email events.
 - Salesforce Leads already linked by ``HubSpot_Contact_Id__c`` in every status (converted
   ones with ``IsConverted`` and their Contact, Account and Opportunity), Contacts on customer
   Accounts, open, won and lost Opportunities, Leads sales typed in with the same email and no
@@ -25,7 +26,7 @@ from leadsync_sandbox.brownfield_manifest import Manifest
 from leadsync_sandbox.hubspot_schema import COMPANY_INDUSTRIES
 from leadsync_sandbox.seed import (
     EmailEvent, HubSpotCompany, HubSpotContact, HubSpotEvent, HubSpotSeed, SalesforceSeed, Seed,
-    _user, iso, sf_id,
+    iso, sales_user, sf_id,
 )
 from leadsync_sandbox.seed_brownfield_catalog import (
     COMPANY_SIZES, COMPANY_SUFFIXES, COMPANY_WORDS, FORMS, FORMS_BY_KIND, LIFECYCLE_MIX, OPEN_STAGES,
@@ -84,22 +85,31 @@ class _Builder:
         self.events: list[HubSpotEvent] = []
         self.email_events: list[EmailEvent] = []
         self.org = _Org()
+        self.merges: list[tuple[str, str]] = []
+        self.bulk_edits: list[datetime] = []
         self.manifest = Manifest()
         self._props_cache: dict[tuple[str, str], dict[str, str]] = {}
-        users = [_user(i, spec, now) for i, spec in enumerate(SALES_USERS)]
+        users = [sales_user(i, spec, now) for i, spec in enumerate(SALES_USERS)]
         self.users = users
         self.reps = [u["Id"] for u in users if u["UserRoleName"] == "Sales Rep"]
 
     def build(self) -> Seed:
         companies = self._companies()
         births = sorted(self._moment(HISTORY_DAYS) for _ in range(self.people))
+        # Workflows and list imports touch thousands of contacts in the same millisecond.
+        self.bulk_edits = sorted(self._moment(HISTORY_DAYS) for _ in range(4))
         contacts, next_id = [], FIRST_CONTACT_ID
         for born in births:
-            contacts.append(self._contact(str(next_id), born, companies))
-            next_id += self.rng.choice((1, 1, 1, 2, 3))   # deleted and merged ids leave gaps
+            merged_away = None
+            if self.rng.random() < 0.015:   # a duplicate someone merged into this contact
+                merged_away, next_id = str(next_id), next_id + 1
+                self.merges.append((merged_away, str(next_id)))
+            contacts.append(self._contact(str(next_id), born, companies, merged_away))
+            next_id += self.rng.choice((1, 1, 1, 2, 3))   # deleted contacts leave gaps
         self._salesforce_only_leads(max(1, self.people // 25))
         self.manifest.customer_accounts = {a["Id"] for a in self.org.accounts if a["Type"] == "Customer"}
-        hubspot = HubSpotSeed([c.hubspot for c in companies], contacts, self.events, self.email_events)
+        hubspot = HubSpotSeed([c.hubspot for c in companies], contacts, self.events, self.email_events,
+                              self.merges, self._form_definitions())
         users = self.users
         manager = next(u for u in users if u["UserRoleName"] == "Sales Manager")["Id"]
         integration = next(u for u in users if u["UserRoleName"] == "Integration")["Id"]
@@ -127,7 +137,8 @@ class _Builder:
             out.append(_Company(company, size, customer=rng.random() < 0.12))
         return out
 
-    def _contact(self, contact_id: str, born: datetime, companies: list[_Company]) -> HubSpotContact:
+    def _contact(self, contact_id: str, born: datetime, companies: list[_Company],
+                 merged_away: str | None) -> HubSpotContact:
         rng = self.rng
         stage = _weighted(rng, LIFECYCLE_MIX)
         company = self._company_for(stage, companies)
@@ -135,6 +146,8 @@ class _Builder:
         domain = rng.choice(FREE_MAIL) if rng.random() < 0.07 else company.hubspot.properties["domain"]
         email = f"{first}.{last}{contact_id}@{domain}".lower().replace("'", "")
         modified = born + (self.now - born) * (rng.random() ** 0.5)   # most edits are recent
+        if rng.random() < 0.12:
+            modified = max([born] + [moment for moment in self.bulk_edits if moment >= born][:1])
         props = {
             "email": email, "firstname": first, "lastname": last,
             "company": company.hubspot.properties["name"] if rng.random() > 0.05 else "",
@@ -146,6 +159,9 @@ class _Builder:
             "lifecyclestage": stage, "hs_lead_status": self._sales_status(stage),
             "createdate": iso(born), "lastmodifieddate": iso(modified),
         }
+        if merged_away:
+            props["hs_merged_object_ids"] = merged_away
+            self.manifest.merged_ids[contact_id] = [merged_away]
         contact = HubSpotContact(contact_id, props, born, company.hubspot.id)
         views = self._activities(contact, stage, born)
         if views:
@@ -203,10 +219,11 @@ class _Builder:
         return self._props_cache[key]
 
     def _form_props(self, guid: str, name: str, page: str) -> dict[str, str]:
+        # The event names the form by GUID only; its name lives on the form (marketing forms v3).
         key = ("form", guid)
         if key not in self._props_cache:
-            self._props_cache[key] = {"hs_form_id": guid, "hs_form_title": name,
-                                      "hs_url": VENDOR_SITE + page, "hs_title": name}
+            self._props_cache[key] = {"hs_form_id": guid, "hs_form_type": "HUBSPOT",
+                                      "hs_url": VENDOR_SITE + page, "hs_title": _page_title(page)}
         return self._props_cache[key]
 
     def _event(self, contact_id: str, kind: str, moment: datetime, props: dict[str, str]) -> None:
@@ -216,10 +233,15 @@ class _Builder:
         moment = min(moment, self.now - timedelta(seconds=1))
         self.email_events.append(EmailEvent(self._uuid(), kind, email, moment, campaign_id, extra))
 
+    def _form_definitions(self) -> list[dict[str, Any]]:
+        fields = (("email", "Email"), ("firstname", "First name"), ("lastname", "Last name"), ("company", "Company"))
+        return [{"id": guid, "name": name, "createdAt": iso(self.now - timedelta(days=HISTORY_DAYS + 30 - 40 * n)),
+                 "fields": fields} for n, (guid, (name, _, _)) in enumerate(FORMS.items())]
+
     # -- Salesforce --------------------------------------------------------------------------
 
     def _salesforce_for(self, contact: HubSpotContact, stage: str, company: _Company) -> None:
-        rng, p = self.rng, contact.properties
+        rng = self.rng
         if stage in ("customer", "evangelist"):
             account = self._account(company, customer=True)
             sf_contact = self._sf_contact(contact, account, linked=rng.random() < 0.6)
@@ -247,8 +269,6 @@ class _Builder:
             self._lead(contact, status, linked=True)
         elif stage in ("lead", "other", "subscriber"):
             self._history(contact, stage, company)
-        if p["company"] and company.customer and stage not in ("customer", "evangelist"):
-            self.manifest.note_customer_company(contact.id)
 
     def _history(self, contact: HubSpotContact, stage: str, company: _Company) -> None:
         """Earlier contact with sales: recycled, lost, or typed in by hand without the id."""
@@ -289,7 +309,7 @@ class _Builder:
                   "FirstName": p["firstname"], "LastName": p["lastname"], "Title": p["jobtitle"] or None,
                   "OwnerId": account["OwnerId"], "CreatedDate": contact.created_at + timedelta(days=3)}
         if linked:
-            record[self.rng.choice(EXTERNAL_ID_SPELLINGS)] = contact.id
+            record[self.rng.choice(EXTERNAL_ID_SPELLINGS)] = self._external_id(contact)
         org.contacts.append(record)
         self.manifest.note_sf_contact(contact.id, record["Id"], account["Id"])
         return record
@@ -316,7 +336,7 @@ class _Builder:
                 "LeadSource": "Web" if linked else "Trade Show", "IsConverted": status == "Closed - Converted",
                 "CreatedDate": created, "LastModifiedDate": created, "SystemModstamp": created}
         if linked:
-            lead[self.rng.choice(EXTERNAL_ID_SPELLINGS)] = contact.id
+            lead[self.rng.choice(EXTERNAL_ID_SPELLINGS)] = self._external_id(contact)
         if lead["IsConverted"]:
             sf_contact, opp = converted or (None, None)
             lead.update({"ConvertedAccountId": account["Id"] if account else None,
@@ -341,6 +361,11 @@ class _Builder:
             org.leads.append(lead)
             self.manifest.salesforce_only_leads.append(lead["Id"])
 
+    def _external_id(self, contact: HubSpotContact) -> str:
+        """The HubSpot id the CRM record carries: after a merge, often the merged-away one."""
+        merged = contact.properties.get("hs_merged_object_ids")
+        return merged if merged and self.rng.random() < 0.5 else contact.id
+
     # -- time and ids ------------------------------------------------------------------------
 
     def _moment(self, within_days: int) -> datetime:
@@ -358,6 +383,10 @@ class _Builder:
 def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
     values, weights = zip(*choices)
     return rng.choices(values, weights=weights, k=1)[0]
+
+
+def _page_title(path: str) -> str:
+    return next((title for page, title in PAGES if page == path), path.strip("/").split("/")[-1].replace("-", " ").title())
 
 
 def _phone(rng: random.Random) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 # HubSpot form ids are GUIDs; the names are what marketers called them. A rule that wants
-# "demo requests" has to find them by name or by these ids, not by a friendly slug.
-_FORM_NAMESPACE = uuid.UUID("7d3c1f4e-9a2b-4c6d-8e1f-2a3b4c5d6e7f")
+# "demo requests" has to find them by name (marketing forms v3) or by these ids, not by a slug.
 _FORM_NAMES = (
     ("Request a demo", "/demo", "late"),
     ("Demo request - pricing page", "/pricing", "late"),
@@ -22,7 +22,8 @@ _FORM_NAMES = (
 )
 # guid → (form name, page it lives on, kind)
 FORMS: dict[str, tuple[str, str, str]] = {
-    str(uuid.uuid5(_FORM_NAMESPACE, name)): (name, page, kind) for name, page, kind in _FORM_NAMES
+    str(uuid.UUID(int=random.Random(name).getrandbits(128), version=4)): (name, page, kind)
+    for name, page, kind in _FORM_NAMES
 }
 FORMS_BY_KIND: dict[str, tuple[str, ...]] = {
     kind: tuple(guid for guid, (_, _, k) in FORMS.items() if k == kind)

@@ -77,6 +77,7 @@ class Sandbox:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.portal = portal
         self.manifest: Manifest | None = None
+        self.seed: Seed
         moment = now or datetime.now(timezone.utc)
         if portal == "brownfield":
             self.seed, self.manifest = build_brownfield(seed, people or BROWNFIELD_PEOPLE, moment)
