@@ -14,7 +14,7 @@ are the adapter's business.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from connector.core.model import CONTACT, LEAD, Activity
 from connector.core.records import (Account, CrmRecord, CrmTargets, FollowUp, Opportunity, Person, Write,
@@ -30,8 +30,22 @@ class MarketingPlatform(Protocol):
     def ensure_schema(self) -> None:
         """Create leadsync's own properties when missing (first run)."""
 
-    def changed_people(self, since: datetime, until: datetime) -> Iterator[list[Person]]:
-        """Batches of people modified in [since, until), oldest first."""
+    def missing_schema(self) -> list[str]:
+        """leadsync's own properties ``ensure_schema`` would create (read only: for dry runs)."""
+
+    def changed_people(self, since: datetime, until: datetime, *,
+                       echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
+        """Batches of people modified in [since, until), oldest first, every one exactly once
+        whatever is written meanwhile. ``echoes`` is shown each page's people before anything
+        more is read about them; the ids it returns come back bare with ``echo`` set."""
+
+    def everyone(self, *, echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
+        """Every person, in no time order, each once however many are written meanwhile (a
+        first run and the nightly reconciliation read this way)."""
+
+    def locate(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """Proof of where people are: id → its own id (alive), the survivor's (merged), or None
+        (deleted). Ids the system says nothing definite about are left out."""
 
     def people(self, ids: Sequence[str]) -> list[Person]:
         """Read people by id (batch read)."""

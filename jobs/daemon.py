@@ -42,7 +42,7 @@ class Interruptible:
     """Wraps an adapter so the cycle stops pulling after the batch in hand once the daemon is
     stopping: the engine then writes that batch, checkpoints it and ends the cycle normally."""
 
-    PULLS = ("changed_people", "changed_records")
+    PULLS = ("changed_people", "changed_records", "everyone")
 
     def __init__(self, adapter: Any, stopping: threading.Event) -> None:
         self._adapter, self._stopping = adapter, stopping

@@ -161,6 +161,13 @@ class Runtime:
             self.check_sla(summary)
         return summary
 
+    def dry_run_sync(self) -> tuple[Any, Any]:
+        """The whole sync cycle, read only: (summary, the engine holding what it planned)."""
+        engine = self.engine(dry_run=True)
+        with self.store.cycle_lock(wait=True, timeout=300):
+            summary = engine.cycle("sync")
+        return summary, engine
+
     def check_sla(self, summary: Any) -> list[Any]:
         """Handoffs of the last 30 days that broke the follow-up SLA, added to the summary."""
         from connector.app.reporting import sla_breaches

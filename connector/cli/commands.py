@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sync", help="one full cycle now: pull, qualify, write back, check SLAs")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--dry-run", action="store_true",
+                   help="the same cycle read only: write nothing anywhere, print the planned changes")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write every planned (or, without --dry-run, applied) change to FILE: "
+                        "system, record id, email, field, current, planned, rule")
 
     p = sub.add_parser("setup", help="check both systems against the mappings and the definition")
     p.add_argument("--apply", action="store_true", help="create what is missing (properties, custom fields)")
@@ -178,12 +183,24 @@ def sqlite_file(url: str):
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from connector.cli.progress import count_pulls, progress
+    from connector.cli.sync_plan import change_rows, plan_document, print_plan_document, write_csv
     with _runtime(args) as rt, progress() as shown:
         rt.warn_if_review_due()
-        count_pulls(rt.engine(), shown)
-        summary = rt.sync()
-    from connector.cli.render import print_summary
-    print_summary(summary, as_json=args.json)
+        if getattr(args, "dry_run", False):
+            summary, engine = rt.dry_run_sync()
+            rows = change_rows(engine.planned_changes)
+            document = plan_document(engine, summary)
+        else:
+            count_pulls(rt.engine(), shown)
+            summary, engine = rt.sync(), None
+            rows = change_rows(rt.store.changes_of_run(summary.run_id))
+    if getattr(args, "csv", None):
+        write_csv(args.csv, rows)
+    if engine is not None:
+        print_plan_document(document, as_json=args.json)
+    else:
+        from connector.cli.render import print_summary
+        print_summary(summary, as_json=args.json)
     return EXIT_OK if summary.outcome in ("ok", "partial", "stopped") else EXIT_FATAL
 
 

@@ -47,15 +47,18 @@ def from_record(stage: str, record: CrmRecord, rules: FeedbackRules, *, converte
     return None
 
 
-def from_opportunity(stage: str, opportunity: Opportunity, rules: FeedbackRules, now: datetime) -> Transition | None:
-    """An opportunity's progress: worked → opportunity, won → customer, lost or stalled → recycled."""
+def from_opportunity(stage: str, opportunity: Opportunity, rules: FeedbackRules, now: datetime, *,
+                     may_stall: bool = True) -> Transition | None:
+    """An opportunity's progress: worked → opportunity, won → customer, lost or stalled → recycled.
+    ``may_stall`` is False for an opportunity sales had before leadsync: sales' own pace is
+    theirs, and only sales closing it moves the person."""
     if stage not in ("sql", "opportunity"):
         return None
     if opportunity.is_closed or opportunity.stage in rules.won_stages or opportunity.stage in rules.lost_stages:
         if opportunity.is_won or opportunity.stage in rules.won_stages:
             return Transition("customer", "opportunity", f"opportunity won ({opportunity.stage})")
         return Transition("recycled", "opportunity", f"opportunity lost ({opportunity.stage})")
-    if now - opportunity.modified_at > rules.stalled_after:
+    if may_stall and now - opportunity.modified_at > rules.stalled_after:
         days = (now - opportunity.modified_at).days
         return Transition("recycled", "opportunity", f"opportunity stalled: untouched for {days} days")
     if stage == "sql" and opportunity.stage != rules.qualified_stage:

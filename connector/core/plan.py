@@ -8,7 +8,7 @@ last wrote are written (an unchanged write bumps the remote modstamp and comes b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from connector.core.durations import parse_instant
@@ -18,6 +18,9 @@ from connector.core.predicate import is_missing
 # HubSpot's lifecycle stages in their only allowed direction.
 LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
                    "opportunity", "customer", "evangelist", "other")
+
+# HubSpot's lead status property: sales' own, written by leadsync only where it manages the person.
+LEAD_STATUS = "hs_lead_status"
 
 # Which system's value wins for a field both systems hold (HubSpot's sync-rule vocabulary).
 HUBSPOT_WINS = {"hubspot_unless_blank", "always_hubspot"}
@@ -63,8 +66,27 @@ def hubspot_values(out: Outputs, maps: WriteMaps, current_lifecycle: str | None,
         values["lifecyclestage"] = lifecycle
     lead_status = maps.lead_status.get(out.stage, "")
     if lead_status:
-        values["hs_lead_status"] = lead_status
+        values[LEAD_STATUS] = lead_status
     return values
+
+
+def leave_sales_status(values: Mapping[str, Any], managed: bool, current: Mapping[str, Any],
+                       ours: Mapping[str, Any]) -> dict[str, Any]:
+    """``hs_lead_status`` is sales' field in HubSpot: leadsync sets it only for people it manages
+    in marketing stages, and never over a value someone else set (one that is not blank and
+    not the last value leadsync wrote there)."""
+    if LEAD_STATUS not in values:
+        return dict(values)
+    now_held = current.get(LEAD_STATUS)
+    foreign = not is_missing(now_held) and _comparable(now_held) != _comparable(ours.get(LEAD_STATUS))
+    if managed and not foreign:
+        return dict(values)
+    return {k: v for k, v in values.items() if k != LEAD_STATUS}
+
+
+def stamp(moment: datetime) -> str:
+    """A modified time as leadsync keeps it (UTC, milliseconds)."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def crm_values(out: Outputs, lead: Mapping[str, Any], maps: WriteMaps) -> dict[str, Any]:

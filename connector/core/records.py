@@ -25,6 +25,7 @@ class Person:
     company_id: str | None = None        # primary associated company
     written: Mapping[str, Any] = field(default_factory=dict)  # current leadsync_* / lifecycle values, by property
     notes: tuple[str, ...] = ()          # values that could not be understood (kept as None), for the log
+    echo: bool = False                   # its only change is leadsync's own write: read bare, not re-qualified
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,10 @@ class CrmRecord:
     reason: str | None = None            # the rep's recycle/reject reason
     written: Mapping[str, Any] = field(default_factory=dict)  # current leadsync-owned values, by field
     notes: tuple[str, ...] = ()          # values that could not be understood (kept as None), for the log
+    # The stage the CRM itself says the person is at, translated by the adapter through its
+    # mapping (a lead's status → stage, a contact on a customer account → customer), None when
+    # it says nothing. How a first sync learns who sales already owns.
+    stage: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +109,11 @@ class WriteOutcome:
     created: set[str] = field(default_factory=set)               # keys whose record was created
     failed: dict[str, SkippableRecord] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)          # key → a partial problem (written, but…)
+    stamps: dict[str, datetime] = field(default_factory=dict)    # key → the record's modified time after the write
 
     def merge(self, other: "WriteOutcome") -> None:
         self.written.update(other.written)
+        self.stamps.update(other.stamps)
         self.created |= other.created
         self.failed.update(other.failed)
         self.notes.update(other.notes)

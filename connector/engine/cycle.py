@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Sequence
@@ -23,8 +24,11 @@ from connector.core.errors import QuotaExhausted
 from connector.core.feedback import FeedbackRules, from_opportunity, from_record
 from connector.core.handoff import HandoffRules
 from connector.state.store import Store
+from connector.engine.adopt import Adoption
 from connector.engine.summary import Summary
-from connector.engine.writeback import WriteBack
+from connector.engine.staging import Staged, StateView
+from connector.engine.whereabouts import Whereabouts
+from connector.engine.writeback import PLANNED_ID, WriteBack
 
 log = logging.getLogger("leadsync.sync")
 
@@ -35,11 +39,13 @@ EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a
 # clock may run slightly ahead of ours. Cursors stay capped at the start, so whatever is read
 # early is read again next cycle (harmlessly: unchanged values are never rewritten).
 AHEAD = timedelta(seconds=1)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+ADOPTION_BATCH = 500          # CRM records adopted and processed together on a first run
 
 
 
 @dataclass
-class Engine:
+class Engine(WriteBack, Adoption, Whereabouts, StateView):
     store: Store
     marketing: MarketingPlatform
     crm: Crm
@@ -54,25 +60,15 @@ class Engine:
     first_run_since: timedelta | None = None        # None: the first run reads every contact
     usage: Callable[[], Mapping[str, Any]] = dict
     dry_run: bool = False
+    planned: list[dict[str, Any]] = field(default_factory=list)   # dry-run: what would be written
+    planned_changes: list[dict[str, Any]] = field(default_factory=list)      # dry-run: the change log it would keep
+    planned_transitions: list[dict[str, Any]] = field(default_factory=list)  # dry-run: stage moves
+    planned_reports: list[dict[str, Any]] = field(default_factory=list)      # dry-run: what it would report
+    schema_plan: list[str] = field(default_factory=list)                     # dry-run: what it would create
     _schema_ready: bool = False
-    writeback: WriteBack = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.writeback = WriteBack(store=self.store, marketing=self.marketing, crm=self.crm,
-                                   definition=self.definition, maps=self.maps, feedback=self.feedback,
-                                   handoff=self.handoff, dry_run=self.dry_run)
-
-    @property
-    def planned(self) -> list[dict[str, Any]]:
-        """A dry run's planned writes (nothing when writing for real)."""
-        return self.writeback.planned
-
-    def _process(self, people: Sequence[Person], now: datetime, summary: Summary, **remote: Any) -> None:
-        self.writeback.process(people, now, summary, **remote)
-
-    def _transition(self, person: Mapping[str, Any], to_stage: str, cause: str, rule: str, now: datetime,
-                    summary: Summary) -> None:
-        self.writeback.transition(person, to_stage, cause, rule, now, summary)
+    _staged: Staged | None = None
+    _crm_unlinked: dict[str, list[CrmRecord]] | None = None   # first run: CRM records with no HubSpot id, by email
+    _linked_crm_ids: set[str] = field(default_factory=set)
 
     # -- entry points ----------------------------------------------------------------------
     def cycle(self, kind: str = "sync", legs: Sequence[str] = ("crm", "marketing")) -> Summary:
@@ -86,7 +82,7 @@ class Engine:
         def body(now: datetime, summary: Summary) -> None:
             self._crm_leg(now, summary, full=True)
             self._hubspot_leg(now, summary, full=True)
-            self.writeback.retry_quarantine(now, summary)
+            self._retry_quarantine(now, summary)
         return self._run("reconcile", body)
 
     def resync(self, account: str) -> Summary:
@@ -97,7 +93,9 @@ class Engine:
     def _run(self, kind: str, body: Callable[[datetime, Summary], None], account: str | None = None) -> Summary:
         now = self.clock()
         summary = Summary(kind=kind)
-        summary.run_id = self.store.start_run(kind, now, account=account)
+        self._staged = Staged() if self.dry_run else None
+        self._crm_unlinked, self._linked_crm_ids = None, set()
+        summary.run_id = self.store.start_run(f"{kind}-dry-run" if self.dry_run else kind, now, account=account)
         before = self.usage()
         try:
             body(now, summary)
@@ -122,18 +120,26 @@ class Engine:
 
     # -- legs ------------------------------------------------------------------------------------
     def _legs(self, now: datetime, summary: Summary, legs: Sequence[str]) -> None:
-        if not self._schema_ready and not self.dry_run:
+        if self.dry_run:
+            self.schema_plan = self.marketing.missing_schema()   # said, never created
+        elif not self._schema_ready:
             self.marketing.ensure_schema()
             self._schema_ready = True
         if "crm" in legs:
             self._crm_leg(now, summary)
         if "marketing" in legs:
             self._hubspot_leg(now, summary)
-        self.writeback.retry_quarantine(now, summary)
+            self._report_unlinked(now, summary)
+        self._retry_quarantine(now, summary)
 
     def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
         since = EPOCH if full else self._since(HUBSPOT_CURSOR, now)
-        batches = iter(self.marketing.changed_people(since, now + AHEAD))
+        # A first run (and the nightly pass) reads everyone by id: a contact another writer moves
+        # in time while the pull goes on cannot slip out of it. Later runs read their window.
+        whole = full or (self.store.cursor(HUBSPOT_CURSOR) is None and self.first_run_since is None)
+        echoes = None if full else self._echoes
+        batches = iter(self.marketing.everyone(echoes=echoes) if whole
+                       else self.marketing.changed_people(since, now + AHEAD, echoes=echoes))
         first = next(batches, None)
         if self.stopping():
             return   # nothing was read for certain: leave the cursors where they are
@@ -149,18 +155,22 @@ class Engine:
             return   # a quiet cycle costs one search call
         acts_since = now - window if full else (last_pull or now - window) - self.lookback
         found = self.marketing.activities_between(acts_since, now + AHEAD)
-        if not self.dry_run:
-            summary.add("activities", self.store.add_activities(found))
+        summary.add("activities", self._add_activities(found))
         pending = set(found)
         seen: set[str] = set()
         for batch in itertools.chain([first] if first else [], batches):
             if not batch:
                 continue
             summary.add("pulled_hubspot", len(batch))
-            self._process(batch, now, summary, compare_remote=full)
-            pending -= {p.id for p in batch}
+            # A person whose only change is leadsync's own write is not news (unless new
+            # activities came in: then it is read whole below, with everyone else who has some).
+            live = [p for p in batch if not p.echo]
+            summary.add("echoes", len(batch) - len(live))
+            self._adopt_people(live, now, summary)
+            self._process(live, now, summary, compare_remote=full)
+            pending -= {p.id for p in live}
             seen |= {p.id for p in batch}
-            if not self.dry_run:
+            if not self.dry_run and not whole:     # a read by id is in no time order
                 newest = max(p.modified_at for p in batch)
                 self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
         if self.stopping():
@@ -168,6 +178,7 @@ class Engine:
         if pending:
             people = self.marketing.people(sorted(pending))
             summary.add("pulled_hubspot", len(people))
+            self._adopt_people(people, now, summary)
             self._process(people, now, summary)
         if not self.dry_run:
             self.store.set_cursor(ACTIVITY_CURSOR, now, now)
@@ -190,26 +201,16 @@ class Engine:
         if not self.dry_run:
             self.store.set_cursor(cursor, now, now)
 
-    def _forget_deleted(self, seen: set[str], now: datetime, summary: Summary) -> None:
-        """People leadsync knows that HubSpot no longer returns were deleted or merged away."""
-        gone = [p for pid, p in self.store.people().items() if pid not in seen and not p.get("deleted")]
-        for person in gone:
-            self.store.add_error(run_id=summary.run_id, at=now, kind="deleted", system="hubspot",
-                                 hubspot_id=person["hubspot_id"], email=person.get("email"),
-                                 message=f"{person.get('email') or person['hubspot_id']}: deleted or merged in HubSpot; "
-                                         "leadsync stops managing it (its CRM record, if any, is left to sales)")
-        if gone and not self.dry_run:
-            self.store.save_people([{"hubspot_id": p["hubspot_id"], "deleted": True} for p in gone], now)
-            summary.add("deleted", len(gone))
-
     def _crm_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
         since = EPOCH if full else self._since(self._crm_cursor, now)
-        for batch in self.crm.changed_records(since, now + AHEAD):
+        for batch in self._crm_batches(since, now + AHEAD, full=full):
             if not batch:
                 continue
             summary.add("pulled_crm", len(batch))
             ids = self._absorb_records(batch, now, summary)
-            self._process(self.marketing.people(ids) if ids else [], now, summary, compare_remote=full,
+            adopted = self._adopt_records(batch, now, summary)
+            people = adopted + (self.marketing.people(ids) if ids else [])
+            self._process(people, now, summary, compare_remote=full,
                           crm_records={r.hubspot_id: r for r in batch if r.hubspot_id})
             if not self.dry_run:
                 self.store.set_cursor(self._crm_cursor, min(max(r.modified_at for r in batch), now), now)
@@ -218,6 +219,19 @@ class Engine:
         self._pass_complete(self._crm_cursor, now)
         self._follow_opportunities(now, summary)
         self._pull_touches(now, summary)
+
+    def _crm_batches(self, since: datetime, until: datetime, *, full: bool) -> Any:
+        """The CRM's changed records. On the first run, every record, read whole before any is
+        adopted: a person's records that carry no HubSpot id yet (typed in by sales) count
+        towards where they start, and the ones nobody matches are reported at the end."""
+        if full or self.store.cursor(self._crm_cursor) is not None:
+            return self.crm.changed_records(since, until)
+        self._crm_unlinked = {}
+        # Every record, whatever its clock says: one stamped ahead of ours is still someone's.
+        records = [r for batch in self.crm.changed_records(since, FAR_FUTURE, unlinked=True) for r in batch]
+        self._collect_unlinked(records)
+        linked = iter([r for r in records if r.hubspot_id])
+        return iter(lambda: list(islice(linked, ADOPTION_BATCH)), [])
 
     def _resync(self, now: datetime, summary: Summary, account: str) -> None:
         people = self.marketing.people_of_company(account)
@@ -230,6 +244,7 @@ class Engine:
         records = self.crm.find_records(emails=emails, hubspot_ids=[p.id for p in people]) if people else []
         summary.add("pulled_crm", len(records))
         self._absorb_records(records, now, summary)
+        self._adopt_people(people, now, summary)     # anyone new starts where sales has them
         self._pull_activities(people, now, summary)
         # "Write what differs" from what each system holds now, not from what leadsync last wrote.
         self._process(people, now, summary, compare_remote=True,
@@ -248,19 +263,18 @@ class Engine:
             return
         window = timedelta(days=self.definition.engagement.window_days)
         found = self.marketing.activities(people, now - window, now)
-        if not self.dry_run:
-            summary.add("activities", self.store.add_activities(found))
+        summary.add("activities", self._add_activities(found))
 
     def _absorb_records(self, records: Sequence[CrmRecord], now: datetime, summary: Summary) -> list[str]:
         """Take sales' view of each record in: identity, BANT fields, status → stage."""
-        by_crm_id = {p["crm_id"]: p for p in self.store.find_people(crm_ids=[r.id for r in records])}
-        known = self.store.people([r.hubspot_id for r in records if r.hubspot_id])
+        by_crm_id = self._people_by_crm_id([r.id for r in records])
+        known = self._people([r.hubspot_id for r in records if r.hubspot_id])
         touched: list[str] = []
         rows = []
         for record in records:
             person = known.get(record.hubspot_id or "") or by_crm_id.get(record.id)
             if person is None:
-                continue   # a Lead sales created themselves: not leadsync's to manage
+                continue   # not known yet: adoption's (or, matching nobody, reported)
             row = {"hubspot_id": person["hubspot_id"], "crm_id": record.id, "crm_object": record.kind,
                    "crm_fields": dict(record.fields), "crm_status": record.status, "owner_id": record.owner_id}
             if record.opportunity_id:
@@ -275,17 +289,16 @@ class Engine:
                     row["recycled_at"] = now
                 if move.cause == "gate_violation":
                     summary.add("gate_violations")
-                    self.store.add_error(run_id=summary.run_id, at=now, kind="gate_violation", system=self.crm.name,
-                                         hubspot_id=person["hubspot_id"], email=person.get("email"),
-                                         message=f"{person.get('email')}: {move.rule}")
+                    self._report(summary, now, kind="gate_violation", system=self.crm.name,
+                                 hubspot_id=person["hubspot_id"], email=person.get("email"),
+                                 message=f"{person.get('email')}: {move.rule}")
             rows.append(row)
             touched.append(person["hubspot_id"])
-        if not self.dry_run:
-            self.store.save_people(rows, now)
+        self._save_people(rows, now)
         return touched
 
     def _follow_opportunities(self, now: datetime, summary: Summary, only: set[str] | None = None) -> None:
-        open_people = [p for p in self.store.people().values()
+        open_people = [p for p in self._people().values()
                        if p.get("opportunity_id") and p["stage"] in ("sql", "opportunity")
                        and (only is None or p["hubspot_id"] in only)]
         if not open_people:
@@ -295,24 +308,25 @@ class Engine:
         amounts = [{"hubspot_id": p["hubspot_id"], "opportunity_amount": opportunities[p["opportunity_id"]].amount}
                    for p in open_people if p["opportunity_id"] in opportunities
                    and opportunities[p["opportunity_id"]].amount != p.get("opportunity_amount")]
-        if amounts and not self.dry_run:
-            self.store.save_people(amounts, now)
+        if amounts:
+            self._save_people(amounts, now)
         for person in open_people:
             opportunity = opportunities.get(person["opportunity_id"])
-            move = opportunity and from_opportunity(person["stage"], opportunity, self.feedback, now)
+            move = opportunity and from_opportunity(person["stage"], opportunity, self.feedback, now,
+                                                    may_stall=bool(person.get("handoffs")))
             if move:
                 self._transition(person, move.to_stage, move.cause, move.rule, now, summary)
-                if not self.dry_run:
-                    recycled = {"recycled_at": now} if move.to_stage == "recycled" else {}
-                    self.store.save_people([{"hubspot_id": person["hubspot_id"], "stage": move.to_stage,
-                                             "reason": move.rule, **recycled}], now)
+                recycled = {"recycled_at": now} if move.to_stage == "recycled" else {}
+                self._save_people([{"hubspot_id": person["hubspot_id"], "stage": move.to_stage,
+                                    "reason": move.rule, **recycled}], now)
                 moved.append(person["hubspot_id"])
         if moved:
             self._process(self.marketing.people(moved), now, summary)
 
     def _pull_touches(self, now: datetime, summary: Summary) -> None:
         """Sales touches (Tasks, Events) on handed-off leads: for SLA and the score."""
-        working = [p for p in self.store.people().values() if p.get("crm_id") and p["stage"] in ("mql", "sal", "sql")]
+        working = [p for p in self._people().values() if p.get("crm_id") and p["crm_id"] != PLANNED_ID
+                   and p["stage"] in ("mql", "sal", "sql")]
         if not working:
             return
         records = [CrmRecord(id=p["crm_id"], kind=p.get("crm_object") or LEAD, email=p.get("email"),
@@ -321,8 +335,9 @@ class Engine:
         since = min((p.get("handoff_at") or now) for p in working)
         touches = self.crm.touches(records, since)
         by_person = {p["hubspot_id"]: touches.get(p["crm_id"], []) for p in working}
-        if not self.dry_run:
-            summary.add("activities", self.store.add_activities(by_person))
+        summary.add("activities", self._add_activities(by_person))
+
+    # -- qualify and write -----------------------------------------------------------------------
 
 
 def _usage_since(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ class Summary:
     counts: dict[str, int] = field(default_factory=lambda: {
         "pulled_hubspot": 0, "pulled_crm": 0, "activities": 0, "qualified": 0, "handed_off": 0,
         "converted": 0, "recycled": 0, "disqualified": 0, "near_qualified": 0,
-        "written_hubspot": 0, "written_crm": 0, "quarantined": 0, "gate_violations": 0, "deleted": 0})
+        "written_hubspot": 0, "written_crm": 0, "quarantined": 0, "gate_violations": 0, "deleted": 0,
+        "echoes": 0, "linked": 0, "adopted_sales_owned": 0, "adopted_handed_off": 0, "crm_only": 0, "merged": 0})
     handoffs: list[dict[str, Any]] = field(default_factory=list)
     sla_breaches: list[dict[str, Any]] = field(default_factory=list)
     api: dict[str, Any] = field(default_factory=dict)

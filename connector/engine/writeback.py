@@ -11,17 +11,12 @@ Ordering guarantees:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from connector.core import plan as P
-from connector.core.definition import Definition
-from connector.core.feedback import FeedbackRules
-from connector.core.handoff import HandoffRules
-from connector.engine.summary import Summary
-from connector.state.store import Store
-from connector.ports import LEAD, Crm, CrmRecord, FollowUp, MarketingPlatform, Person, Write, WriteOutcome
+from connector.ports import LEAD, CrmRecord, FollowUp, Person, Write, WriteOutcome
 from connector.core.errors import SkippableRecord
 from connector.core.handoff import route
 from connector.core.lead import activities_that_count, merge_fields
@@ -29,8 +24,18 @@ from connector.core.mapping import email_domain
 from connector.core.explain import disqualification_reason
 from connector.core.qualify import Qualification, evaluate, handoff_reason
 
+if TYPE_CHECKING:
+    from connector.engine.summary import Summary
 
 log = logging.getLogger("leadsync.sync")
+
+# Kept beside the values leadsync wrote to a contact: the modified time that write produced. A
+# contact still at that time has not been changed by anyone since (its next pull is an echo).
+ECHO = "_modified_at"
+# A dry run's stand-in for the id of a record it would create.
+PLANNED_ID = "(new)"
+# Stages in which leadsync manages a person; from sal on, sales does (and owns hs_lead_status).
+MARKETING_STAGES = frozenset({"subscriber", "lead", "mql", "recycled", "disqualified"})
 
 # Transient record failures are retried on later cycles, each time waiting longer.
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
@@ -45,22 +50,10 @@ class _Remote:
     crm_records: Mapping[str, CrmRecord]
 
 
-@dataclass
 class WriteBack:
-    """Qualifies people, plans both systems' values, writes what differs and records it; the
-    sync ``Engine`` hands it the people each pull finds."""
+    """Mixed into the sync ``Engine``; uses its store, adapters, definition, maps and rules."""
 
-    store: Store
-    marketing: MarketingPlatform
-    crm: Crm
-    definition: Definition
-    maps: P.WriteMaps
-    feedback: FeedbackRules
-    handoff: HandoffRules
-    dry_run: bool = False
-    planned: list[dict[str, Any]] = field(default_factory=list)   # dry run: what would be written
-
-    def process(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
+    def _process(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
                  crm_records: Mapping[str, CrmRecord] | None = None) -> None:
         # A record that waits for a person (a permanent refusal, or dropped) is not written again,
         # however often it comes round, until someone asks for a retry.
@@ -71,9 +64,9 @@ class WriteBack:
         if not people:
             return
         remote = _Remote(compare_remote, crm_records or {})
-        stored = self.store.people([p.id for p in people])
+        stored = self._people([p.id for p in people])
         window = timedelta(days=self.definition.engagement.window_days)
-        activities = self.store.activities([p.id for p in people], since=now - window)
+        activities = self._activities([p.id for p in people], since=now - window)
         plans: list[tuple[Person, dict[str, Any], P.PersonPlan, P.Outputs]] = []
         for person in people:
             row = stored.get(person.id) or {"hubspot_id": person.id, "stage": "subscriber", "crm_fields": {},
@@ -86,6 +79,7 @@ class WriteBack:
 
     def _plan(self, person: Person, row: Mapping[str, Any], lead: Mapping[str, Any], result: Qualification,
               now: datetime, remote: "_Remote") -> tuple[P.PersonPlan, P.Outputs]:
+        person = self._as_staged(person)
         stage, new_stage = row["stage"], result.stage
         plan = P.PersonPlan(person.id, lead.get("email"), stage, new_stage, rule=_why(result))
         plan.new_handoff = new_stage == "mql" and stage != "mql"
@@ -94,7 +88,10 @@ class WriteBack:
             passed = [b.criterion for b in result.bant if b.verdict]
             plan.rule = (f"BANT verified: {result.bant_score:g} passed, {self.definition.bant_require:g} needed "
                          f"({', '.join(passed)})")
-        plan.recycling = new_stage == "recycled" and _lifecycle_of(person) not in (None, "", "lead", "subscriber")
+        # Only a recycle leadsync saw happen (it sets recycled_at) moves lifecyclestage back; a
+        # person adopted as recycled keeps what HubSpot holds.
+        plan.recycling = (new_stage == "recycled" and bool(row.get("recycled_at"))
+                          and _lifecycle_of(person) not in (None, "", "lead", "subscriber"))
         handoff_at = now if plan.new_handoff else row.get("handoff_at")
         reason = (handoff_reason(result, lead) if new_stage in ("mql", "sal", "sql", "opportunity", "customer")
                   else row.get("reason") if new_stage == "recycled"
@@ -104,21 +101,32 @@ class WriteBack:
         # each write would bump the record and come back as a change (ping-pong).
         out = P.Outputs(new_stage, round(result.score), round(result.profile_score), round(result.engagement_score),
                         handoff_at, reason or "", result.missing or "", result.definition_version)
-        last_hs = self.store.written("hubspot", [person.id]).get(person.id, {})
+        ours = self._written("hubspot", [person.id]).get(person.id, {})
+        last_hs = dict(ours)
         if remote.compare:
             # Reconciliation and resync trust what HubSpot holds now over what leadsync last wrote.
             last_hs = {**last_hs, **P.remote_values(person.written or {})}
-        plan.hubspot = P.changed(P.hubspot_values(out, self.maps, _lifecycle_of(person), recycling=plan.recycling), last_hs)
+        desired = P.hubspot_values(out, self.maps, _lifecycle_of(person), recycling=plan.recycling)
+        desired = P.leave_sales_status(desired, new_stage in MARKETING_STAGES, person.written or {}, ours)
+        plan.hubspot = P.changed(desired, last_hs)
         plan.old = {("hubspot", k): (person.written or {}).get(k, last_hs.get(k)) for k in plan.hubspot}
         if P.reaches_crm(new_stage, bool(row.get("crm_id"))) and new_stage != "disqualified":
             desired = P.crm_values(out, lead, self.maps)
-            last_crm = self.store.written(self.crm.name, [person.id]).get(person.id, {})
+            last_crm = self._written(self.crm.name, [person.id]).get(person.id, {})
             record = remote.crm_records.get(person.id)
             if remote.compare and record is not None:
                 last_crm = {**last_crm, **P.remote_values(record.written or {})}
             plan.crm = desired if plan.new_handoff else P.changed(desired, last_crm)
             plan.old.update({("crm", k): last_crm.get(k) for k in plan.crm})
         return plan, out
+
+    def _as_staged(self, person: Person) -> Person:
+        """In a dry run, a person as HubSpot would hold them had the run's earlier writes been
+        made: what a real run reads back when it meets the same person again in the cycle."""
+        staged = self._staged.written.get(("hubspot", person.id)) if self._staged is not None else None
+        if not staged:
+            return person
+        return replace(person, written={**(person.written or {}), **{k: v for k, v in staged.items() if k != ECHO}})
 
     def _write(self, plans: list, now: datetime, summary: Summary) -> None:
         handoffs = [(p, row, pl, out) for p, row, pl, out in plans if pl.new_handoff]
@@ -159,7 +167,7 @@ class WriteBack:
                 values = self.crm.planned_values(w) if system == "crm" else dict(w.values)
                 self.planned.append({"system": system, "key": w.key, "record": w.record_id, "object": w.kind,
                                      "values": values})
-            return WriteOutcome(written={w.key: w.record_id or "(new)" for w in writes})
+            return WriteOutcome(written={w.key: w.record_id or PLANNED_ID for w in writes})
         return method(writes)
 
     def _send_follow_ups(self, tasks: list[FollowUp]) -> WriteOutcome:
@@ -168,7 +176,7 @@ class WriteBack:
                 self.planned.append({"system": "crm", "key": task.key, "record": None, "object": "follow_up",
                                      "values": {"subject": task.subject, "due": task.due.isoformat(),
                                                 "owner": task.owner_id}})
-            return WriteOutcome(written={task.key: "(new)" for task in tasks})
+            return WriteOutcome(written={task.key: PLANNED_ID for task in tasks})
         return self.crm.follow_up(tasks)
 
     def _hand_off(self, handoffs: list, now: datetime, summary: Summary) -> WriteOutcome:
@@ -229,9 +237,8 @@ class WriteBack:
     def _record(self, plans: list, handed: WriteOutcome, crm_outcome: WriteOutcome, converted: WriteOutcome,
                 hs_outcome: WriteOutcome, now: datetime, summary: Summary) -> None:
         """Commit what was written: per-system values, changes, transitions, people, quarantine."""
-        if self.dry_run:
-            return
         changes, rows = [], []
+        written: dict[str, dict[str, dict[str, Any]]] = {self.crm.name: {}, "hubspot": {}}
         for person, row, pl, out in plans:
             crm_failed = handed.failed.get(pl.hubspot_id) or crm_outcome.failed.get(pl.hubspot_id)
             convert_failed = converted.failed.get(row.get("crm_id") or "")
@@ -260,26 +267,27 @@ class WriteBack:
                 snapshot["opportunity_id"] = converted.written.get(row["crm_id"])
                 summary.add("converted")
             if stage_holds and pl.to_stage != pl.from_stage:
-                self.transition(row, pl.to_stage, pl.cause, pl.rule, now, summary)
+                self._transition(row, pl.to_stage, pl.cause, pl.rule, now, summary)
             if crm_failed:
                 self._quarantine(pl.hubspot_id, pl.email, self.crm.name, "handoff" if pl.new_handoff else "write",
                                  crm_failed, now, summary)
             elif pl.crm:
                 record_id = snapshot.get("crm_id") or row.get("crm_id")
-                self.store.record_written(self.crm.name, pl.hubspot_id, pl.crm, now)
+                written[self.crm.name][pl.hubspot_id] = dict(pl.crm)
                 changes += _changes(pl, self.crm.name, "crm", record_id, pl.crm, out, now, summary.run_id)
                 summary.add("written_crm")
-                self.store.release(system=self.crm.name, hubspot_id=pl.hubspot_id)
+                self._release(self.crm.name, pl.hubspot_id)
             if convert_failed:
                 self._quarantine(pl.hubspot_id, pl.email, self.crm.name, "convert", convert_failed, now, summary)
             hs_failed = hs_outcome.failed.get(pl.hubspot_id)
             if hs_failed:
                 self._quarantine(pl.hubspot_id, pl.email, "hubspot", "write", hs_failed, now, summary)
             elif pl.hubspot and pl.hubspot_id not in handed.failed:
-                self.store.record_written("hubspot", pl.hubspot_id, pl.hubspot, now)
+                stamp = hs_outcome.stamps.get(pl.hubspot_id)
+                written["hubspot"][pl.hubspot_id] = {**pl.hubspot, ECHO: P.stamp(stamp) if stamp else None}
                 changes += _changes(pl, "hubspot", "hubspot", pl.hubspot_id, pl.hubspot, out, now, summary.run_id)
                 summary.add("written_hubspot")
-                self.store.release(system="hubspot", hubspot_id=pl.hubspot_id)
+                self._release("hubspot", pl.hubspot_id)
             if out.missing:
                 summary.add("near_qualified")
             if pl.to_stage == "disqualified" and pl.from_stage != "disqualified":
@@ -287,15 +295,27 @@ class WriteBack:
             if pl.to_stage == "mql" and pl.from_stage != "mql" and stage_holds:
                 summary.add("qualified")   # newly qualified in this run, not everyone who still is
             rows.append(snapshot)
-        self.store.save_people(rows, now)
-        self.store.add_changes(changes)
-
-    def transition(self, person: Mapping[str, Any], to_stage: str, cause: str, rule: str, now: datetime,
-                    summary: Summary) -> None:
+        for system, by_record in written.items():
+            self._record_written_many(system, by_record, now)
+        self._save_people(rows, now)
         if self.dry_run:
-            return
+            self.planned_changes.extend(changes)
+        else:
+            self.store.add_changes(changes)
+
+    def _release(self, system: str, key: str) -> None:
+        if not self.dry_run:
+            self.store.release(system=system, hubspot_id=key)
+
+    def _transition(self, person: Mapping[str, Any], to_stage: str, cause: str, rule: str, now: datetime,
+                    summary: Summary) -> None:
         if to_stage == "recycled":
             summary.add("recycled")
+        if self.dry_run:
+            self.planned_transitions.append({"hubspot_id": person["hubspot_id"], "email": person.get("email"),
+                                             "from": person.get("stage"), "to": to_stage, "cause": cause,
+                                             "rule": rule})
+            return
         self.store.add_transition(person["hubspot_id"], person.get("stage"), to_stage, now, cause=cause, rule=rule,
                                   definition_version=self.definition.version, run_id=summary.run_id)
 
@@ -316,12 +336,12 @@ class WriteBack:
         self.store.add_error(run_id=summary.run_id, at=now, kind="quarantined", system=system, hubspot_id=key,
                              email=email, message=f"{operation} quarantined: {error}", detail=error.detail)
 
-    def retry_quarantine(self, now: datetime, summary: Summary) -> None:
+    def _retry_quarantine(self, now: datetime, summary: Summary) -> None:
         due = self.store.quarantined(due_at=now)
         ids = sorted({q.hubspot_id for q in due})
         if ids and not self.dry_run:
             log.info("retrying %d quarantined people", len(ids))
-            self.process(self.marketing.people(ids), now, summary)
+            self._process(self.marketing.people(ids), now, summary)
 
 
 def _why(result: Qualification) -> str:

@@ -222,6 +222,25 @@ class Store:
                     conn.execute(insert(s.written).values(system=system, record_id=record_id, field=field_name,
                                                           value=json_safe(value), written_at=now))
 
+    def record_written_many(self, system: str, by_record: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
+        """``record_written`` for many records in one transaction (a batch of a cycle)."""
+        c = s.written.c
+        groups: dict[frozenset[str], list[str]] = {}
+        for record_id, values in by_record.items():
+            if values:
+                groups.setdefault(frozenset(values), []).append(record_id)
+        if not groups:
+            return
+        with self.engine.begin() as conn:
+            for fields, ids in groups.items():
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    conn.execute(delete(s.written).where(and_(c.system == system, c.record_id.in_(chunk),
+                                                              c.field.in_(sorted(fields)))))
+            conn.execute(insert(s.written), [
+                {"system": system, "record_id": record_id, "field": name, "value": json_safe(value), "written_at": now}
+                for record_id, values in by_record.items() for name, value in values.items()])
+
     # -- transitions ----------------------------------------------------------------------------
     def add_transition(self, hubspot_id: str, from_stage: str | None, to_stage: str, at: datetime, *,
                        cause: str, rule: str | None, definition_version: int | None, run_id: int | None) -> None:
@@ -251,6 +270,12 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(
                 finished_at=now, outcome=outcome, counts=json_safe(counts), api=json_safe(api), message=message))
+
+    def changes_of_run(self, run_id: int) -> list[dict[str, Any]]:
+        """One run's change log, in the order it was kept."""
+        with self.engine.connect() as conn:
+            query = select(s.changes).where(s.changes.c.run_id == run_id).order_by(s.changes.c.id)
+            return [_row(r) for r in conn.execute(query)]
 
     def add_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:

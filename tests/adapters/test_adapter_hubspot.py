@@ -11,7 +11,7 @@ import urllib3
 
 from connector.ports import Write
 from connector.adapters.hubspot.adapter import HubSpotAdapter, HubSpotSettings, _batch_outcome, hubspot_client
-from connector.adapters.hubspot.rules import lifecycle_phases, windowed_search, wire_value
+from connector.adapters.hubspot.rules import keyset_search, lifecycle_phases, wire_value
 from connector.core.errors import ConfigError, FatalError, QuotaExhausted
 from connector.core.mapping import load_hubspot_mapping
 from connector.transport import HttpPolicy, PolicySettings
@@ -20,48 +20,78 @@ REPO = Path(__file__).resolve().parents[2]
 UTC = timezone.utc
 
 
-# -- re-windowing past the 10,000-result cap, against a fake search with HubSpot's rules --------
+# -- keyset paging, against a fake search evaluated afresh on every page --------------------------
 
-def fake_search(stamps: dict[str, int], cap: int, page_size: int, calls: list):
-    """Sorted by (lastmodifieddate, arbitrary tie order); `after` is an offset; asking at or past
-    the cap is a 400 in HubSpot, an assertion here."""
-    def search(lower: int, upper: int, after: str | None):
-        offset = int(after or 0)
-        assert offset < cap, "asked past the search cap"
-        calls.append((lower, offset))
-        matching = sorted((s, i) for i, s in stamps.items() if lower <= s < upper)
-        page = matching[offset:offset + page_size]
-        results = [{"id": i, "properties": {"lastmodifieddate": str(s)}} for s, i in page]
-        end = offset + len(page)
-        more = end < len(matching) and end < cap
-        return {"total": len(matching), "results": results,
-                "paging": {"next": {"after": str(end)}} if more else None}
+def fake_search(stamps: dict[str, int], page_size: int, calls: list, between_pages=None):
+    """HubSpot's rules: the filters are evaluated again for every page against the data as it is
+    then; one sort; ties in an arbitrary (here: reversed id) order. `after` would be an offset:
+    the fake refuses it, so the pull can only page by key. ``between_pages`` edits ``stamps``."""
+    def check(flt, stamp, rid):
+        value = stamp if flt["propertyName"] == "lastmodifieddate" else int(rid)
+        wanted = int(flt["value"])
+        return {"GT": value > wanted, "GTE": value >= wanted, "LT": value < wanted,
+                "EQ": value == wanted}[flt["operator"]]
+
+    def search(groups, sort):
+        calls.append((groups, sort))
+        filters = groups[0]["filters"]
+        matching = [(s, i) for i, s in stamps.items() if all(check(f, s, i) for f in filters)]
+        if sort == "lastmodifieddate":
+            matching.sort(key=lambda item: (item[0], -int(item[1])))
+        else:
+            matching.sort(key=lambda item: int(item[1]))
+        page = matching[:page_size]
+        if between_pages:
+            between_pages([i for _, i in page])
+        return {"total": len(matching), "results": [{"id": i, "properties": {"lastmodifieddate": str(s)}}
+                                                    for s, i in page]}
     return search
 
 
-def test_given_more_results_than_the_cap_then_every_contact_comes_once_in_order():
-    # 23 contacts, 4 of them sharing the instant where the cap falls.
-    stamps = {f"c{n:02}": 1000 + n for n in range(23)}
-    stamps.update({"t1": 1009, "t2": 1009, "t3": 1009})
+def test_given_writes_to_each_page_read_and_to_unread_contacts_then_every_contact_comes_exactly_once():
+    stamps = {str(n): 1000 + n // 3 for n in range(1, 61)}      # three contacts per instant
+    clock = [5000]
+
+    def write(rid):
+        clock[0] += 1
+        stamps[rid] = clock[0]                                   # still inside the pull's window
+
+    def second_writer(page_ids):                                 # another integration, between pages
+        unread = sorted(set(stamps) - set(page_ids), key=int)[:2]
+        for rid in unread:
+            write(rid)
+    ids = []
+    for page in keyset_search(fake_search(stamps, 7, [], second_writer), 1000, 99_999, page_size=7):
+        ids += [r["id"] for r in page]
+        for result in page:                                      # leadsync writes back what it read
+            write(result["id"])
+    assert sorted(ids, key=int) == [str(n) for n in range(1, 61)] and len(ids) == len(set(ids))
+
+
+def test_given_a_page_full_of_one_instant_then_that_instant_is_read_by_id():
+    stamps = {str(n): 1500 for n in range(1, 13)} | {"99": 1600}
     calls: list = []
-    pages = list(windowed_search(fake_search(stamps, cap=10, page_size=5, calls=calls), 1000, 2000,
-                                 page_size=5, result_cap=10))
+    pages = list(keyset_search(fake_search(stamps, 5, calls), 1000, 2000, page_size=5))
     ids = [r["id"] for page in pages for r in page]
     assert sorted(ids) == sorted(stamps) and len(ids) == len(set(ids))
-    got = [int(r["properties"]["lastmodifieddate"]) for page in pages for r in page]
-    assert got == sorted(got)
-    assert any(lower > 1000 for lower, _ in calls)        # it did re-window
+    assert any(sort == "hs_object_id" for _, sort in calls)
 
 
-def test_given_the_cap_full_of_one_instant_then_it_says_so_instead_of_looping():
-    stamps = {f"c{n}": 1500 for n in range(12)}
-    with pytest.raises(FatalError, match="same instant"):
-        list(windowed_search(fake_search(stamps, cap=10, page_size=5, calls=[]), 1000, 2000,
-                             page_size=5, result_cap=10))
+def test_given_more_than_the_cap_then_no_query_asks_for_an_offset():
+    stamps = {str(n): 1000 + n for n in range(1, 231)}
+    calls: list = []
+    ids = [r["id"] for page in keyset_search(fake_search(stamps, 20, calls), 0, 9999, page_size=20) for r in page]
+    assert len(ids) == 230 == len(set(ids))
+    assert got_in_order(ids, stamps)
+
+
+def got_in_order(ids, stamps):
+    got = [stamps[i] for i in ids]
+    return got == sorted(got)
 
 
 def test_given_no_results_then_no_batches():
-    assert list(windowed_search(fake_search({}, 10, 5, []), 0, 10, page_size=5, result_cap=10)) == []
+    assert list(keyset_search(fake_search({}, 5, []), 0, 10, page_size=5)) == []
 
 
 # -- lifecycle, wire values, batch outcomes ------------------------------------------------------
@@ -139,9 +169,13 @@ def window():
 
 
 @pytest.mark.e2e
-def test_e2e_given_a_small_cap_then_changed_people_rewindows_and_returns_everyone_once(sandbox, hubspot_adapter):
-    adapter = hubspot_adapter(search_page_size=20, search_result_cap=40)
-    people = [p for batch in adapter.changed_people(*window()) for p in batch]
+def test_e2e_given_a_small_cap_then_changed_people_pages_by_key_and_returns_everyone_once(sandbox, hubspot_adapter):
+    cap, sandbox.hubspot.search_result_cap = sandbox.hubspot.search_result_cap, 40
+    try:
+        adapter = hubspot_adapter(search_page_size=20)
+        people = [p for batch in adapter.changed_people(*window()) for p in batch]
+    finally:
+        sandbox.hubspot.search_result_cap = cap
     assert len(people) == len({p.id for p in people}) == len(sandbox.hubspot.contacts())
     assert [p.modified_at for p in people] == sorted(p.modified_at for p in people)
     with_company = [p for p in people if p.company_id]
@@ -278,3 +312,13 @@ def test_e2e_activities_between_finds_everyones_events_by_time(sandbox, hubspot_
     assert sorted(a.type for a in found[contact]) == ["email_open", "webinar_attended"]
     webinar = next(a for a in found[contact] if a.type == "webinar_attended")
     assert webinar.attrs == {"campaign": "Pipeline 101"}
+
+
+def test_e2e_given_every_person_is_an_echo_then_no_association_or_company_is_read(sandbox, hubspot_adapter):
+    adapter = hubspot_adapter()
+    mark = sandbox.calls.mark()
+    people = [p for batch in adapter.changed_people(*window(), echoes=lambda page: {p.id for p in page})
+              for p in batch]
+    assert people and all(p.echo and p.company_id is None for p in people)
+    paths = [c.path for c in sandbox.calls.since(mark, "hubspot")]
+    assert paths and all("/search" in path for path in paths)

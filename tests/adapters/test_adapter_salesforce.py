@@ -112,8 +112,9 @@ def test_given_changed_leads_over_two_pages_and_contacts_then_batches_are_merged
     assert ("WHERE HubSpot_Contact_Id__c != null AND SystemModstamp >= 2026-01-01T00:00:00+00:00 "
             "AND SystemModstamp < 2026-01-02T00:00:00+00:00 ORDER BY SystemModstamp, Id") in lead_soql
     assert "Company" not in next(s for s in seen if "FROM Contact" in s)   # Lead-only fields stay off Contact
-    # 10 used as last reported, plus the queryMore call made after that report.
-    assert crm.policy.usage()["salesforce"]["remaining"] == 989
+    assert lead_soql.endswith("LIMIT 2000")          # keyset pages, never one long locator
+    # 10 used as last reported (by the contact's Account query, made after the queryMore).
+    assert crm.policy.usage()["salesforce"]["remaining"] == 990
 
 
 def test_given_an_email_with_a_quote_then_the_soql_escapes_it(adapter):

@@ -18,7 +18,7 @@ import pytest
 from connector.app.alerts import Alerter
 from connector.app.config import AlertsConfig
 from connector.core.errors import FatalError
-from connector.engine.cycle import Summary
+from connector.engine.summary import Summary
 from jobs.daemon import Daemon
 from tests.web_fixtures import runtime
 

@@ -120,6 +120,7 @@ def test_given_the_shipped_definition_when_checked_then_exit_0(workspace, capsys
 # -- garbage in HubSpot records, through a real sync ------------------------------------------------
 
 KILOBYTES_100 = "VP " + "x" * 100_000
+GARBAGE_PEOPLE = 100
 # (row id, property, raw value, what must happen: "handed_off" | "quarantined:<code>" | "held:<missing>")
 GARBAGE = [
     ("non-numeric employees", "numemployees", "about 500", "handed_off"),
@@ -137,9 +138,12 @@ def garbage_run(tmp_path_factory):
     """One sandbox, one garbage value on each of seven people the fault-free run hands off, one sync."""
     base = tmp_path_factory.getbasetemp()
     with pytest.MonkeyPatch.context() as monkeypatch:
-        expected = F.fault_free(base, monkeypatch)
+        # Enough people that seven of them are handed off by leadsync itself (the records
+        # sales already had are linked, not handed off).
+        expected = F.fault_free(base, monkeypatch, people=GARBAGE_PEOPLE)
         victims = dict(zip((row[0] for row in GARBAGE), F.handed_off_ids(expected)))
-        with F.new_sandbox(base / "sandbox-certs") as sandbox:
+        assert len(victims) == len(GARBAGE)
+        with F.new_sandbox(base / "sandbox-certs", people=GARBAGE_PEOPLE) as sandbox:
             for name, prop, value, _ in GARBAGE:
                 sandbox.hubspot.put_raw(victims[name], {prop: value})
             F.virtual_policy(monkeypatch, F.VirtualTime())

@@ -37,7 +37,9 @@ def person(rt, hubspot_id):
 
 
 def handed_off_leads(rt):
-    return sorted((p for p in rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "lead"),
+    # Leads sales already held (linked on the first run) were handed off before leadsync: no task.
+    return sorted((p for p in rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "lead"
+                   and p["handoffs"]),
                   key=lambda p: -(p["score"] or 0))
 
 

@@ -38,9 +38,12 @@ class FakeHubSpot:
     def ensure_schema(self):
         pass
 
-    def changed_people(self, since, until):
+    def changed_people(self, since, until, echoes=None):
         for batch in self.batches:
             yield [p for p in batch if since <= p.modified_at < until]
+
+    def everyone(self, echoes=None):
+        yield from self.batches
 
     def people(self, ids):
         return [p for batch in self.batches for p in batch if p.id in ids]
@@ -66,7 +69,7 @@ class FakeCrm:
     def __init__(self, failing: set[str] = frozenset()):
         self.failing, self.records, self.upserts = failing, {}, 0
 
-    def changed_records(self, since, until):
+    def changed_records(self, since, until, unlinked=False):
         return iter(())
 
     def find_records(self, **kw):
@@ -113,7 +116,9 @@ def engine_for(sqlite_url):
     def build(hubspot, crm, stopping=lambda: False):
         return Engine(store=Store(sqlite_url), marketing=hubspot, crm=crm, definition=rt.definition,
                       maps=rt.write_maps(), feedback=rt.feedback_rules(), handoff=rt.handoff_rules(),
-                      clock=lambda: NOW, stopping=stopping)
+                      clock=lambda: NOW, stopping=stopping,
+                      # The incremental (windowed) pull: a first run without it reads everyone by id.
+                      first_run_since=timedelta(days=365))
     return build
 
 
@@ -147,8 +152,8 @@ def test_given_daemon_stopping_after_first_batch_then_cursor_stays_at_that_batch
     stopping = {"now": False}
 
     class StopAfterFirst(FakeHubSpot):
-        def changed_people(self, since, until):
-            for batch in super().changed_people(since, until):
+        def changed_people(self, since, until, echoes=None):
+            for batch in super().changed_people(since, until, echoes):
                 yield batch
                 stopping["now"] = True
                 return

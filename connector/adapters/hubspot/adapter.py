@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -20,7 +20,7 @@ import hubspot
 import urllib3
 
 from connector.ports import Person, Write, WriteOutcome
-from connector.adapters.hubspot.rules import (lifecycle_phases, modified_millis, to_millis, windowed_search,
+from connector.adapters.hubspot.rules import (keyset_search, lifecycle_phases, modified_millis, to_millis,
                                               wire_value)
 from connector.core.batches import chunks, unique
 from connector.core.errors import FatalError, SkippableRecord
@@ -41,7 +41,6 @@ class HubSpotSettings:
     base_url: str = "https://api.hubapi.com"
     token: str = field(default="", repr=False)   # private app, service key or OAuth access token
     search_page_size: int = 200                  # HubSpot's maximum per search page
-    search_result_cap: int = 10_000              # HubSpot stops paging a search here
     events_page_size: int = 100
 
 
@@ -103,6 +102,14 @@ class HubSpotAdapter:
 
     # -- schema ----------------------------------------------------------------------------------
 
+    def missing_schema(self) -> list[str]:
+        properties = self.client.crm.properties
+        _, groups = self._api(properties.groups_api.get_all, "contacts")
+        missing = [] if GROUP in {g.get("name") for g in groups.get("results", [])} else [f"property group {GROUP}"]
+        _, existing = self._api(properties.core_api.get_all, "contacts")
+        have = {p.get("name") for p in existing.get("results", [])}
+        return missing + [f"contact property {spec.name}" for spec in self.mapping.contact_write if spec.name not in have]
+
     def ensure_schema(self) -> None:
         properties = self.client.crm.properties
         _, groups = self._api(properties.groups_api.get_all, "contacts")
@@ -131,22 +138,59 @@ class HubSpotAdapter:
 
     # -- people ----------------------------------------------------------------------------------
 
-    def changed_people(self, since: datetime, until: datetime) -> Iterator[list[Person]]:
+    def changed_people(self, since: datetime, until: datetime, *,
+                       echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
         search_api = self.client.crm.contacts.search_api
 
-        def search(lower: int, upper: int, after: str | None) -> Mapping[str, Any]:
-            body = {"filterGroups": [{"filters": [
-                        {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(lower)},
-                        {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(upper)}]}],
-                    "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        def search(filter_groups: list[dict[str, Any]], sort: str) -> Mapping[str, Any]:
+            body = {"filterGroups": filter_groups, "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
                     "properties": self._properties, "limit": self.settings.search_page_size}
-            if after:
-                body["after"] = after
             return self._api(search_api.do_search, body, lane="hubspot_search")[1]
-        for page in windowed_search(search, to_millis(since), to_millis(until),
-                                    page_size=self.settings.search_page_size,
-                                    result_cap=self.settings.search_result_cap):
-            yield self._people_from(page)
+        for page in keyset_search(search, to_millis(since), to_millis(until),
+                                  page_size=self.settings.search_page_size):
+            yield self._people_from(page, echoes)
+
+    def everyone(self, *, echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
+        """Every contact, by the list API: paged by an id cursor from the record store, so no
+        search index lag, no result cap, and no write (leadsync's or anyone's) moves anyone."""
+        basic = self.client.crm.contacts.basic_api
+        after = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": BATCH, "properties": self._properties, "archived": False}
+            if after:
+                kwargs["after"] = after
+            _, page = self._api(basic.get_page, **kwargs)
+            results = page.get("results") or []
+            if results:
+                yield self._people_from(results, echoes)
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+    def locate(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """Where each contact is now: its own id (alive), the survivor's id (merged away: a batch
+        read answers a merged id with the survivor, which lists it in ``hs_merged_object_ids``),
+        or None (archived or deleted: named under the batch answer's errors). An id the answer
+        says nothing about is left out: absence proves nothing."""
+        wanted = set(unique(ids))
+        where: dict[str, str | None] = {}
+        for chunk in chunks(sorted(wanted), BATCH):
+            body = {"properties": ["hs_merged_object_ids"], "inputs": [{"id": i} for i in chunk]}
+            _, page = self._api(self.client.crm.contacts.batch_api.read, body)
+            for row in page.get("results") or []:
+                rid = str(row["id"])
+                merged = str((row.get("properties") or {}).get("hs_merged_object_ids") or "").split(";")
+                for old in [rid, *merged]:
+                    if old in wanted:
+                        where[old] = rid
+            for error in page.get("errors") or []:
+                if str(error.get("category")) != "OBJECT_NOT_FOUND":
+                    continue
+                context = error.get("context") or {}
+                for rid in context.get("ids") or []:
+                    if str(rid) in wanted and str(rid) not in where:
+                        where[str(rid)] = None
+        return where
 
     def people(self, ids: Sequence[str]) -> list[Person]:
         found: list[dict[str, Any]] = []
@@ -184,14 +228,20 @@ class HubSpotAdapter:
                 links[str(row["from"]["id"])] = [str(t["toObjectId"]) for t in targets]
         return links
 
-    def _people_from(self, results: Sequence[Mapping[str, Any]]) -> list[Person]:
+    def _people_from(self, results: Sequence[Mapping[str, Any]],
+                     echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> list[Person]:
+        """People with their primary company's fields. ``echoes`` names the ones whose only
+        change is leadsync's own write: those come back bare (``echo``), with no company reads."""
         if not results:
             return []
-        ids = [str(r["id"]) for r in results]
+        bare = [self._person(r, None, {}) for r in results] if echoes else []
+        echo_ids = echoes(bare) if echoes else set()
+        ids = [str(r["id"]) for r in results if str(r["id"]) not in echo_ids]
         primary = {cid: targets[0] for cid, targets in
                    self._associated("contacts", "companies", ids, primary_only=True).items() if targets}
         companies = self._companies(sorted(set(primary.values())))
-        return [self._person(r, primary.get(str(r["id"])), companies) for r in results]
+        echoed = {p.id: replace(p, echo=True) for p in bare if p.id in echo_ids}
+        return [echoed.get(str(r["id"])) or self._person(r, primary.get(str(r["id"])), companies) for r in results]
 
     def _companies(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         props = [f.name for f in self.mapping.company_fields]
@@ -379,6 +429,9 @@ def _batch_outcome(chunk: Sequence[Write], body: Mapping[str, Any]) -> WriteOutc
         write = by_id.get(str(result.get("id")))
         if write is not None and write.key not in outcome.failed:
             outcome.written[write.key] = str(result["id"])
+            if result.get("updatedAt"):
+                # The contact's lastmodifieddate after this write: the next pull knows its echo.
+                outcome.stamps[write.key] = datetime.fromtimestamp(modified_millis(result) / 1000, tz=timezone.utc)
     return outcome
 
 

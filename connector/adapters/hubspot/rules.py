@@ -1,7 +1,8 @@
 """HubSpot behaviours the adapter must work around, as pure functions (tested without HTTP).
 
-- CRM search stops paging at 10,000 results: ``windowed_search`` restarts the query from the
-  last ``lastmodifieddate`` it saw and drops the ids it already yielded at that instant.
+- CRM search pages by an offset (``after``) into a result set evaluated again for every page,
+  and stops at 10,000 results: ``keyset_search`` never sends ``after``; each page is a fresh
+  query keyed on (``lastmodifieddate``, ``hs_object_id``), so writes during a pull skip nobody.
 - ``lifecyclestage`` only moves forward: ``lifecycle_phases`` splits a backwards move (a
   recycle) into clearing it, then setting it.
 - Property values travel as text: ``wire_value``.
@@ -20,8 +21,8 @@ from connector.core.plan import lifecycle_rank
 
 
 SearchPage = Mapping[str, Any]
-# (lower bound ms inclusive, upper bound ms exclusive, after) → one search response
-SearchFn = Callable[[int, int, str | None], SearchPage]
+# (filterGroups, the property to sort ascending on) → one search response; never an offset
+SearchFn = Callable[[list[dict[str, Any]], str], SearchPage]
 
 
 def to_millis(moment: datetime) -> int:
@@ -40,38 +41,59 @@ def modified_millis(result: Mapping[str, Any]) -> int:
     return to_millis(parse_instant(text))
 
 
-def windowed_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size: int,
-                    result_cap: int) -> Iterator[list[Mapping[str, Any]]]:
-    """Pages of results sorted by lastmodifieddate ascending, past HubSpot's 10,000-result cap."""
-    lower, after = since_ms, None
-    last_ms, ids_at_last = since_ms, set()     # newest instant seen, and the ids seen at it
-    skip_at_lower: set[str] = set()            # ids already yielded at the window's lower bound
+def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *,
+                  page_size: int) -> Iterator[list[Mapping[str, Any]]]:
+    """Pages of results modified in [since_ms, until_ms), oldest first, each record once.
+
+    HubSpot's ``after`` is an offset into a result set evaluated again for every page: a record
+    written between two pages (by leadsync's own write-back or anyone else) moves to the end and
+    the unread ones shift past the offset. So ``after`` is never sent. Every page is a fresh
+    query from a key: ``lastmodifieddate`` at or past the newest instant not yet read whole.
+    Everything older than a full page's newest instant is complete (the sort says so); that
+    instant is read again from the next query. A full page of a single instant is read by
+    ``hs_object_id`` keyset within it. A record only ever moves forward in this order, so none
+    is skipped; one that moved after it was read is not yielded again."""
+    lower, lower_open = since_ms, False            # lastmodifieddate >= lower (> lower when open)
+    seen: set[str] = set()
     while True:
-        page = search(lower, until_ms, after)
-        fresh = []
-        for result in page.get("results") or []:
-            stamp, rid = modified_millis(result), str(result["id"])
-            if stamp == lower and rid in skip_at_lower:
-                continue
-            if stamp > last_ms:
-                last_ms, ids_at_last = stamp, set()
-            ids_at_last.add(rid)
-            fresh.append(result)
-        if fresh:
-            yield fresh
-        end = int(after or 0) + len(page.get("results") or [])
-        after = ((page.get("paging") or {}).get("next") or {}).get("after")
-        # At the cap HubSpot may offer a cursor it will refuse, or none while `total` says more.
-        more = bool(after) or int(page.get("total") or 0) > end
-        if not more:
+        window = [_modified("GT" if lower_open else "GTE", lower), _modified("LT", until_ms)]
+        results = list(search([{"filters": window}], "lastmodifieddate").get("results") or [])
+        if len(results) < page_size:
+            if fresh := _unseen(results, seen):
+                yield fresh
             return
-        if not after or int(after) + page_size > result_cap:
-            if last_ms == lower:
-                # Over 10,000 contacts share one millisecond: no narrower window exists.
-                raise FatalError("HubSpot search cannot page past 10,000 contacts modified at the same instant",
-                                 detail=f"lastmodifieddate={lower}")
-            # Same ordering from the newest instant seen: ties there are dropped by id.
-            lower, after, skip_at_lower = last_ms, None, set(ids_at_last)
+        stamps = [modified_millis(r) for r in results]
+        top = max(stamps)
+        if min(stamps) == top:
+            # One instant fills the page: read that instant alone, by id.
+            yield from _one_instant(search, top, page_size, seen)
+            lower, lower_open = top, True
+            continue
+        if fresh := _unseen([r for r, stamp in zip(results, stamps) if stamp < top], seen):
+            yield fresh
+        lower, lower_open = top, False
+
+
+def _one_instant(search: SearchFn, instant: int, page_size: int, seen: set[str]) -> Iterator[list[Mapping[str, Any]]]:
+    last_id = 0
+    while True:
+        filters = [_modified("EQ", instant), {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}]
+        results = list(search([{"filters": filters}], "hs_object_id").get("results") or [])
+        if fresh := _unseen(results, seen):
+            yield fresh
+        if len(results) < page_size:
+            return
+        last_id = max(int(r["id"]) for r in results)
+
+
+def _modified(operator: str, millis: int) -> dict[str, str]:
+    return {"propertyName": "lastmodifieddate", "operator": operator, "value": str(millis)}
+
+
+def _unseen(results: Sequence[Mapping[str, Any]], seen: set[str]) -> list[Mapping[str, Any]]:
+    fresh = [r for r in results if str(r["id"]) not in seen]
+    seen.update(str(r["id"]) for r in fresh)
+    return fresh
 
 
 def lifecycle_phases(writes: Sequence[Write], current: Mapping[str, str | None]) -> tuple[list[Write], list[Write]]:

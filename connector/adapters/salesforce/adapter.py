@@ -9,7 +9,8 @@ object names come from the mapping file, which only admits API names.
 from __future__ import annotations
 
 import heapq
-from datetime import date, datetime, timezone
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
 from itertools import islice
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
@@ -112,19 +113,84 @@ class SalesforceAdapter:
         """``where`` comes from ``format_soql``; names are mapping API names (validated on load)."""
         return f"SELECT {', '.join(columns)} FROM {sobject} WHERE {where}" + (f" ORDER BY {order}" if order else "")
 
-    def changed_records(self, since: datetime, until: datetime) -> Iterator[list[CrmRecord]]:
+    def changed_records(self, since: datetime, until: datetime, *,
+                        unlinked: bool = False) -> Iterator[list[CrmRecord]]:
+        """Leads and Contacts modified in [since, until), oldest first, each once: those carrying
+        a HubSpot id, or with ``unlinked`` every one (adoption of an existing org)."""
         m = self.mapping
-        window = "{:literal} != null AND SystemModstamp >= {} AND SystemModstamp < {}"
-        order = "SystemModstamp, Id"
-        leads = self._records(self._select(m.lead_object, self._lead_columns(), format_soql(
-            window, m.lead_external_id, since, until), order), m.lead_object)
-        contacts = self._records(self._select(m.contact_object, self._contact_columns(), format_soql(
-            window, m.contact_external_id, since, until), order), m.contact_object)
+        leads = self._keyset(m.lead_object, self._lead_columns(), None if unlinked else m.lead_external_id,
+                             since, until)
+        contacts = self._keyset(m.contact_object, self._contact_columns(),
+                                None if unlinked else m.contact_external_id, since, until)
         # Both streams are ordered; merged, every batch is older than the next, so the caller's
         # cursor can advance after each one.
         merged = heapq.merge(leads, contacts, key=lambda r: (r.modified_at, r.id))
         while batch := list(islice(merged, self.batch_size)):
-            yield batch
+            yield self._with_account_stage(batch)
+
+    def _keyset(self, sobject: str, columns: Sequence[str], linked: str | None, since: datetime,
+                until: datetime) -> Iterator[CrmRecord]:
+        """Records by (SystemModstamp, Id) keyset, never one long query locator or an OFFSET:
+        each page is a fresh query from the newest second not yet read whole (SOQL datetime
+        literals have whole seconds, so that second is read again and its ids dropped); a page
+        of a single second is read by Id within it. A record written meanwhile only moves
+        forward, so none is skipped, and one read already is not yielded again."""
+        seen: set[str] = set()
+        lower = since
+        while True:
+            rows = self._page(sobject, columns, linked, "SystemModstamp >= {} AND SystemModstamp < {}",
+                              [lower, until], "SystemModstamp, Id")
+            seconds = [_second(parse_datetime(r.get("SystemModstamp"))) for r in rows]
+            if len(rows) < QUERY_PAGE:
+                yield from self._fresh(rows, sobject, seen)
+                return
+            top = seconds[-1]
+            if seconds[0] == top:
+                yield from self._one_second(sobject, columns, linked, top, until, seen)
+                lower = top + timedelta(seconds=1)
+                continue
+            yield from self._fresh([r for r, sec in zip(rows, seconds) if sec < top], sobject, seen)
+            lower = top
+
+    def _one_second(self, sobject: str, columns: Sequence[str], linked: str | None, second: datetime,
+                    until: datetime, seen: set[str]) -> Iterator[CrmRecord]:
+        last_id = ""
+        end = min(second + timedelta(seconds=1), until)
+        while True:
+            window, values = "SystemModstamp >= {} AND SystemModstamp < {}", [second, end]
+            if last_id:
+                window, values = window + " AND Id > {}", values + [last_id]
+            rows = self._page(sobject, columns, linked, window, values, "Id")
+            yield from self._fresh(rows, sobject, seen)
+            if len(rows) < QUERY_PAGE:
+                return
+            last_id = rows[-1]["Id"]
+
+    def _page(self, sobject: str, columns: Sequence[str], linked: str | None, window: str, values: list[Any],
+              order: str) -> list[dict[str, Any]]:
+        where = format_soql(window, *values)
+        if linked:
+            where = format_soql("{:literal} != null AND ", linked) + where
+        return list(self._query(self._select(sobject, columns, where, order) + f" LIMIT {QUERY_PAGE}"))
+
+    def _fresh(self, rows: Sequence[Mapping[str, Any]], sobject: str, seen: set[str]) -> list[CrmRecord]:
+        fresh = [r for r in rows if r["Id"] not in seen]
+        seen.update(r["Id"] for r in fresh)
+        return [self._record(raw, sobject) for raw in fresh]
+
+    def _with_account_stage(self, records: list[CrmRecord]) -> list[CrmRecord]:
+        """A contact on a customer account is a customer, whatever HubSpot says."""
+        account_ids = sorted({r.account_id for r in records if r.kind == CONTACT and r.account_id})
+        if not account_ids:
+            return records
+        customer_types = set(self.mapping.handoff.customer_account_types)
+        customers = set()
+        for chunk in chunks(account_ids, IN_CHUNK):
+            for raw in self._query(self._select("Account", ["Id", "Type"], format_soql("Id IN {}", chunk))):
+                if raw.get("Type") in customer_types:
+                    customers.add(raw["Id"])
+        return [replace(r, stage="customer") if r.kind == CONTACT and r.account_id in customers else r
+                for r in records]
 
     def _records(self, soql: str, sobject: str) -> Iterator[CrmRecord]:
         return (self._record(raw, sobject) for raw in self._query(soql))
@@ -143,7 +209,15 @@ class SalesforceAdapter:
             opportunity_id=raw.get("ConvertedOpportunityId"),
             account_id=raw.get("ConvertedAccountId") if is_lead else raw.get("AccountId"),
             reason=raw.get(m.status.reason_field) if m.status.reason_field else None,
-            written={f.name: raw.get(f.name) for f in m.lead_write if f.name in raw}, notes=tuple(notes))
+            written={f.name: raw.get(f.name) for f in m.lead_write if f.name in raw}, notes=tuple(notes),
+            stage=self._stage_said(raw) if is_lead else None)
+
+    def _stage_said(self, raw: Mapping[str, Any]) -> str | None:
+        """What a Lead's own status says, through the mapping's status → stage table; a
+        converted Lead is at least sql (its Opportunity says how far it went)."""
+        if raw.get("IsConverted"):
+            return "sql"
+        return self.mapping.status.feedback.get(raw.get("Status") or "")
 
     def find_records(self, *, emails: Sequence[str] = (), hubspot_ids: Sequence[str] = (),
                      ids: Sequence[str] = ()) -> list[CrmRecord]:
@@ -155,7 +229,7 @@ class SalesforceAdapter:
                 for chunk in chunks(sorted({v for v in values if v}), IN_CHUNK):
                     soql = self._select(sobject, columns, format_soql("{:literal} IN {}", column, chunk), "Id")
                     found.update((r.id, r) for r in self._records(soql, sobject))
-        return list(found.values())
+        return self._with_account_stage(list(found.values()))
 
     def accounts_by_domain(self, domains: Sequence[str]) -> dict[str, Account]:
         wanted = sorted({d.strip().lower() for d in domains if d and d.strip()})
@@ -400,6 +474,10 @@ def parse_datetime(value: Any) -> datetime:
     if not value:
         return datetime.min.replace(tzinfo=timezone.utc)
     return parse_instant(str(value))
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
 
 
 def _touch(raw: Mapping[str, Any], kind: str, when: Any) -> Activity:

@@ -1,0 +1,133 @@
+"""Adoption: meeting a portal and an org that were in use before leadsync, and every new person.
+
+Before anything is written for someone leadsync does not know yet, the CRM records that are
+theirs are linked (the external id first, then the email) and their starting stage is read
+from what both systems already say (core/adoption.py). Sales' people start where sales has
+them, so nothing sales owns is disqualified, moved back or handed off a second time.
+CRM records that match nobody in the marketing platform are linked to nobody and reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from connector.core.adoption import pick_record, records_of, starting_stage
+from connector.ports import CrmRecord, Person
+
+if TYPE_CHECKING:
+    from connector.engine.summary import Summary
+
+log = logging.getLogger("leadsync.sync")
+
+
+class Adoption:
+    """Mixed into the engine; uses its store view, adapters, maps and feedback rules."""
+
+    def _adopt_people(self, people: Sequence[Person], now: datetime, summary: "Summary") -> None:
+        """People the store does not know yet: link their CRM records by email (records carrying
+        their id were linked by the CRM leg) and set where they start."""
+        known = self._people([p.id for p in people])
+        new = [p for p in people if p.id not in known]
+        if not new:
+            return
+        emails = sorted({str(p.fields["email"]).lower() for p in new if p.fields.get("email")})
+        if self._crm_unlinked is not None:
+            # A first run read every CRM record already: match here, no lookups.
+            records = [r for e in emails for r in self._crm_unlinked.get(e, [])]
+        else:
+            records = self.crm.find_records(emails=emails) if emails else []
+        self._adopt([(p, records_of(p.id, p.fields.get("email"), records)) for p in new], now, summary)
+
+    def _adopt_records(self, records: Sequence[CrmRecord], now: datetime, summary: "Summary") -> list[Person]:
+        """CRM records carrying a HubSpot id leadsync does not know: find the person (following a
+        merge), adopt them; a record whose person is gone is reported, not guessed at."""
+        known = self._people([r.hubspot_id for r in records if r.hubspot_id])
+        linked = self._people_by_crm_id([r.id for r in records])
+        strangers = [r for r in records if r.hubspot_id and r.hubspot_id not in known and r.id not in linked]
+        if not strangers:
+            return []
+        where = self.marketing.locate(sorted({r.hubspot_id for r in strangers if r.hubspot_id}))
+        alive = sorted({survivor for survivor in where.values() if survivor})
+        people = {p.id: p for p in self.marketing.people(alive)} if alive else {}
+        by_person: dict[str, list[CrmRecord]] = {}
+        for record in strangers:
+            survivor = where.get(record.hubspot_id or "")
+            if survivor in people:
+                by_person.setdefault(survivor, []).append(record)
+            else:
+                self._report_crm_only(record, now, summary, why="carries the id of a contact HubSpot no longer has")
+        already = self._people(list(by_person))
+        fresh = [people[pid] for pid in by_person if pid not in already]
+        # The same person's records that carry no id yet (typed in by sales) count too.
+        self._adopt([(p, by_person[p.id] + self._twins(p)) for p in fresh], now, summary)
+        return fresh
+
+    def _twins(self, person: Person) -> list[CrmRecord]:
+        email = str(person.fields.get("email") or "").lower()
+        return list(self._crm_unlinked.get(email, [])) if email and self._crm_unlinked is not None else []
+
+    def _adopt(self, items: Sequence[tuple[Person, list[CrmRecord]]], now: datetime, summary: "Summary") -> None:
+        opportunity_ids = sorted({r.opportunity_id for _, recs in items for r in recs if r.opportunity_id})
+        opportunities = self.crm.opportunities(opportunity_ids) if opportunity_ids else {}
+        rows = []
+        for person, records in items:
+            email = person.fields.get("email")
+            # A record leadsync handed off itself, in a run stopped before it was recorded, says
+            # nothing about sales: the handoff is simply made again onto it.
+            said = [r for r in records if not self._own_unrecorded_handoff(r)]
+            start = starting_stage((person.written or {}).get("lifecyclestage"), self.maps.lifecycle, said,
+                                   opportunities, self.feedback)
+            row: dict[str, Any] = {"hubspot_id": person.id, "email": email,
+                                   "stage": start.stage if start else "subscriber"}
+            record = pick_record(person.id, email, records)
+            if record is not None:
+                row.update(crm_fields=dict(record.fields), crm_status=record.status, owner_id=record.owner_id)
+                if not record.is_converted:       # a converted lead is never written: link its outcome only
+                    row.update(crm_id=record.id, crm_object=record.kind)
+                if record.opportunity_id:
+                    row["opportunity_id"] = record.opportunity_id
+                if record.account_id:
+                    row["account_id"] = record.account_id
+                summary.add("linked")
+                self._linked_crm_ids.update(r.id for r in records)
+            if start is not None:
+                row["reason"] = f"adopted: {start.why}"
+                summary.add("adopted_sales_owned" if start.sales_owned else "adopted_handed_off")
+                self._transition({"hubspot_id": person.id, "stage": None}, start.stage, "adoption",
+                                 start.why, now, summary)
+            if record is not None or start is not None:
+                rows.append(row)       # someone with nothing in the CRM is simply new: no row yet
+        self._save_people(rows, now)
+
+    def _own_unrecorded_handoff(self, record: CrmRecord) -> bool:
+        handoff_field = self.maps.crm_write.get("handoff_at")
+        return bool(handoff_field and record.written.get(handoff_field)) and record.stage == "mql"
+
+    def _report_crm_only(self, record: CrmRecord, now: datetime, summary: "Summary", *, why: str) -> None:
+        summary.add("crm_only")
+        message = (f"{record.kind} {record.id} ({record.email or 'no email'}) {why}: linked to nobody, "
+                   "left to sales")
+        self._report(summary, now, kind="crm_only", system=self.crm.name, email=record.email, message=message)
+
+    def _report_unlinked(self, now: datetime, summary: "Summary") -> None:
+        """After a first run's pulls: CRM records no person in the marketing platform matched."""
+        if self._crm_unlinked is None:
+            return
+        emails = {str(p.get("email") or "").lower() for p in self._people().values()}
+        for email, records in self._crm_unlinked.items():
+            for record in records:
+                if record.id not in self._linked_crm_ids and email not in emails:
+                    self._report_crm_only(record, now, summary, why="matches no HubSpot contact by email")
+
+    def _collect_unlinked(self, records: Sequence[CrmRecord]) -> None:
+        for record in records:
+            if not record.hubspot_id and record.email and self._crm_unlinked is not None:
+                self._crm_unlinked.setdefault(record.email.lower(), []).append(record)
+
+    def _report(self, summary: "Summary", now: datetime, **entry: Any) -> None:
+        if self.dry_run:
+            self.planned_reports.append(entry)
+        else:
+            self.store.add_error(run_id=summary.run_id, at=now, **entry)
