@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 from connector.core.feedback import FeedbackRules
 from connector.core.model import SALES_OWNED, stage_rank
-from connector.ports import CrmRecord, Opportunity
+from connector.core.records import CrmRecord, Opportunity
 
 # HubSpot's stages past "customer" (the lifecycle table maps canonical → HubSpot, not back).
 BEYOND_CUSTOMER = frozenset({"evangelist"})

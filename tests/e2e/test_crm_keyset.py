@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import connector.adapters.salesforce.adapter as salesforce_adapter
-from tests.test_adapter_salesforce import live, org  # noqa: F401  (fixtures)
+from tests.adapters.test_adapter_salesforce import live, org  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 

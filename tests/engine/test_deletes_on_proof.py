@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.test_engine_order import NOW, FakeCrm, FakeHubSpot, engine_for, qualified_person  # noqa: F401
+from tests.engine.test_engine_order import NOW, FakeCrm, FakeHubSpot, engine_for, qualified_person  # noqa: F401
 
 
 class Locating(FakeHubSpot):
