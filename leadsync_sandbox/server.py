@@ -1,4 +1,6 @@
-"""``Sandbox``: both emulators on loopback HTTPS, seeded, with credentials and a config.
+"""``Sandbox``: HubSpot and a CRM emulator on loopback HTTPS, seeded, with credentials and a config.
+
+The CRM is Salesforce by default, or SugarCRM with ``crm="sugarcrm"``.
 
     with Sandbox() as sandbox:
         sandbox.hubspot.add_demo_request(contact_id)
@@ -30,6 +32,9 @@ from leadsync_sandbox.seed import Seed, build_seed
 from leadsync_sandbox.tls import Certs, make_certificates
 
 HOST = "127.0.0.1"
+CRMS = ("salesforce", "sugarcrm")
+SUGAR_PLATFORM = "leadsync"        # registered in the sandbox's Admin > Configure API Platforms
+SUGAR_API_VERSION = "v11_4"
 DEFINITION_PATH = DEFAULT_MAPPINGS / "qualification.toml"
 
 
@@ -51,7 +56,11 @@ def _salesforce_module() -> Any | None:
 class Sandbox:
     def __init__(self, directory: Path | None = None, *, seed: int = 7, people: int = 300,
                  now: datetime | None = None, hubspot_rate_per_10s: int = 100,
-                 salesforce_daily_limit: int = 15000, salesforce: bool = True) -> None:
+                 salesforce_daily_limit: int = 15000, salesforce: bool = True,
+                 crm: str = "salesforce") -> None:
+        if crm not in CRMS:
+            raise ValueError(f"unknown CRM {crm!r}: use one of {', '.join(CRMS)}")
+        self.crm = crm
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
         self.directory = Path(directory) if directory else Path(self._tmp.name)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -66,13 +75,21 @@ class Sandbox:
             "SF_PASSWORD": secrets.token_urlsafe(18),
         }
         self.credentials["SF_USERNAME"] = self._integration_username()
+        if crm == "sugarcrm":
+            self.credentials = {"HUBSPOT_TOKEN": self.credentials["HUBSPOT_TOKEN"],
+                                "SUGAR_CLIENT_SECRET": secrets.token_hex(24),
+                                "SUGAR_USERNAME": "leadsync.integration",
+                                "SUGAR_PASSWORD": secrets.token_urlsafe(18)}
         self.hubspot = HubSpotState(self.seed.hubspot, now=now, rate_per_10s=hubspot_rate_per_10s,
                                     token=self.credentials["HUBSPOT_TOKEN"])
         # salesforce=False serves HubSpot alone (tests of the HubSpot side start faster).
-        self.salesforce = self._salesforce_state(now, salesforce_daily_limit) if salesforce else None
+        self.salesforce = (self._salesforce_state(now, salesforce_daily_limit)
+                           if salesforce and crm == "salesforce" else None)
+        self.sugarcrm = self._sugar_state(seed, now) if crm == "sugarcrm" else None
         self.certs: Certs | None = None
         self.hubspot_url = ""
         self.salesforce_url = ""
+        self.sugarcrm_url = ""
         self._servers: list[BaseWSGIServer] = []
         self._threads: list[threading.Thread] = []
 
@@ -87,6 +104,18 @@ class Sandbox:
                           "password": self.credentials["SF_PASSWORD"]}
         return module.SalesforceState(self.seed.salesforce, now=now, daily_limit=daily_limit,
                                       credentials=secrets_by_key)
+
+    def _sugar_state(self, seed: int, now: datetime | None) -> Any:
+        from leadsync_sandbox.sugarcrm import SugarState, build_sugar_seed
+        self.sugar_seed = build_sugar_seed(seed, self.seed.now, self.seed.hubspot)
+        # The integration user signs in through a custom OAuth key (Admin > OAuth Keys).
+        credentials = {"client_id": "leadsync", "client_secret": self.credentials["SUGAR_CLIENT_SECRET"],
+                       "username": self.credentials["SUGAR_USERNAME"],
+                       "password": self.credentials["SUGAR_PASSWORD"]}
+        state = SugarState(self.sugar_seed, now=now, credentials=credentials, platform=SUGAR_PLATFORM)
+        state.store.system_update("Users", self.sugar_seed.integration_user_id,
+                                  {"user_name": credentials["username"]}, self.sugar_seed.integration_user_id)
+        return state
 
     def _integration_username(self) -> str:
         users = self.seed.salesforce.users
@@ -103,6 +132,9 @@ class Sandbox:
         if self.salesforce is not None:
             app = _salesforce_module().create_app(self.salesforce, self.faults, self.calls)
             self.salesforce_url = self._serve(app)
+        if self.sugarcrm is not None:
+            from leadsync_sandbox.sugarcrm import create_app as create_sugar_app
+            self.sugarcrm_url = self._serve(create_sugar_app(self.sugarcrm, self.faults, self.calls))
         return self
 
     def _serve(self, app: flask.Flask) -> str:
@@ -148,8 +180,11 @@ class Sandbox:
     def write_config(self, path: Path, state_url: str) -> Path:
         """A leadsync config (SPEC §3) pointing at this sandbox, with demo-fast schedules."""
         path = Path(path)
-        path.write_text(_config_toml(self.hubspot_url, self.salesforce_url, state_url,
-                                     self.hubspot.limits.per_10s), encoding="utf-8")
+        text = _config_toml(self.hubspot_url, self.salesforce_url, state_url, self.hubspot.limits.per_10s,
+                            with_salesforce=self.crm == "salesforce")
+        if self.crm == "sugarcrm":
+            text += _sugar_toml(self.sugarcrm_url)
+        path.write_text(text, encoding="utf-8")
         return path
 
     def run_forever(self, out: Any = None) -> None:
@@ -169,25 +204,39 @@ class Sandbox:
             self.stop()
 
 
-def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int) -> str:
+def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int, *,
+                 with_salesforce: bool = True) -> str:
     def q(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return "\n".join([
         "# leadsync configuration for the built-in sandbox (written by `leadsync sandbox`).",
         "[hubspot]", f"base_url = {q(hubspot_url)}", 'token_env = "HUBSPOT_TOKEN"',
         f"rate_limit_per_10s = {max(1, per_10s - 10)}", "",
-        "[salesforce]", 'auth = "client_credentials"', f"login_url = {q(salesforce_url)}",
-        'client_id_env = "SF_CLIENT_ID"', 'client_secret_env = "SF_CLIENT_SECRET"',
-        'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', "",
+        *(["[salesforce]", 'auth = "client_credentials"', f"login_url = {q(salesforce_url)}",
+           'client_id_env = "SF_CLIENT_ID"', 'client_secret_env = "SF_CLIENT_SECRET"',
+           'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', ""]
+          if with_salesforce else []),
         "[state]", f"url = {q(state_url)}", "",
         "[definition]", f"path = {q(str(DEFINITION_PATH))}", "",
         "[schedule]", 'hubspot_every = "5s"', 'salesforce_every = "10s"', 'reconcile_cron = "*/5 * * * *"', "",
     ])
 
 
+def _sugar_toml(sugarcrm_url: str) -> str:
+    return "\n".join([
+        "[crm]", 'system = "sugarcrm"', "",
+        "[sugarcrm]", f'base_url = "{sugarcrm_url}"', f'api_version = "{SUGAR_API_VERSION}"',
+        f'platform = "{SUGAR_PLATFORM}"', 'client_id = "leadsync"', 'client_secret_env = "SUGAR_CLIENT_SECRET"',
+        'username_env = "SUGAR_USERNAME"', 'password_env = "SUGAR_PASSWORD"', "",
+    ])
+
+
 def _announce(sandbox: Sandbox, config: Path, out: Any) -> None:
     print(f"HubSpot sandbox:    {sandbox.hubspot_url}", file=out)
-    print(f"Salesforce sandbox: {sandbox.salesforce_url or '(not available in this build)'}", file=out)
+    if sandbox.crm == "sugarcrm":
+        print(f"SugarCRM sandbox:   {sandbox.sugarcrm_url}/rest/{SUGAR_API_VERSION}", file=out)
+    else:
+        print(f"Salesforce sandbox: {sandbox.salesforce_url or '(not available in this build)'}", file=out)
     print(f"Config:             {config}", file=out)
     print("Run leadsync against it with:", file=out)
     for name, value in sandbox.env().items():

@@ -75,12 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("ids", nargs="*", type=int, help="entry ids (default: all)")
         q.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("sandbox", help="start the local HubSpot and Salesforce emulators with sample data")
+    p = sub.add_parser("sandbox", help="start the local HubSpot and CRM emulators with sample data")
+    p.add_argument("--crm", choices=("salesforce", "sugarcrm"), default="salesforce",
+                   help="which CRM to emulate beside HubSpot")
     p.add_argument("--people", type=int, default=300)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dir", default=".leadsync/sandbox", help="where certificates and the config go")
 
     p = sub.add_parser("demo", help="run the whole product against the sandbox and show what happened")
+    p.add_argument("--crm", choices=("salesforce", "sugarcrm"), default="salesforce",
+                   help="which CRM the story is told in")
     p.add_argument("--people", type=int, default=300)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dir", default=".leadsync/demo")
@@ -185,7 +189,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from pathlib import Path
     from leadsync_sandbox.server import Sandbox
-    Sandbox(Path(args.dir), seed=args.seed, people=args.people).run_forever()
+    Sandbox(Path(args.dir), seed=args.seed, people=args.people, crm=args.crm).run_forever()
     return EXIT_OK
 
 
