@@ -147,4 +147,8 @@ class Crm(Protocol):
 
     def convert(self, record_ids: Sequence[str], *, opportunity_stage: str,
                 owner_ids: Mapping[str, str] | None = None) -> WriteOutcome:
-        """Convert sales-qualified Leads into Opportunities (SOAP convertLead)."""
+        """Convert Leads that reached the mapping's ``convert_at`` stage into Opportunities at
+        ``opportunity_stage``; the outcome is keyed by Lead id, valued by Opportunity id."""
+
+    def set_opportunity_stage(self, opportunities: Mapping[str, str], stage: str) -> WriteOutcome:
+        """Move opportunities (key → opportunity id) to a stage; the outcome is keyed by key."""

@@ -58,6 +58,23 @@ class SalesforceConfig:
 
 
 @dataclass(frozen=True)
+class CrmConfig:
+    system: str = "salesforce"           # which CRM adapter (and mappings/<system>.toml) leadsync uses
+
+
+@dataclass(frozen=True)
+class SugarConfig:
+    base_url: str = "https://example.sugarondemand.com"
+    api_version: str = "v11_4"           # the REST version path element
+    platform: str = "leadsync"           # registered in Sugar: Admin > Configure API Platforms
+    client_id: str = "sugar"             # Sugar's own client, or an OAuth key from Admin > OAuth Keys
+    client_secret_env: str = "SUGAR_CLIENT_SECRET"
+    username_env: str = "SUGAR_USERNAME"
+    password_env: str = "SUGAR_PASSWORD"
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     hubspot_every: timedelta = timedelta(seconds=15)
     salesforce_every: timedelta = timedelta(minutes=2)
@@ -91,6 +108,8 @@ class Config:
     file: str
     hubspot: HubSpotConfig = field(default_factory=HubSpotConfig)
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
+    crm: CrmConfig = field(default_factory=CrmConfig)
+    sugarcrm: SugarConfig = field(default_factory=SugarConfig)
     state_url: str = "sqlite:///leadsync.db"
     definition_path: Path = DEFAULT_MAPPINGS / "qualification.toml"
     mappings_dir: Path = DEFAULT_MAPPINGS
@@ -184,6 +203,20 @@ def _path(value: Any) -> str:
     return _str(value)
 
 
+def _sugar_version(value: Any) -> str:
+    text = _str(value)
+    if not re.match(r"^v1[01](_\d+)?$", text):
+        raise ValueError(f"{text!r} is not a Sugar REST version like 'v11_4' (the element after /rest/)")
+    return text
+
+
+def _platform(value: Any) -> str:
+    text = _str(value)
+    if not re.match(r"^[A-Za-z0-9_-]{1,127}$", text):
+        raise ValueError(f"{text!r} is not a Sugar platform name (letters, digits, - and _, at most 127)")
+    return text
+
+
 SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "hubspot": {"base_url": _url, "token_env": _env_name, "rate_limit_per_10s": _positive_int,
                 "search_per_second": _positive_int, "timeout_seconds": _seconds},
@@ -192,6 +225,10 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "client_secret_env": _env_name, "username_env": _env_name,
                    "password_env": _env_name, "session_id_env": _env_name,
                    "max_daily_share": _share, "timeout_seconds": _seconds},
+    "crm": {"system": _choice("salesforce", "sugarcrm")},
+    "sugarcrm": {"base_url": _url, "api_version": _sugar_version, "platform": _platform, "client_id": _str,
+                 "client_secret_env": _env_name, "username_env": _env_name, "password_env": _env_name,
+                 "timeout_seconds": _seconds},
     "state": {"url": _state_url},
     "definition": {"path": _path},
     "mappings": {"dir": _path},
@@ -273,6 +310,8 @@ def parse_config(data: dict[str, Any], file: str, base_dir: Path | None = None) 
         file=file,
         hubspot=HubSpotConfig(**sections.get("hubspot", {})),
         salesforce=SalesforceConfig(**salesforce),
+        crm=CrmConfig(**sections.get("crm", {})),
+        sugarcrm=SugarConfig(**sections.get("sugarcrm", {})),
         state_url=sections.get("state", {}).get("url", "sqlite:///leadsync.db"),
         definition_path=resolve(sections.get("definition", {}).get("path"), DEFAULT_MAPPINGS / "qualification.toml"),
         mappings_dir=resolve(sections.get("mappings", {}).get("dir"), DEFAULT_MAPPINGS),
@@ -313,10 +352,23 @@ class Secrets:
             values["password"] = self._get(sf.password_env, "salesforce.password_env")
         return values
 
+    def sugarcrm(self) -> dict[str, str | None]:
+        """Sugar's own ``sugar`` client has an empty secret; an OAuth key of an admin's has one."""
+        sugar = self.config.sugarcrm
+        return {"client_secret": self._get(sugar.client_secret_env, "sugarcrm.client_secret_env",
+                                           required=sugar.client_id != "sugar"),
+                "username": self._get(sugar.username_env, "sugarcrm.username_env"),
+                "password": self._get(sugar.password_env, "sugarcrm.password_env")}
+
+    def crm(self) -> dict[str, str | None]:
+        """The configured CRM's secrets (raises naming each one that is missing)."""
+        return self.sugarcrm() if self.config.crm.system == "sugarcrm" else self.salesforce()
+
     def all_values(self) -> list[str]:
         """Every secret value present in the environment, for redaction of logs and output."""
         env = self.environ if self.environ is not None else os.environ
-        sf = self.config.salesforce
+        sf, sugar = self.config.salesforce, self.config.sugarcrm
         names = [self.config.hubspot.token_env, sf.client_id_env, sf.client_secret_env,
-                 sf.username_env, sf.password_env, sf.session_id_env]
+                 sf.username_env, sf.password_env, sf.session_id_env,
+                 sugar.client_secret_env, sugar.username_env, sugar.password_env]
         return [env[name] for name in names if env.get(name)]

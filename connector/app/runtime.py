@@ -18,7 +18,7 @@ from connector.core.definition import Definition, load_definition
 from connector.core.errors import ConfigError
 from connector.core.feedback import FeedbackRules
 from connector.core.handoff import HandoffRules
-from connector.core.mapping import HubSpotMapping, SalesforceMapping, load_hubspot_mapping, load_salesforce_mapping
+from connector.core.mapping import CrmMapping, HubSpotMapping, load_crm_mapping, load_hubspot_mapping
 from connector.core.redact import Redactor
 from connector.state.store import Store
 
@@ -33,7 +33,7 @@ def utcnow() -> datetime:
 class Runtime:
     config: Config
     hubspot_mapping: HubSpotMapping
-    salesforce_mapping: SalesforceMapping
+    crm_mapping: CrmMapping                      # mappings/<[crm] system>.toml
     definition: Definition
     redactor: Redactor
     clock: Callable[[], datetime] = utcnow
@@ -53,17 +53,17 @@ class Runtime:
     def from_config(cls, config: Config, *, connect: bool = True, environ: dict[str, str] | None = None,
                     clock: Callable[[], datetime] = utcnow) -> "Runtime":
         problems = []
-        hubspot = salesforce = definition = None
+        hubspot = crm = definition = None
         try:
             hubspot = load_hubspot_mapping(config.mappings_dir / "hubspot.toml")
         except ConfigError as exc:
             problems += exc.problems
         try:
-            salesforce = load_salesforce_mapping(config.mappings_dir / "salesforce.toml")
+            crm = load_crm_mapping(config.mappings_dir / f"{config.crm.system}.toml")
         except ConfigError as exc:
             problems += exc.problems
         extra = set()
-        for mapping in (hubspot, salesforce):
+        for mapping in (hubspot, crm):
             if mapping is not None:
                 extra |= {f.canonical for f in _all_fields(mapping)}
         try:
@@ -74,13 +74,18 @@ class Runtime:
         if connect:
             try:
                 secrets.hubspot_token()
-                secrets.salesforce()
+                secrets.crm()
             except ConfigError as exc:
                 problems += exc.problems
         if problems:
             raise ConfigError(problems)
         redactor = Redactor(secrets.all_values(), redact_pii=config.logging.redact_pii)
-        return cls(config, hubspot, salesforce, definition, redactor, clock=clock, connect=connect, environ=environ)
+        return cls(config, hubspot, crm, definition, redactor, clock=clock, connect=connect, environ=environ)
+
+    @property
+    def salesforce_mapping(self) -> CrmMapping:
+        """The CRM's mapping under its former name."""
+        return self.crm_mapping
 
     # -- parts ------------------------------------------------------------------------------------
     @property
@@ -90,23 +95,24 @@ class Runtime:
         return self._store
 
     def write_maps(self) -> P.WriteMaps:
-        hs, sf = self.hubspot_mapping, self.salesforce_mapping
+        hs, sf = self.hubspot_mapping, self.crm_mapping
         return P.WriteMaps(
             hubspot_write={f.canonical: f.name for f in hs.contact_write},
             lifecycle=dict(hs.lifecyclestage), lead_status=dict(hs.lead_status),
             crm_write={f.canonical: f.name for f in sf.lead_write},
-            crm_fields={f.canonical: (f.name, f.sync) for f in sf.lead_fields},
+            crm_fields={f.canonical: (f.name, f.sync) for f in (*sf.lead_fields, *sf.opportunity_fields)},
             handoff_status=sf.status.handoff, external_id=sf.lead_external_id,
             contact_fields=frozenset(sf.contact_carries))
 
     def feedback_rules(self) -> FeedbackRules:
-        sf = self.salesforce_mapping
+        sf = self.crm_mapping
         return FeedbackRules(status_to_stage=dict(sf.status.feedback), qualified_stage=sf.opportunity.qualified_stage,
+                             convert_at=sf.opportunity.convert_at, unqualified_stage=sf.opportunity.unqualified_stage,
                              won_stages=tuple(sf.opportunity.won_stages), lost_stages=tuple(sf.opportunity.lost_stages),
                              stalled_after=timedelta(days=sf.opportunity.stalled_after_days))
 
     def handoff_rules(self) -> HandoffRules:
-        h = self.salesforce_mapping.handoff
+        h = self.crm_mapping.handoff
         return HandoffRules(routing=h.routing, users=tuple(h.users), account_owner_wins=h.account_owner_wins,
                             customer_account_as_contact=h.customer_account_as_contact,
                             follow_up_task=h.follow_up_task, task_subject=h.task_subject)
@@ -183,6 +189,6 @@ class Runtime:
 
 def _all_fields(mapping: Any) -> list[Any]:
     fields = []
-    for name in ("contact_fields", "company_fields", "lead_fields"):
+    for name in ("contact_fields", "company_fields", "lead_fields", "opportunity_fields"):
         fields += list(getattr(mapping, name, ()) or ())
     return fields

@@ -22,7 +22,10 @@ from connector.core.model import ACTIVITY_TYPES, STAGES
 FIELD_TYPES = ("string", "int", "float", "bool", "datetime")
 WRITE_TYPES = ("string", "number", "datetime", "bool")
 SYNC_RULES = ("hubspot_unless_blank", "always_hubspot", "salesforce_unless_blank", "always_salesforce",
-              "two_way", "none")
+              "two_way", "none", "crm_unless_blank", "always_crm")
+# Vendor-neutral spellings of the CRM-wins rules, for CRMs other than Salesforce.
+SYNC_SYNONYMS = {"crm_unless_blank": "salesforce_unless_blank", "always_crm": "always_salesforce"}
+CONVERT_AT = ("sal", "sql")
 ROUTINGS = ("assignment_rule", "round_robin")
 DEFAULT_MAX_LENGTH = 1000
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -72,6 +75,13 @@ class OpportunityRules:
     won_stages: tuple[str, ...]
     lost_stages: tuple[str, ...]
     stalled_after_days: int
+    convert_at: str = "sql"                    # the stage whose arrival converts a Lead into an Opportunity
+    unqualified_stage: str = ""                # "unqualified pipeline": where a Lead converted at sal starts
+
+    @property
+    def conversion_stage(self) -> str:
+        """The opportunity stage a conversion creates."""
+        return self.unqualified_stage if self.convert_at == "sal" else self.qualified_stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,11 @@ class SalesforceMapping:
     opportunity: OpportunityRules
     handoff: HandoffRules
     contact_carries: tuple[str, ...] = ()      # canonical fields a Contact carries (a subset of lead.fields)
+    opportunity_fields: tuple[FieldMap, ...] = ()   # canonical fields read from the converted Opportunity (BANT)
+
+
+# One shape for every CRM's mapping file (salesforce.toml, sugarcrm.toml).
+CrmMapping = SalesforceMapping
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -185,6 +200,7 @@ def _fields(reader: _Reader, key: str, name_key: str, types: Sequence[str], defa
         if not isinstance(length, int) or isinstance(length, bool) or length < 1:
             reader.fail(f"{where}.max_length", "must be a positive whole number")
             length = DEFAULT_MAX_LENGTH
+        sync = SYNC_SYNONYMS.get(sync, sync)
         result.append(FieldMap(canonical, name.strip(), type_, sync, str(entry.get("label", "")), length))
     return tuple(result)
 
@@ -236,7 +252,8 @@ _SALESFORCE_LAYOUT: Mapping[str, frozenset[str] | None] = {
     "contact": frozenset({"object", "external_id", "fields"}),
     "status": frozenset({"handoff", "converted", "reason_field", "feedback"}),
     "touches": None,
-    "opportunity": frozenset({"qualified_stage", "won_stages", "lost_stages", "stalled_after_days"}),
+    "opportunity": frozenset({"qualified_stage", "won_stages", "lost_stages", "stalled_after_days",
+                              "convert_at", "unqualified_stage", "fields"}),
     "handoff": frozenset({"routing", "users", "account_owner_wins", "customer_account_as_contact",
                           "customer_account_types", "follow_up_task", "task_subject"}),
 }
@@ -261,6 +278,11 @@ def load_hubspot_mapping(path: str | Path) -> HubSpotMapping:
                         "leadsync only creates and writes its own properties (leadsync_…)")
     reader.raise_if_any()
     return mapping
+
+
+def load_crm_mapping(path: str | Path) -> SalesforceMapping:
+    """A CRM's mapping file (``salesforce.toml``, ``sugarcrm.toml``): one layout for all."""
+    return load_salesforce_mapping(path)
 
 
 def load_salesforce_mapping(path: str | Path) -> SalesforceMapping:
@@ -292,6 +314,8 @@ def load_salesforce_mapping(path: str | Path) -> SalesforceMapping:
         touches=dict(touches),
         opportunity=_opportunity(reader),
         handoff=_handoff(reader),
+        opportunity_fields=_fields(reader, "opportunity.fields", "field", FIELD_TYPES, "always_salesforce",
+                                   required=False),
     )
     lead_names = {f.canonical for f in mapping.lead_fields}
     for name in mapping.contact_carries:
@@ -305,9 +329,17 @@ def _opportunity(reader: _Reader) -> OpportunityRules:
     days = reader.get("opportunity.stalled_after_days", int, 90)
     if days < 1:
         reader.fail("opportunity.stalled_after_days", "must be at least 1")
+    convert_at = reader.get("opportunity.convert_at", str, "sql", required=False)
+    unqualified = reader.get("opportunity.unqualified_stage", str, "", required=False)
+    if convert_at not in CONVERT_AT:
+        reader.fail("opportunity.convert_at", f"unknown stage {convert_at!r}; a Lead converts at one of "
+                                              f"{', '.join(CONVERT_AT)}")
+    elif convert_at == "sal" and not unqualified:
+        reader.fail("opportunity.unqualified_stage",
+                    'required when convert_at = "sal": the stage a just-accepted lead\'s opportunity starts at')
     return OpportunityRules(reader.get("opportunity.qualified_stage", str, ""),
                             tuple(reader.get("opportunity.won_stages", list, [])),
-                            tuple(reader.get("opportunity.lost_stages", list, [])), days)
+                            tuple(reader.get("opportunity.lost_stages", list, [])), days, convert_at, unqualified)
 
 
 def _handoff(reader: _Reader) -> HandoffRules:

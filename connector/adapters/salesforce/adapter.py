@@ -291,6 +291,9 @@ class SalesforceAdapter:
             outcome.notes[key] = f"converted, but the opportunity stage was not set: {error}"
         return outcome
 
+    def set_opportunity_stage(self, opportunities: Mapping[str, str], stage: str) -> WriteOutcome:
+        return self.update([Write(key, opp, {"StageName": stage}, "Opportunity") for key, opp in opportunities.items()])
+
     def _convert_chunk(self, lead_ids: Sequence[str], owner_ids: Mapping[str, str] | None) -> list:
         status = self.mapping.status.converted
 
