@@ -69,10 +69,10 @@ class Daemon:
 
     # -- the jobs ---------------------------------------------------------------------------------
     def hubspot_cycle(self) -> None:
-        self._cycle("hubspot", lambda: self.rt.sync(kind="hubspot", legs=("hubspot",)))
+        self._cycle("hubspot", lambda: self.rt.sync(kind="hubspot", legs=("marketing",)))
 
     def salesforce_cycle(self) -> None:
-        self._cycle("salesforce", lambda: self.rt.sync(kind="salesforce", legs=("salesforce",)))
+        self._cycle("salesforce", lambda: self.rt.sync(kind="salesforce", legs=("crm",)))
 
     def reconcile(self) -> None:
         reconcile = getattr(self.rt, "reconcile", None)
@@ -106,7 +106,7 @@ class Daemon:
 
     def sla_check(self) -> None:
         from connector.core import sla as S
-        from connector.cli.reports import follow_ups
+        from connector.app.reporting import follow_ups
         now = self.rt.clock()
         rows = follow_ups(self.rt.store, self.rt.definition, now - SLA_LOOKBACK, now)
         by_breach = {name: 0 for name in (S.TARGET_MISSED, S.DEADLINE_MISSED, S.TOO_FEW_TOUCHES)}

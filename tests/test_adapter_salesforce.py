@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from connector.ports import CrmRecord, Write
+from connector.ports import FollowUp, CrmRecord, Write
 from connector.adapters.salesforce.adapter import SalesforceAdapter, website_domain
 from connector.adapters.salesforce.soap import convert_envelope, parse_convert_response
 from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings
 from connector.core.errors import ConfigError, QuotaExhausted
-from connector.core.mapping import load_salesforce_mapping
+from connector.adapters.salesforce.mapping import load_salesforce_mapping
 from connector.transport import HttpPolicy, PolicySettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,7 +106,7 @@ def test_given_changed_leads_over_two_pages_and_contacts_then_batches_are_merged
     assert [r.id for r in records] == ["00Q1", "003C", "00Q2", "00Q3"]
     first, contact, _, recycled = records
     assert first.fields["employees"] == 1200 and first.status == "Working - Contacted"
-    assert contact.object == "Contact" and contact.account_id == "001A" and contact.status is None
+    assert contact.kind == "contact" and contact.account_id == "001A" and contact.status is None
     assert recycled.reason == "No budget" and recycled.hubspot_id == "hs-00Q3"
     lead_soql = next(s for s in seen if "FROM Lead" in s)
     assert ("WHERE HubSpot_Contact_Id__c != null AND SystemModstamp >= 2026-01-01T00:00:00+00:00 "
@@ -135,7 +135,7 @@ def test_given_an_upsert_with_one_locked_row_then_the_others_are_written(adapter
                                        "fields": ["Status"]}]},
     ])
     writes = [Write(f"hs-{n}", None, {"LastName": f"L{n}", "Leadsync_Handoff_At__c": datetime(2026, 1, 1, tzinfo=UTC)},
-                    "Lead") for n in (1, 2, 3)]
+                    "lead") for n in (1, 2, 3)]
     outcome = crm.upsert(writes)
     assert outcome.written == {"hs-1": "00Q1"} and outcome.created == {"hs-1"}
     assert outcome.failed["hs-2"].transient and outcome.failed["hs-2"].code == "UNABLE_TO_LOCK_ROW"
@@ -154,8 +154,19 @@ def test_given_routed_writes_then_the_assignment_rule_is_off_for_them(adapter):
     crm, mock = adapter
     mock.add(responses.PATCH, f"{DATA}/composite/sobjects/Lead/HubSpot_Contact_Id__c",
              json=[{"id": "00Q9", "success": True, "errors": [], "created": True}])
-    crm.upsert([Write("hs-9", None, {"LastName": "X", "OwnerId": "005R"}, "Lead")])
+    crm.upsert([Write("hs-9", None, {"LastName": "X"}, "lead", owner_id="005R")])
     assert mock.calls[-1].request.headers["Sforce-Auto-Assign"] == "FALSE"
+    assert json.loads(mock.calls[-1].request.body)["records"][0]["OwnerId"] == "005R"
+
+
+def test_given_a_handoff_write_then_the_adapter_adds_external_id_and_opening_status(adapter):
+    crm, _ = adapter
+    lead = crm.planned_values(Write("7", None, {"LastName": "X"}, "lead", opening=True))
+    assert lead == {"LastName": "X", "HubSpot_Contact_Id__c": "7", "Status": "Open - Not Contacted"}
+    assert "Status" not in crm.planned_values(Write("7", "00Q1", {"LastName": "X"}, "lead"))
+    contact = crm.planned_values(Write("7", None, {"LastName": "X"}, "contact", owner_id="005O", account_id="001A",
+                                       opening=True))
+    assert contact == {"LastName": "X", "HubSpot_Contact_Id__c": "7", "OwnerId": "005O", "AccountId": "001A"}
 
 
 def test_given_request_limit_exceeded_then_quota_exhausted(adapter):
@@ -274,7 +285,7 @@ def test_given_tasks_and_events_then_they_are_sales_touches_except_our_open_remi
         return {"done": True, "records": [{"Id": "00U1", "WhoId": "00Q1",
                                            "StartDateTime": "2026-01-03T15:00:00.000+0000"}]}
     route_queries(mock, answer)
-    record = CrmRecord("00Q1", "Lead", None, "hs-1", None, None, {}, datetime(2026, 1, 1, tzinfo=UTC))
+    record = CrmRecord("00Q1", "lead", None, "hs-1", None, None, {}, datetime(2026, 1, 1, tzinfo=UTC))
     touches = crm.touches([record], datetime(2026, 1, 1, tzinfo=UTC))
     assert [(a.id, a.attrs["kind"]) for a in touches["00Q1"]] == [("00T1", "call"), ("00U1", "meeting")]
 
@@ -338,7 +349,7 @@ def live(org, monkeypatch):
 def _handoff(crm, key: str, email: str, **values):
     lead_values = {"LastName": "Handoff", "Company": "E2E Co", "Email": email, "Status": "Open - Not Contacted",
                    "Leadsync_Stage__c": "mql", "Leadsync_Handoff_At__c": datetime.now(UTC), **values}
-    outcome = crm.upsert([Write(key, None, lead_values, "Lead")])
+    outcome = crm.upsert([Write(key, None, lead_values, "lead")])
     assert key in outcome.written, outcome.failed
     return outcome.written[key]
 
@@ -348,7 +359,7 @@ def test_e2e_upsert_twice_never_duplicates_and_changes_come_back(org, live):
     crm = live()
     start = datetime.now(UTC) - timedelta(seconds=5)
     first = _handoff(crm, "hs-e2e-1", "ann.o'hara@e2e.test")
-    again = crm.upsert([Write("hs-e2e-1", None, {"Leadsync_Score__c": 75.0}, "Lead")])
+    again = crm.upsert([Write("hs-e2e-1", None, {"Leadsync_Score__c": 75.0}, "lead")])
     assert again.written == {"hs-e2e-1": first} and not again.created
     changed = [r for batch in crm.changed_records(start, datetime.now(UTC) + timedelta(minutes=1)) for r in batch]
     mine = [r for r in changed if r.hubspot_id == "hs-e2e-1"]
@@ -361,9 +372,12 @@ def test_e2e_upsert_twice_never_duplicates_and_changes_come_back(org, live):
 def test_e2e_sales_feedback_touches_and_conversion(org, live):
     crm = live()
     lead_id = _handoff(crm, "hs-e2e-2", "bo.feedback@e2e.test")
-    task = crm.update([Write("hs-e2e-2", None, {"WhoId": lead_id, "Subject": "Follow up leadsync handoff",
-                                                 "Status": "Not Started"}, "Task")])
+    task = crm.follow_up([FollowUp("hs-e2e-2", lead_id, None, datetime.now(UTC) + timedelta(days=1),
+                                   "Follow up leadsync handoff", "first touch within 30 minutes")])
     assert "hs-e2e-2" in task.created
+    again = crm.follow_up([FollowUp("hs-e2e-2", lead_id, None, datetime.now(UTC) + timedelta(days=1),
+                                    "Follow up leadsync handoff", "first touch within 30 minutes")])
+    assert again.written == task.written and not again.created   # an open reminder is not added twice
     org.salesforce.set_lead_status(lead_id, "Working - Contacted")
     org.salesforce.log_touch(lead_id, "call")
     record = crm.find_records(ids=[lead_id])[0]
@@ -381,8 +395,8 @@ def test_e2e_a_locked_row_fails_alone_and_transiently(org, live):
     crm = live()
     _handoff(crm, "hs-e2e-3", "locked@e2e.test")
     org.salesforce.lock_record("hs-e2e-3")
-    outcome = crm.upsert([Write("hs-e2e-3", None, {"Leadsync_Score__c": 1.0}, "Lead"),
-                          Write("hs-e2e-4", None, {"LastName": "Free", "Company": "E2E Co"}, "Lead")])
+    outcome = crm.upsert([Write("hs-e2e-3", None, {"Leadsync_Score__c": 1.0}, "lead"),
+                          Write("hs-e2e-4", None, {"LastName": "Free", "Company": "E2E Co"}, "lead")])
     assert outcome.failed["hs-e2e-3"].transient and "hs-e2e-4" in outcome.written
 
 
@@ -437,7 +451,7 @@ def test_e2e_both_adapters_share_one_policy_for_a_handoff(org, monkeypatch):
     person = hubspot.people([contact])[0]
     lead_id = crm.upsert([Write(person.id, None, {"Email": person.fields["email"], "LastName": person.fields["last_name"],
                                                   "Company": person.fields["company"], "Leadsync_Stage__c": "mql"},
-                                "Lead")]).written[person.id]
+                                "lead")]).written[person.id]
     written = hubspot.write([Write(person.id, person.id, {"leadsync_stage": "mql",
                                                           "lifecyclestage": "marketingqualifiedlead"})])
     assert written.written == {contact: contact}

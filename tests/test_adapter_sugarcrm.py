@@ -14,8 +14,8 @@ from connector.adapters.sugarcrm import SugarAdapter, SugarAuth, SugarSettings
 from connector.adapters.sugarcrm import client as sugar_client
 from connector.app.config import parse_config
 from connector.core.errors import ConfigError
-from connector.core.mapping import load_crm_mapping
-from connector.ports import Write
+from connector.adapters.sugarcrm.mapping import load_sugar_mapping
+from connector.ports import LEAD, Write
 from connector.transport import HttpPolicy, PolicySettings, classify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def adapter() -> SugarAdapter:
     policy = HttpPolicy(PolicySettings(), clock=clock, sleep=clock.sleep, wall_clock=clock, rng=lambda: 0.5)
     settings = SugarSettings(base_url=BASE, api_version="v11_4", platform="leadsync", client_id="leadsync",
                              client_secret="s3cret", username="leadsync", password="pw")
-    return SugarAdapter(settings, load_crm_mapping(REPO / "mappings" / "sugarcrm.toml"), policy,
+    return SugarAdapter(settings, load_sugar_mapping(REPO / "mappings" / "sugarcrm.toml"), policy,
                         SugarAuth(settings, policy, clock=clock))
 
 
@@ -128,10 +128,16 @@ def test_given_more_changes_than_a_page_when_pulled_then_pages_follow_the_keyset
 def test_given_a_value_sugar_would_not_check_when_written_then_quarantined_and_nothing_sent(adapter, values, reason):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         sign_in(rsps)
-        rsps.get(f"{REST}/metadata", json={"modules": {"Leads": {"fields": LEAD_META}}})
+        rsps.get(f"{REST}/metadata?type_filter=modules&module_filter=Leads",
+                 json={"modules": {"Leads": {"fields": LEAD_META}}})
         rsps.get(f"{REST}/Leads/enum/status", json={"": "", "New": "New", "In Process": "In Process"})
-        outcome = adapter.update([Write("42", None, values, "Lead")])
-        writes = [c for c in rsps.calls if c.request.method in ("POST", "PUT") and "/Leads" in c.request.url]
+        rsps.post(f"{REST}/Leads/filter", json={"next_offset": -1, "records": []})
+        rsps.post(f"{REST}/Contacts/filter", json={"next_offset": -1, "records": []})
+        rsps.get(f"{REST}/metadata?type_filter=modules&module_filter=Contacts",
+                 json={"modules": {"Contacts": {"fields": {"id": {}, "email1": {}}}}})
+        outcome = adapter.upsert([Write("42", None, values, LEAD)])
+        writes = [c for c in rsps.calls if c.request.method in ("POST", "PUT") and "/Leads" in c.request.url
+                  and not c.request.url.endswith("/filter")]
     assert reason in str(outcome.failed["42"]) and not outcome.written and writes == []
 
 
@@ -142,7 +148,7 @@ def test_given_an_expired_token_when_writing_then_the_refresh_token_is_used_and_
         rsps.put(f"{REST}/Leads/L1", status=401,
                  json={"error": "invalid_grant", "error_message": "The access token provided is invalid."})
         rsps.put(f"{REST}/Leads/L1", json={"id": "L1"})
-        outcome = adapter.update([Write("42", "L1", {"leadsync_stage_c": "sal"}, "Lead")])
+        outcome = adapter.update([Write("42", "L1", {"leadsync_stage_c": "sal"}, LEAD)])
         grants = [body(c) for c in rsps.calls if c.request.url.endswith("/oauth2/token")]
         puts = [c.request.headers["OAuth-Token"] for c in rsps.calls if c.request.method == "PUT"]
     assert outcome.written == {"42": "L1"}

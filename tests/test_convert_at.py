@@ -11,23 +11,23 @@ import pytest
 from connector.core import plan as P
 from connector.core.errors import ConfigError
 from connector.core.feedback import FeedbackRules, from_opportunity, from_record
-from connector.core.mapping import load_crm_mapping
-from connector.ports import CrmRecord, Opportunity
+from connector.adapters.sugarcrm.mapping import load_sugar_mapping
+from connector.ports import CONTACT, LEAD, CrmRecord, Opportunity
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 SUGAR = FeedbackRules({"In Process": "sal"}, "Qualification", convert_at="sal", unqualified_stage="Prospecting")
 SALESFORCE = FeedbackRules({"Working - Contacted": "sal"}, "Qualification")
-LEAD = {"crm_id": "L1", "crm_object": "Lead"}
+A_LEAD = {"crm_id": "L1", "crm_object": LEAD}
 
 
 @pytest.mark.parametrize("from_stage,to_stage,convert_at,person,expected", [
-    ("sal", "sql", "sql", LEAD, True),                         # Salesforce: BANT passed
-    ("sal", "sal", "sql", LEAD, False),
-    ("mql", "mql", "sal", LEAD, False),                        # Sugar: not accepted yet
-    ("sal", "sal", "sal", LEAD, True),                         # Sugar: accepted → convert
-    ("sal", "sql", "sal", {**LEAD, "opportunity_id": "O1"}, False),   # already converted
-    ("sal", "sal", "sal", {"crm_id": "C1", "crm_object": "Contact"}, False),
+    ("sal", "sql", "sql", A_LEAD, True),                         # Salesforce: BANT passed
+    ("sal", "sal", "sql", A_LEAD, False),
+    ("mql", "mql", "sal", A_LEAD, False),                        # Sugar: not accepted yet
+    ("sal", "sal", "sal", A_LEAD, True),                         # Sugar: accepted → convert
+    ("sal", "sql", "sal", {**A_LEAD, "opportunity_id": "O1"}, False),   # already converted
+    ("sal", "sal", "sal", {"crm_id": "C1", "crm_object": CONTACT}, False),
     ("sal", "sal", "sal", {}, False),                          # nothing in the CRM
 ])
 def test_given_a_stage_move_when_planned_then_conversion_follows_convert_at(from_stage, to_stage, convert_at,
@@ -45,7 +45,7 @@ def test_given_the_crm_when_converting_then_the_opportunity_starts_at_its_pipeli
 
 
 def _record(converted: bool) -> CrmRecord:
-    return CrmRecord("L1", "Lead", "a@b.c", "1", "Converted", "u1", {}, NOW, is_converted=converted,
+    return CrmRecord("L1", LEAD, "a@b.c", "1", "Converted", "u1", {}, NOW, is_converted=converted,
                      opportunity_id="O1" if converted else None)
 
 
@@ -93,8 +93,9 @@ def test_given_convert_at_in_a_mapping_when_loaded_then_checked(tmp_path, edit, 
     path = tmp_path / "sugarcrm.toml"
     path.write_text(text, encoding="utf-8")
     if key is None:
-        assert load_crm_mapping(path).opportunity.conversion_stage == "Prospecting"
+        opportunity = load_sugar_mapping(path).opportunity
+        assert (opportunity.convert_at, opportunity.unqualified_stage) == ("sal", "Prospecting")
         return
     with pytest.raises(ConfigError) as raised:
-        load_crm_mapping(path)
+        load_sugar_mapping(path)
     assert [(p.key, words in p.reason) for p in raised.value.problems] == [(key, True)]

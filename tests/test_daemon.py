@@ -98,7 +98,7 @@ class FakeRuntime:
     def engine(self):
         return self.engine_
 
-    def sync(self, kind="sync", legs=("salesforce", "hubspot")):
+    def sync(self, kind="sync", legs=("crm", "marketing")):
         self.calls.append((kind, tuple(legs)))
         if kind in self.fail_kinds:
             raise FatalError(f"{kind}: Salesforce said INVALID_SESSION_ID", detail="raw response body")
@@ -123,14 +123,18 @@ def test_given_cycle_jobs_when_run_then_each_loop_syncs_its_leg_and_metrics_coun
     daemon.hubspot_cycle()
     daemon.salesforce_cycle()
     daemon.reconcile()
-    assert rt.calls == [("hubspot", ("hubspot",)), ("salesforce", ("salesforce",)), ("reconcile", ("salesforce", "hubspot"))]
+    assert rt.calls == [("hubspot", ("marketing",)), ("salesforce", ("crm",)), ("reconcile", ("crm", "marketing"))]
     assert metrics.registry.get_sample_value("leadsync_handoffs_total") == 3
 
 
 def test_given_runtime_with_reconcile_when_nightly_job_runs_then_it_is_used(rt):
-    rt.reconcile = lambda: Summary(run_id=99, kind="reconcile")
-    Daemon(rt).reconcile()
-    assert rt.calls == []
+    reconciled = []
+    rt.reconcile = lambda: reconciled.append("full pass") or Summary(run_id=99, kind="reconcile")
+    metrics = Metrics(timedelta(seconds=1))
+    Daemon(rt, metrics).reconcile()
+    assert reconciled == ["full pass"]            # the runtime's full reconciliation ran …
+    assert rt.calls == []                         # … instead of an ordinary incremental cycle
+    assert metrics.registry.get_sample_value("leadsync_cycles_total", {"kind": "reconcile", "outcome": "ok"}) == 1
 
 
 def test_given_failing_cycle_when_guarded_then_user_message_logged_and_daemon_goes_on(rt, caplog):

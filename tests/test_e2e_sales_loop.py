@@ -37,7 +37,7 @@ def person(rt, hubspot_id):
 
 
 def handed_off_leads(rt):
-    return sorted((p for p in rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "Lead"),
+    return sorted((p for p in rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "lead"),
                   key=lambda p: -(p["score"] or 0))
 
 
@@ -153,7 +153,7 @@ def test_given_person_at_customer_account_then_contact_for_the_account_owner(run
     sandbox.hubspot.add_page_view(contact_id, "https://www.example-vendor.com/pricing")
     runtime.sync()
     farmed = person(runtime, contact_id)
-    assert farmed["stage"] == "mql" and farmed["crm_object"] == "Contact" and farmed["existing_customer"]
+    assert farmed["stage"] == "mql" and farmed["crm_object"] == "contact" and farmed["existing_customer"]
     record = sandbox.salesforce.record("Contact", farmed["crm_id"])
     assert (record["AccountId"], record["OwnerId"]) == (account["Id"], account["OwnerId"])
     assert not leads_for(sandbox, contact_id)

@@ -89,7 +89,7 @@ def test_given_dropped_connections_on_creates_when_retried_then_no_lead_or_task_
 
 def test_given_a_conversion_whose_answer_is_lost_when_retried_then_one_opportunity(run, sandbox):
     run.sync()
-    lead = next(p for p in run.rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "Lead")
+    lead = next(p for p in run.rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "lead")
     sandbox.sugarcrm.set_lead_status(lead["crm_id"], "In Process")
     state, original, failed = sandbox.sugarcrm, sandbox.sugarcrm.convert_lead, []
 

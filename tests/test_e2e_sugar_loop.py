@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from connector.app.runtime import Runtime
-from connector.core.model import HANDED_OFF
+from connector.core.model import CONTACT, HANDED_OFF, LEAD
 from tests import fault_helpers as F
 from tests import sugar_helpers as S
 
@@ -42,7 +42,7 @@ def person(rt: Runtime, hubspot_id: str) -> dict[str, Any]:
 
 
 def handed_off_leads(rt: Runtime) -> list[dict[str, Any]]:
-    return sorted((p for p in rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "Lead"),
+    return sorted((p for p in rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == LEAD),
                   key=lambda p: (-(p["score"] or 0), p["hubspot_id"]))
 
 
@@ -104,7 +104,7 @@ def test_given_a_person_at_a_customer_account_then_a_contact_for_the_account_own
     sandbox.hubspot.add_page_view(contact_id, "https://www.example-vendor.com/pricing")
     runtime.sync()
     farmed = person(runtime, contact_id)
-    assert farmed["stage"] == "mql" and farmed["crm_object"] == "Contact" and farmed["existing_customer"]
+    assert farmed["stage"] == "mql" and farmed["crm_object"] == CONTACT and farmed["existing_customer"]
     record = sandbox.sugarcrm.record("Contacts", farmed["crm_id"])
     assert (record["account_id"], record["assigned_user_id"]) == (account["id"], account["assigned_user_id"])
     assert not leads_for(sandbox, contact_id)

@@ -89,7 +89,14 @@ class FakeCrm:
         return outcome
 
     def update(self, writes):
-        return WriteOutcome(written={w.key: w.record_id or "00T" for w in writes})
+        return WriteOutcome(written={w.key: w.record_id for w in writes})
+
+    def follow_up(self, tasks):
+        self.follow_ups = getattr(self, "follow_ups", 0) + len(tasks)
+        return WriteOutcome(written={t.key: "00T" for t in tasks})
+
+    def planned_values(self, write):
+        return dict(write.values)
 
     def convert(self, ids, **kw):
         return WriteOutcome()
@@ -110,11 +117,11 @@ def test_given_two_batches_when_synced_then_cursor_reaches_cycle_start_and_rerun
     hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3))], [qualified_person(2, NOW - timedelta(hours=2))]])
     crm = FakeCrm()
     engine = engine_for(hubspot, crm)
-    summary = engine.cycle(legs=("hubspot",))
+    summary = engine.cycle(legs=("marketing",))
     assert summary.counts["handed_off"] == 2 and set(crm.records) == {"1", "2"}
     assert engine.store.cursor(HUBSPOT_CURSOR) == NOW
     writes_before = len(hubspot.writes)
-    again = engine.cycle(legs=("hubspot",))
+    again = engine.cycle(legs=("marketing",))
     assert len(hubspot.writes) == writes_before and crm.upserts == 2
     assert again.counts["written_hubspot"] == again.counts["written_crm"] == 0
 
@@ -124,7 +131,7 @@ def test_given_crash_while_writing_second_batch_then_cursor_covers_only_the_firs
                           fail_write_after=1)
     engine = engine_for(hubspot, FakeCrm())
     with pytest.raises(FatalError):
-        engine.cycle(legs=("hubspot",))
+        engine.cycle(legs=("marketing",))
     assert engine.store.cursor(HUBSPOT_CURSOR) == NOW - timedelta(hours=3)
     assert engine.store.cursor(ACTIVITY_CURSOR) is None
     # Person 2's handoff reached the CRM before HubSpot failed, but nothing of it was recorded:
@@ -144,14 +151,14 @@ def test_given_daemon_stopping_after_first_batch_then_cursor_stays_at_that_batch
 
     hubspot = StopAfterFirst([[qualified_person(1, NOW - timedelta(hours=3))], [qualified_person(2, NOW - timedelta(hours=2))]])
     engine = engine_for(hubspot, FakeCrm(), stopping=lambda: stopping["now"])
-    engine.cycle(legs=("hubspot",))
+    engine.cycle(legs=("marketing",))
     assert engine.store.cursor(HUBSPOT_CURSOR) == NOW - timedelta(hours=3), "not the cycle start: batch 2 was never read"
 
 
 def test_given_handoff_rejected_by_crm_then_quarantined_and_hubspot_not_told_it_reached_sales(engine_for):
     hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3)), qualified_person(2, NOW - timedelta(hours=3))]])
     engine = engine_for(hubspot, FakeCrm(failing={"2"}))
-    summary = engine.cycle(legs=("hubspot",))
+    summary = engine.cycle(legs=("marketing",))
     assert summary.outcome == "partial" and summary.counts["quarantined"] == 1
     people = engine.store.people()
     assert (people["1"]["stage"], people["2"]["stage"]) == ("mql", "subscriber")

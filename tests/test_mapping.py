@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from connector.core.errors import ConfigError
-from connector.core.mapping import (email_domain, fill_blanks, load_hubspot_mapping, load_salesforce_mapping,
-                               normalise, read_fields)
+from connector.adapters.salesforce.mapping import load_salesforce_mapping
+from connector.core.mapping import email_domain, fill_blanks, load_hubspot_mapping, normalise, read_fields
 
 REPO = Path(__file__).resolve().parents[1]
 HUBSPOT = (REPO / "mappings" / "hubspot.toml").read_text()

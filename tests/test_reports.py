@@ -13,7 +13,8 @@ from rich.console import Console
 from connector.app.config import Config, LoggingConfig
 from connector.core.errors import ConfigError
 from connector.core.model import Activity
-from connector.cli.reports import build_report, sla_breaches, show_report
+from connector.app.reporting import sla_breaches
+from connector.cli.reports import build_report, show_report
 from connector.app.runtime import Runtime
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

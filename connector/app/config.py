@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from connector.adapters.registry import CRMS
 from connector.core.durations import parse_duration
 from connector.core.errors import ConfigError, Problem
 
@@ -58,23 +59,6 @@ class SalesforceConfig:
 
 
 @dataclass(frozen=True)
-class CrmConfig:
-    system: str = "salesforce"           # which CRM adapter (and mappings/<system>.toml) leadsync uses
-
-
-@dataclass(frozen=True)
-class SugarConfig:
-    base_url: str = "https://example.sugarondemand.com"
-    api_version: str = "v11_4"           # the REST version path element
-    platform: str = "leadsync"           # registered in Sugar: Admin > Configure API Platforms
-    client_id: str = "sugar"             # Sugar's own client, or an OAuth key from Admin > OAuth Keys
-    client_secret_env: str = "SUGAR_CLIENT_SECRET"
-    username_env: str = "SUGAR_USERNAME"
-    password_env: str = "SUGAR_PASSWORD"
-    timeout_seconds: float = 30.0
-
-
-@dataclass(frozen=True)
 class ScheduleConfig:
     hubspot_every: timedelta = timedelta(seconds=15)
     salesforce_every: timedelta = timedelta(minutes=2)
@@ -104,11 +88,28 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class SugarConfig:
+    base_url: str = "https://example.sugarondemand.com"
+    api_version: str = "v11_4"           # the REST version path element
+    platform: str = "leadsync"           # registered in Sugar: Admin > Configure API Platforms
+    client_id: str = "sugar"             # Sugar's own client, or an OAuth key from Admin > OAuth Keys
+    client_secret_env: str = "SUGAR_CLIENT_SECRET"
+    username_env: str = "SUGAR_USERNAME"
+    password_env: str = "SUGAR_PASSWORD"
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class CrmConfig:
+    system: str = "salesforce"           # a name in adapters/registry.py
+
+
+@dataclass(frozen=True)
 class Config:
     file: str
     hubspot: HubSpotConfig = field(default_factory=HubSpotConfig)
-    salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
     crm: CrmConfig = field(default_factory=CrmConfig)
+    salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
     sugarcrm: SugarConfig = field(default_factory=SugarConfig)
     state_url: str = "sqlite:///leadsync.db"
     definition_path: Path = DEFAULT_MAPPINGS / "qualification.toml"
@@ -225,7 +226,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "client_secret_env": _env_name, "username_env": _env_name,
                    "password_env": _env_name, "session_id_env": _env_name,
                    "max_daily_share": _share, "timeout_seconds": _seconds},
-    "crm": {"system": _choice("salesforce", "sugarcrm")},
+    "crm": {"system": _choice(*CRMS)},
     "sugarcrm": {"base_url": _url, "api_version": _sugar_version, "platform": _platform, "client_id": _str,
                  "client_secret_env": _env_name, "username_env": _env_name, "password_env": _env_name,
                  "timeout_seconds": _seconds},
@@ -309,8 +310,8 @@ def parse_config(data: dict[str, Any], file: str, base_dir: Path | None = None) 
     return Config(
         file=file,
         hubspot=HubSpotConfig(**sections.get("hubspot", {})),
-        salesforce=SalesforceConfig(**salesforce),
         crm=CrmConfig(**sections.get("crm", {})),
+        salesforce=SalesforceConfig(**salesforce),
         sugarcrm=SugarConfig(**sections.get("sugarcrm", {})),
         state_url=sections.get("state", {}).get("url", "sqlite:///leadsync.db"),
         definition_path=resolve(sections.get("definition", {}).get("path"), DEFAULT_MAPPINGS / "qualification.toml"),
@@ -353,16 +354,12 @@ class Secrets:
         return values
 
     def sugarcrm(self) -> dict[str, str | None]:
-        """Sugar's own ``sugar`` client has an empty secret; an OAuth key of an admin's has one."""
+        """Sugar's own ``sugar`` client has an empty secret; an admin's OAuth key has one."""
         sugar = self.config.sugarcrm
         return {"client_secret": self._get(sugar.client_secret_env, "sugarcrm.client_secret_env",
                                            required=sugar.client_id != "sugar"),
                 "username": self._get(sugar.username_env, "sugarcrm.username_env"),
                 "password": self._get(sugar.password_env, "sugarcrm.password_env")}
-
-    def crm(self) -> dict[str, str | None]:
-        """The configured CRM's secrets (raises naming each one that is missing)."""
-        return self.sugarcrm() if self.config.crm.system == "sugarcrm" else self.salesforce()
 
     def all_values(self) -> list[str]:
         """Every secret value present in the environment, for redaction of logs and output."""

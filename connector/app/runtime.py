@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from connector.core import plan as P
 from connector.app.config import Config, Secrets, load_config
 from connector.core.definition import Definition, load_definition
 from connector.core.errors import ConfigError
+from connector.adapters.registry import crm_plugin
 from connector.core.feedback import FeedbackRules
 from connector.core.handoff import HandoffRules
-from connector.core.mapping import CrmMapping, HubSpotMapping, load_crm_mapping, load_hubspot_mapping
+from connector.core.mapping import HubSpotMapping, load_hubspot_mapping
 from connector.core.redact import Redactor
 from connector.state.store import Store
 
@@ -33,7 +34,7 @@ def utcnow() -> datetime:
 class Runtime:
     config: Config
     hubspot_mapping: HubSpotMapping
-    crm_mapping: CrmMapping                      # mappings/<[crm] system>.toml
+    crm_mapping: Any
     definition: Definition
     redactor: Redactor
     clock: Callable[[], datetime] = utcnow
@@ -53,19 +54,21 @@ class Runtime:
     def from_config(cls, config: Config, *, connect: bool = True, environ: dict[str, str] | None = None,
                     clock: Callable[[], datetime] = utcnow) -> "Runtime":
         problems = []
-        hubspot = crm = definition = None
+        hubspot = crm_mapping = definition = None
+        plugin = crm_plugin(config.crm.system)
         try:
             hubspot = load_hubspot_mapping(config.mappings_dir / "hubspot.toml")
         except ConfigError as exc:
             problems += exc.problems
         try:
-            crm = load_crm_mapping(config.mappings_dir / f"{config.crm.system}.toml")
+            crm_mapping = plugin.load_mapping(config.mappings_dir / plugin.mapping_file)
         except ConfigError as exc:
             problems += exc.problems
         extra = set()
-        for mapping in (hubspot, crm):
-            if mapping is not None:
-                extra |= {f.canonical for f in _all_fields(mapping)}
+        if hubspot is not None:
+            extra |= {f.canonical for f in (*hubspot.contact_fields, *hubspot.company_fields)}
+        if crm_mapping is not None:
+            extra |= plugin.canonical_fields(crm_mapping)
         try:
             definition = load_definition(config.definition_path, extra_fields=extra)
         except ConfigError as exc:
@@ -74,18 +77,13 @@ class Runtime:
         if connect:
             try:
                 secrets.hubspot_token()
-                secrets.crm()
+                plugin.check_secrets(secrets)
             except ConfigError as exc:
                 problems += exc.problems
         if problems:
             raise ConfigError(problems)
         redactor = Redactor(secrets.all_values(), redact_pii=config.logging.redact_pii)
-        return cls(config, hubspot, crm, definition, redactor, clock=clock, connect=connect, environ=environ)
-
-    @property
-    def salesforce_mapping(self) -> CrmMapping:
-        """The CRM's mapping under its former name."""
-        return self.crm_mapping
+        return cls(config, hubspot, crm_mapping, definition, redactor, clock=clock, connect=connect, environ=environ)
 
     # -- parts ------------------------------------------------------------------------------------
     @property
@@ -94,28 +92,22 @@ class Runtime:
             self._store = Store(self.config.state_url)
         return self._store
 
+    @property
+    def crm_plugin(self) -> Any:
+        return crm_plugin(self.config.crm.system)
+
     def write_maps(self) -> P.WriteMaps:
-        hs, sf = self.hubspot_mapping, self.crm_mapping
+        hs, crm = self.hubspot_mapping, self.crm_plugin.targets(self.crm_mapping)
         return P.WriteMaps(
             hubspot_write={f.canonical: f.name for f in hs.contact_write},
             lifecycle=dict(hs.lifecyclestage), lead_status=dict(hs.lead_status),
-            crm_write={f.canonical: f.name for f in sf.lead_write},
-            crm_fields={f.canonical: (f.name, f.sync) for f in (*sf.lead_fields, *sf.opportunity_fields)},
-            handoff_status=sf.status.handoff, external_id=sf.lead_external_id,
-            contact_fields=frozenset(sf.contact_carries))
+            crm_write=dict(crm.crm_write), crm_fields=dict(crm.crm_fields), contact_fields=crm.contact_fields)
 
     def feedback_rules(self) -> FeedbackRules:
-        sf = self.crm_mapping
-        return FeedbackRules(status_to_stage=dict(sf.status.feedback), qualified_stage=sf.opportunity.qualified_stage,
-                             convert_at=sf.opportunity.convert_at, unqualified_stage=sf.opportunity.unqualified_stage,
-                             won_stages=tuple(sf.opportunity.won_stages), lost_stages=tuple(sf.opportunity.lost_stages),
-                             stalled_after=timedelta(days=sf.opportunity.stalled_after_days))
+        return self.crm_plugin.feedback_rules(self.crm_mapping)
 
     def handoff_rules(self) -> HandoffRules:
-        h = self.crm_mapping.handoff
-        return HandoffRules(routing=h.routing, users=tuple(h.users), account_owner_wins=h.account_owner_wins,
-                            customer_account_as_contact=h.customer_account_as_contact,
-                            follow_up_task=h.follow_up_task, task_subject=h.task_subject)
+        return self.crm_plugin.handoff_rules(self.crm_mapping)
 
     def adapters(self) -> tuple[Any, Any, Any]:
         from connector.app.wiring import build_adapters
@@ -137,7 +129,7 @@ class Runtime:
         return self._engine
 
     # -- operations ----------------------------------------------------------------------------------
-    def sync(self, kind: str = "sync", legs: tuple[str, ...] = ("salesforce", "hubspot")) -> Any:
+    def sync(self, kind: str = "sync", legs: tuple[str, ...] = ("crm", "marketing")) -> Any:
         engine = self.engine()
         with self.store.cycle_lock(wait=True, timeout=300):
             summary = engine.cycle(kind, legs)
@@ -147,7 +139,7 @@ class Runtime:
 
     def check_sla(self, summary: Any) -> list[Any]:
         """Handoffs of the last 30 days that broke the follow-up SLA, added to the summary."""
-        from connector.cli.reports import sla_breaches
+        from connector.app.reporting import sla_breaches
         breaches = sla_breaches(self.store, self.definition, self.clock())
         summary.counts["sla_breaches"] = len(breaches)
         summary.sla_breaches = [{"email": b.email, "handoff_at": b.handoff_at, "breaches": list(b.breaches)}
@@ -186,9 +178,3 @@ class Runtime:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-
-def _all_fields(mapping: Any) -> list[Any]:
-    fields = []
-    for name in ("contact_fields", "company_fields", "lead_fields", "opportunity_fields"):
-        fields += list(getattr(mapping, name, ()) or ())
-    return fields

@@ -17,17 +17,20 @@ from connector.core.errors import ConfigError, Problem
 
 def mapped_fields(config: Config) -> set[str]:
     """Canonical fields the mapping files add (BANT and others): the definition may use them."""
-    from connector.core.mapping import load_hubspot_mapping, load_salesforce_mapping
+    from connector.adapters.registry import crm_plugin
+    from connector.core.mapping import load_hubspot_mapping
+    plugin = crm_plugin(config.crm.system)
     fields: set[str] = set()
     problems = []
-    for loader, name in ((load_hubspot_mapping, "hubspot.toml"), (load_salesforce_mapping, "salesforce.toml")):
-        try:
-            mapping = loader(config.mappings_dir / name)
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        for attr in ("contact_fields", "company_fields", "lead_fields"):
-            fields |= {f.canonical for f in getattr(mapping, attr, ())}
+    try:
+        hubspot = load_hubspot_mapping(config.mappings_dir / "hubspot.toml")
+        fields |= {f.canonical for f in (*hubspot.contact_fields, *hubspot.company_fields)}
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        fields |= plugin.canonical_fields(plugin.load_mapping(config.mappings_dir / plugin.mapping_file))
+    except ConfigError as exc:
+        problems += exc.problems
     if problems:
         raise ConfigError(problems)
     return fields

@@ -98,7 +98,7 @@ def _show_first(console: Console, rt: Runtime, summary: Any) -> None:
 
 def _act_as_sales(sandbox: Any, rt: Runtime, summary: Any) -> list[tuple[str, str]]:
     """A rep works the top three handoffs: two accepted (BANT 3/4 and 2/4), one rejected."""
-    leads = [h for h in sorted(summary.handoffs, key=lambda h: -(h["score"] or 0)) if h["object"] == "Lead"][:3]
+    leads = [h for h in sorted(summary.handoffs, key=lambda h: -(h["score"] or 0)) if h["object"] == "lead"][:3]
     sf = sandbox.salesforce
     acted = []
     for index, handoff in enumerate(leads):

@@ -13,7 +13,7 @@ from rich.table import Table
 from connector.core import sla as S
 from connector.core.durations import parse_duration
 from connector.core.errors import ConfigError, Problem
-from connector.state.store import Store
+from connector.app.reporting import follow_ups
 
 TOO_FEW = S.TOO_FEW_TOUCHES
 VALUE_NOTE = "opportunity amounts are not recorded in the state store; value cannot be summed"
@@ -26,20 +26,6 @@ def period_start(since: str, now: datetime) -> datetime:
         return now - parse_duration(since)
     except ValueError as exc:
         raise ConfigError(Problem("command line", "--since", str(exc))) from None
-
-
-def follow_ups(store: Store, definition: Any, since: datetime, now: datetime) -> list[S.FollowUp]:
-    """Every handoff since ``since`` with its SLA verdicts, from the store."""
-    people = [p for p in store.people().values() if p.get("handoff_at") and p["handoff_at"] >= since]
-    ids = [p["hubspot_id"] for p in people]
-    touches = store.activities(ids, since=since) if ids else {}
-    transitions = store.transitions(since=since, hubspot_ids=ids) if ids else []
-    return S.follow_ups(people, touches, transitions, definition.sla, now, since=since)
-
-
-def sla_breaches(store: Store, definition: Any, now: datetime, since: timedelta = timedelta(days=30)) -> list[S.FollowUp]:
-    """Handoffs of the last ``since`` with at least one breach (the daemon's SLA check)."""
-    return [r for r in follow_ups(store, definition, now - since, now) if r.breaches]
 
 
 # -- as data -----------------------------------------------------------------------------------------

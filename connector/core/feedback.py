@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from connector.ports import CrmRecord, Opportunity
+from connector.core.records import CrmRecord, Opportunity
 from connector.core.model import stage_rank
 
 

@@ -8,11 +8,12 @@ assignment rule or a round robin over named users.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
-from connector.ports import Account, CrmRecord
+from connector.core.model import CONTACT, LEAD
+from connector.core.records import Account, CrmRecord, FollowUp
 from connector.core.mapping import email_domain
 
 
@@ -25,29 +26,30 @@ class HandoffRules:
     follow_up_task: bool = True
     task_subject: str = "Follow up leadsync handoff"
 
-    def task_values(self, record_id: str, decision: "Route", now: datetime, definition: Any) -> dict[str, Any]:
-        """A follow-up Task due at the SLA first-touch deadline (a day, when the SLA sets none)."""
+    def follow_up(self, key: str, record_id: str, decision: "Route", now: datetime, definition: Any) -> FollowUp:
+        """A follow-up task due at the SLA first-touch deadline (a day, when the SLA sets none)."""
         sla = definition.sla
         due = now + (sla.first_touch_deadline or timedelta(days=1))
         target = f"within {_words(sla.first_touch_target)}, " if sla.first_touch_target else ""
-        values = {"WhoId": record_id, "Subject": self.task_subject, "Status": "Not Started", "Priority": "High",
-                  "ActivityDate": due.date().isoformat(),
-                  "Description": f"New qualified lead from marketing: first touch {target}"
-                                 f"never later than {due:%Y-%m-%d %H:%M} UTC."}
-        if decision.owner_id:
-            values["OwnerId"] = decision.owner_id
-        return values
+        return FollowUp(key, record_id, decision.owner_id, due, self.task_subject,
+                        f"New qualified lead from marketing: first touch {target}"
+                        f"never later than {due:%Y-%m-%d %H:%M} UTC.")
 
 
 @dataclass(frozen=True)
 class Route:
-    object: str                                   # "Lead" | "Contact"
+    kind: str                                     # LEAD | CONTACT
     record_id: str | None                         # an existing record to reuse (no duplicate)
-    owner_id: str | None
+    owner_id: str | None                          # its owner (None: the CRM's assignment rule picks)
     existing_customer: bool = False
     auto_assign: bool = False                     # let the CRM's assignment rule pick the owner
-    extra_values: Mapping[str, Any] = field(default_factory=dict)
+    account_id: str | None = None                 # the customer account a new contact goes on
     why: str = ""
+
+    @property
+    def assigned_owner(self) -> str | None:
+        """The owner leadsync sets: only on a new record; an existing one keeps sales' owner."""
+        return None if self.record_id else self.owner_id
 
 
 def route(hubspot_id: str, email: str | None, person: Mapping[str, Any], existing: Sequence[CrmRecord],
@@ -56,20 +58,19 @@ def route(hubspot_id: str, email: str | None, person: Mapping[str, Any], existin
     account = accounts.get(email_domain(email) or "")
     if match is not None:
         # Re-handoff or a record sales already holds: reuse it, keep its owner.
-        return Route(match.object, match.id, match.owner_id, bool(account and account.is_customer),
-                     extra_values={}, why=f"existing {match.object} {match.id}")
+        # Re-handoff or a record sales already holds: reuse it, keep its owner (never rewritten).
+        return Route(match.kind, match.id, match.owner_id, bool(account and account.is_customer),
+                     why=f"existing {match.kind} {match.id}")
     if account and rules.account_owner_wins and account.owner_id:
         if account.is_customer and rules.customer_account_as_contact:
-            return Route("Contact", None, account.owner_id, True,
-                         extra_values={"OwnerId": account.owner_id, "AccountId": account.id},
-                         why=f"customer account {account.name}: a Contact for its owner")
-        return Route("Lead", None, account.owner_id, account.is_customer,
-                     extra_values={"OwnerId": account.owner_id}, why=f"account {account.name}: its owner")
+            return Route(CONTACT, None, account.owner_id, True, account_id=account.id,
+                         why=f"customer account {account.name}: a contact for its owner")
+        return Route(LEAD, None, account.owner_id, account.is_customer, why=f"account {account.name}: its owner")
     if rules.routing == "round_robin":
         owner = next_owner()
         if owner:
-            return Route("Lead", None, owner, extra_values={"OwnerId": owner}, why="round robin")
-    return Route("Lead", None, None, auto_assign=True, why="assignment rule")
+            return Route(LEAD, None, owner, why="round robin")
+    return Route(LEAD, None, None, auto_assign=True, why="assignment rule")
 
 
 def _existing_record(hubspot_id: str, email: str | None, person: Mapping[str, Any],

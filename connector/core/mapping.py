@@ -1,4 +1,6 @@
-"""Field maps from ``mappings/hubspot.toml`` and ``mappings/salesforce.toml``, validated once.
+"""Field maps from ``mappings/*.toml``, validated once: the shared machinery (a reader that
+collects problems, field maps, stage maps, value normalising) and HubSpot's mapping. Each CRM
+adapter loads its own mapping file with these parts (``adapters/<crm>/mapping.py``).
 
 Loading collects every problem (file, key, reason) into one ``ConfigError`` before the first API
 call. Reading a vendor value goes through ``normalise`` by the declared type: values people type
@@ -23,12 +25,14 @@ FIELD_TYPES = ("string", "int", "float", "bool", "datetime")
 WRITE_TYPES = ("string", "number", "datetime", "bool")
 SYNC_RULES = ("hubspot_unless_blank", "always_hubspot", "salesforce_unless_blank", "always_salesforce",
               "two_way", "none", "crm_unless_blank", "always_crm")
-# Vendor-neutral spellings of the CRM-wins rules, for CRMs other than Salesforce.
+# The CRM-wins rules spelt for any CRM; they mean the same as the Salesforce-named ones.
 SYNC_SYNONYMS = {"crm_unless_blank": "salesforce_unless_blank", "always_crm": "always_salesforce"}
-CONVERT_AT = ("sal", "sql")
 ROUTINGS = ("assignment_rule", "round_robin")
+# What leadsync derives per person and can write (core/plan.py ``Outputs``).
+OUTPUTS = ("stage", "score", "fit_score", "engagement_score", "handoff_at", "reason", "missing",
+           "definition_version")
 DEFAULT_MAX_LENGTH = 1000
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,64 +65,9 @@ class HubSpotMapping:
     email_events: Mapping[str, ActivityMap]
 
 
-@dataclass(frozen=True, slots=True)
-class StatusMap:
-    handoff: str
-    converted: str
-    reason_field: str
-    feedback: Mapping[str, str]                # Lead Status → canonical stage
-
-
-@dataclass(frozen=True, slots=True)
-class OpportunityRules:
-    qualified_stage: str
-    won_stages: tuple[str, ...]
-    lost_stages: tuple[str, ...]
-    stalled_after_days: int
-    convert_at: str = "sql"                    # the stage whose arrival converts a Lead into an Opportunity
-    unqualified_stage: str = ""                # "unqualified pipeline": where a Lead converted at sal starts
-
-    @property
-    def conversion_stage(self) -> str:
-        """The opportunity stage a conversion creates."""
-        return self.unqualified_stage if self.convert_at == "sal" else self.qualified_stage
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffRules:
-    routing: str
-    users: tuple[str, ...]
-    account_owner_wins: bool
-    customer_account_as_contact: bool
-    customer_account_types: tuple[str, ...]
-    follow_up_task: bool
-    task_subject: str
-
-
-@dataclass(frozen=True, slots=True)
-class SalesforceMapping:
-    path: str
-    lead_object: str
-    lead_external_id: str
-    lead_fields: tuple[FieldMap, ...]
-    lead_write: tuple[FieldMap, ...]
-    contact_object: str
-    contact_external_id: str
-    status: StatusMap
-    touches: Mapping[str, str]                 # Task.TaskSubtype / "Event" → touch kind
-    opportunity: OpportunityRules
-    handoff: HandoffRules
-    contact_carries: tuple[str, ...] = ()      # canonical fields a Contact carries (a subset of lead.fields)
-    opportunity_fields: tuple[FieldMap, ...] = ()   # canonical fields read from the converted Opportunity (BANT)
-
-
-# One shape for every CRM's mapping file (salesforce.toml, sugarcrm.toml).
-CrmMapping = SalesforceMapping
-
-
 # -- loading -----------------------------------------------------------------------------------
 
-class _Reader:
+class MappingReader:
     """Walks one mapping file, recording every problem instead of stopping at the first."""
 
     def __init__(self, path: str | Path) -> None:
@@ -145,7 +94,7 @@ class _Reader:
                 return default
             node = node[part]
         if not isinstance(node, kind) or (kind is int and isinstance(node, bool)):
-            self.fail(key, f"must be {_kind_name(kind)}, not {type(node).__name__}")
+            self.fail(key, f"must be {kind_name(kind)}, not {type(node).__name__}")
             return default
         return node
 
@@ -164,19 +113,19 @@ class _Reader:
             raise ConfigError(self.problems)
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
+def kind_name(kind: type | tuple[type, ...]) -> str:
     names = {dict: "a table", str: "text", int: "a whole number", bool: "true or false", list: "a list"}
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _fields(reader: _Reader, key: str, name_key: str, types: Sequence[str], default_sync: str,
+def field_maps(reader: MappingReader, key: str, name_key: str, types: Sequence[str], default_sync: str,
             required: bool = True) -> tuple[FieldMap, ...]:
     table = reader.get(key, dict, {}, required)
     result = []
     for canonical, entry in table.items():
         where = f"{key}.{canonical}"
-        if not _IDENTIFIER.match(canonical):
+        if not IDENTIFIER.match(canonical):
             reader.fail(where, "a canonical field name is letters, digits and underscores")
         if not isinstance(entry, dict):
             reader.fail(where, f"must be a table like {{ {name_key} = \"...\" }}")
@@ -189,7 +138,7 @@ def _fields(reader: _Reader, key: str, name_key: str, types: Sequence[str], defa
         if not isinstance(name, str) or not name.strip():
             reader.fail(where, f"needs {name_key} = the {'property' if name_key == 'property' else 'field'} name")
             continue
-        if not _IDENTIFIER.match(name.strip()):
+        if not IDENTIFIER.match(name.strip()):
             # Names go into SOQL select lists and URLs as they are: only API names pass.
             reader.fail(f"{where}.{name_key}", f"{name!r} is not an API name (letters, digits, underscores)")
             continue
@@ -205,7 +154,7 @@ def _fields(reader: _Reader, key: str, name_key: str, types: Sequence[str], defa
     return tuple(result)
 
 
-def _stage_map(reader: _Reader, key: str, required_value: bool = False) -> dict[str, str]:
+def stage_map(reader: MappingReader, key: str, required_value: bool = False) -> dict[str, str]:
     table = reader.get(key, dict, {})
     result = {}
     for stage, value in table.items():
@@ -221,7 +170,7 @@ def _stage_map(reader: _Reader, key: str, required_value: bool = False) -> dict[
     return result
 
 
-def _activities(reader: _Reader, key: str) -> dict[str, ActivityMap]:
+def _activities(reader: MappingReader, key: str) -> dict[str, ActivityMap]:
     table = reader.get(key, dict, {})
     result = {}
     for source, entry in table.items():
@@ -247,31 +196,22 @@ _HUBSPOT_LAYOUT: Mapping[str, frozenset[str] | None] = {
     "contact": frozenset({"fields", "write"}), "company": frozenset({"fields"}),
     "lifecyclestage": None, "hs_lead_status": None, "activities": frozenset({"events", "email_events"}),
 }
-_SALESFORCE_LAYOUT: Mapping[str, frozenset[str] | None] = {
-    "lead": frozenset({"object", "external_id", "fields", "write"}),
-    "contact": frozenset({"object", "external_id", "fields"}),
-    "status": frozenset({"handoff", "converted", "reason_field", "feedback"}),
-    "touches": None,
-    "opportunity": frozenset({"qualified_stage", "won_stages", "lost_stages", "stalled_after_days",
-                              "convert_at", "unqualified_stage", "fields"}),
-    "handoff": frozenset({"routing", "users", "account_owner_wins", "customer_account_as_contact",
-                          "customer_account_types", "follow_up_task", "task_subject"}),
-}
 
 
 def load_hubspot_mapping(path: str | Path) -> HubSpotMapping:
-    reader = _Reader(path)
+    reader = MappingReader(path)
     reader.check_known(_HUBSPOT_LAYOUT)
     mapping = HubSpotMapping(
         path=reader.file,
-        contact_fields=_fields(reader, "contact.fields", "property", FIELD_TYPES, "hubspot_unless_blank"),
-        company_fields=_fields(reader, "company.fields", "property", FIELD_TYPES, "hubspot_unless_blank", False),
-        contact_write=_fields(reader, "contact.write", "property", WRITE_TYPES, "always_hubspot"),
-        lifecyclestage=_stage_map(reader, "lifecyclestage"),
-        lead_status=_stage_map(reader, "hs_lead_status"),
+        contact_fields=field_maps(reader, "contact.fields", "property", FIELD_TYPES, "hubspot_unless_blank"),
+        company_fields=field_maps(reader, "company.fields", "property", FIELD_TYPES, "hubspot_unless_blank", False),
+        contact_write=field_maps(reader, "contact.write", "property", WRITE_TYPES, "always_hubspot"),
+        lifecyclestage=stage_map(reader, "lifecyclestage"),
+        lead_status=stage_map(reader, "hs_lead_status"),
         events=_activities(reader, "activities.events"),
         email_events=_activities(reader, "activities.email_events"),
     )
+    check_outputs(reader, "contact.write", mapping.contact_write)
     for write in mapping.contact_write:
         if not write.name.startswith("leadsync_"):
             reader.fail(f"contact.write.{write.canonical}.property",
@@ -280,82 +220,12 @@ def load_hubspot_mapping(path: str | Path) -> HubSpotMapping:
     return mapping
 
 
-def load_crm_mapping(path: str | Path) -> SalesforceMapping:
-    """A CRM's mapping file (``salesforce.toml``, ``sugarcrm.toml``): one layout for all."""
-    return load_salesforce_mapping(path)
-
-
-def load_salesforce_mapping(path: str | Path) -> SalesforceMapping:
-    reader = _Reader(path)
-    reader.check_known(_SALESFORCE_LAYOUT)
-    feedback = reader.get("status.feedback", dict, {})
-    for status, stage in feedback.items():
-        if stage not in STAGES:
-            reader.fail(f"status.feedback.{status}", f"unknown stage {stage!r}")
-    touches = reader.get("touches", dict, {})
-    for subtype, kind in touches.items():
-        if kind not in ("call", "email", "meeting"):
-            reader.fail(f"touches.{subtype}", f"unknown touch kind {kind!r}; use call, email or meeting")
-    for key in ("lead.object", "lead.external_id", "contact.object", "contact.external_id", "status.reason_field"):
-        name = reader.get(key, str, "Id", required=False)
-        if not _IDENTIFIER.match(name):
-            reader.fail(key, f"{name!r} is not an API name (letters, digits, underscores)")
-    mapping = SalesforceMapping(
-        path=reader.file,
-        lead_object=reader.get("lead.object", str, "Lead"),
-        lead_external_id=reader.get("lead.external_id", str, ""),
-        lead_fields=_fields(reader, "lead.fields", "field", FIELD_TYPES, "hubspot_unless_blank"),
-        lead_write=_fields(reader, "lead.write", "field", FIELD_TYPES, "always_hubspot"),
-        contact_object=reader.get("contact.object", str, "Contact"),
-        contact_external_id=reader.get("contact.external_id", str, ""),
-        contact_carries=tuple(reader.get("contact.fields", list, [], required=False)),
-        status=StatusMap(reader.get("status.handoff", str, ""), reader.get("status.converted", str, ""),
-                         reader.get("status.reason_field", str, "", required=False), dict(feedback)),
-        touches=dict(touches),
-        opportunity=_opportunity(reader),
-        handoff=_handoff(reader),
-        opportunity_fields=_fields(reader, "opportunity.fields", "field", FIELD_TYPES, "always_salesforce",
-                                   required=False),
-    )
-    lead_names = {f.canonical for f in mapping.lead_fields}
-    for name in mapping.contact_carries:
-        if name not in lead_names:
-            reader.fail("contact.fields", f"{name!r} is not one of lead.fields")
-    reader.raise_if_any()
-    return mapping
-
-
-def _opportunity(reader: _Reader) -> OpportunityRules:
-    days = reader.get("opportunity.stalled_after_days", int, 90)
-    if days < 1:
-        reader.fail("opportunity.stalled_after_days", "must be at least 1")
-    convert_at = reader.get("opportunity.convert_at", str, "sql", required=False)
-    unqualified = reader.get("opportunity.unqualified_stage", str, "", required=False)
-    if convert_at not in CONVERT_AT:
-        reader.fail("opportunity.convert_at", f"unknown stage {convert_at!r}; a Lead converts at one of "
-                                              f"{', '.join(CONVERT_AT)}")
-    elif convert_at == "sal" and not unqualified:
-        reader.fail("opportunity.unqualified_stage",
-                    'required when convert_at = "sal": the stage a just-accepted lead\'s opportunity starts at')
-    return OpportunityRules(reader.get("opportunity.qualified_stage", str, ""),
-                            tuple(reader.get("opportunity.won_stages", list, [])),
-                            tuple(reader.get("opportunity.lost_stages", list, [])), days, convert_at, unqualified)
-
-
-def _handoff(reader: _Reader) -> HandoffRules:
-    routing = reader.get("handoff.routing", str, "assignment_rule")
-    users = tuple(reader.get("handoff.users", list, [], required=False))
-    if routing not in ROUTINGS:
-        reader.fail("handoff.routing", f"unknown routing {routing!r}; use one of {', '.join(ROUTINGS)}")
-    elif routing == "round_robin" and not users:
-        reader.fail("handoff.users", "round_robin routing needs at least one user id")
-    return HandoffRules(
-        routing, users,
-        reader.get("handoff.account_owner_wins", bool, True, required=False),
-        reader.get("handoff.customer_account_as_contact", bool, False, required=False),
-        tuple(reader.get("handoff.customer_account_types", list, [], required=False)),
-        reader.get("handoff.follow_up_task", bool, False, required=False),
-        reader.get("handoff.task_subject", str, "Follow up leadsync handoff", required=False))
+def check_outputs(reader: MappingReader, key: str, writes: Sequence[FieldMap]) -> None:
+    """Each written value names one of leadsync's outputs: a typo fails here, at load, not
+    half-way through a cycle."""
+    for write in writes:
+        if write.canonical not in OUTPUTS:
+            reader.fail(f"{key}.{write.canonical}", f"unknown output; leadsync writes {', '.join(OUTPUTS)}")
 
 
 # -- values ------------------------------------------------------------------------------------

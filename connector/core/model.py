@@ -19,6 +19,10 @@ FORWARD_ORDER: tuple[str, ...] = ("subscriber", "lead", "mql", "sal", "sql", "op
 SALES_OWNED: frozenset[str] = frozenset({"sal", "sql", "opportunity", "customer"})
 HANDED_OFF: frozenset[str] = frozenset({"mql", "sal", "sql", "opportunity", "customer"})
 
+# The kinds of person record a CRM holds: a lead (a handed-off mql, sales' to work) and a
+# contact (a person at an account, e.g. an existing customer's). Adapters map them to objects.
+LEAD, CONTACT = "lead", "contact"
+
 
 def stage_rank(stage: str | None) -> int:
     """Position in the forward funnel; recycled/disqualified/None rank as before ``lead``."""

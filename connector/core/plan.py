@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
-from connector.core.model import HANDED_OFF
+from connector.core.model import CONTACT, HANDED_OFF
 
 # HubSpot's lifecycle stages in their only allowed direction.
 LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
@@ -19,7 +19,6 @@ LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifi
 
 # Which system's value wins for a field both systems hold (HubSpot's sync-rule vocabulary).
 HUBSPOT_WINS = {"hubspot_unless_blank", "always_hubspot"}
-CRM_WINS = {"salesforce_unless_blank", "always_salesforce"}
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,7 @@ class WriteMaps:
     lead_status: Mapping[str, str]                   # canonical stage → hs_lead_status ("" = leave)
     crm_write: Mapping[str, str]                     # output → CRM field
     crm_fields: Mapping[str, tuple[str, str]]        # canonical field → (CRM field, sync rule)
-    handoff_status: str = "Open - Not Contacted"
-    external_id: str = "HubSpot_Contact_Id__c"
-    contact_fields: frozenset[str] = frozenset()     # canonical fields a CRM Contact carries
+    contact_fields: frozenset[str] = frozenset()     # canonical fields a CRM contact record carries
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def hubspot_values(out: Outputs, maps: WriteMaps, current_lifecycle: str | None,
     for output, prop in maps.hubspot_write.items():
         values[prop] = _hubspot_value(getattr(out, output))
     lifecycle = maps.lifecycle.get(out.stage, "")
-    if lifecycle and (recycling or _lifecycle_rank(lifecycle) >= _lifecycle_rank(current_lifecycle)):
+    if lifecycle and (recycling or lifecycle_rank(lifecycle) >= lifecycle_rank(current_lifecycle)):
         values["lifecyclestage"] = lifecycle
     lead_status = maps.lead_status.get(out.stage, "")
     if lead_status:
@@ -82,10 +79,11 @@ def hubspot_values(out: Outputs, maps: WriteMaps, current_lifecycle: str | None,
     return values
 
 
-def crm_values(out: Outputs, lead: Mapping[str, Any], maps: WriteMaps, hubspot_id: str, *, new_handoff: bool) -> dict[str, Any]:
-    """CRM Lead/Contact fields: profile fields HubSpot owns, leadsync's own fields, and on a
-    (re-)handoff the opening Status. Sales owns Status afterwards; BANT is never written."""
-    values: dict[str, Any] = {maps.external_id: hubspot_id}
+def crm_values(out: Outputs, lead: Mapping[str, Any], maps: WriteMaps) -> dict[str, Any]:
+    """CRM lead/contact fields: profile fields HubSpot owns and leadsync's own fields. The
+    adapter adds its bookkeeping (external id, owner, the opening status on a handoff); sales
+    owns the status afterwards, and BANT is never written."""
+    values: dict[str, Any] = {}
     for name, (crm_field, rule) in maps.crm_fields.items():
         if rule in HUBSPOT_WINS or rule == "two_way":
             value = lead.get(name)
@@ -93,18 +91,16 @@ def crm_values(out: Outputs, lead: Mapping[str, Any], maps: WriteMaps, hubspot_i
                 values[crm_field] = value
     for output, crm_field in maps.crm_write.items():
         values[crm_field] = _crm_value(getattr(out, output))
-    if new_handoff:
-        values["Status"] = maps.handoff_status
     return values
 
 
-def for_object(values: Mapping[str, Any], crm_object: str, maps: WriteMaps) -> dict[str, Any]:
-    """A Contact (an existing customer's person) carries fewer fields than a Lead: no Status,
-    no company firmographics (those live on its Account)."""
-    if crm_object != "Contact":
+def for_kind(values: Mapping[str, Any], kind: str, maps: WriteMaps) -> dict[str, Any]:
+    """A contact record (an existing customer's person) carries fewer fields than a lead: no
+    status, no company firmographics (those live on its account)."""
+    if kind != CONTACT:
         return dict(values)
     allowed = {maps.crm_fields[name][0] for name in maps.contact_fields if name in maps.crm_fields}
-    allowed |= set(maps.crm_write.values()) | {maps.external_id, "OwnerId", "AccountId"}
+    allowed |= set(maps.crm_write.values())
     return {k: v for k, v in values.items() if k in allowed}
 
 
@@ -117,7 +113,7 @@ def converts(from_stage: str, to_stage: str, convert_at: str, person: Mapping[st
     """Whether this cycle converts the person's Lead into an Opportunity: it has just reached
     the CRM's ``convert_at`` stage (sql by default; sal where accepting a lead converts it),
     it is a Lead in the CRM and not converted yet."""
-    if not person.get("crm_id") or person.get("opportunity_id") or person.get("crm_object") == "Contact":
+    if not person.get("crm_id") or person.get("opportunity_id") or person.get("crm_object") == CONTACT:
         return False
     if convert_at == "sal":
         return from_stage in ("sal", "sql") and to_stage in ("sal", "sql")
@@ -178,7 +174,8 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _lifecycle_rank(value: str | None) -> int:
+def lifecycle_rank(value: str | None) -> int:
+    """Where a lifecyclestage value stands in its only allowed direction (-1: unknown or blank)."""
     return LIFECYCLE_ORDER.index(value) if value in LIFECYCLE_ORDER else -1
 
 

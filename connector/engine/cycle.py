@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from connector.core import plan as P
-from connector.ports import Crm, CrmRecord, MarketingPlatform, Person
+from connector.ports import LEAD, Crm, CrmRecord, MarketingPlatform, Person
 from connector.core.definition import Definition
 from connector.core.errors import QuotaExhausted
 from connector.core.feedback import FeedbackRules, from_opportunity, from_record
@@ -34,7 +34,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a
 # clock may run slightly ahead of ours. Cursors stay capped at the start, so whatever is read
 # early is read again next cycle (harmlessly: unchanged values are never rewritten).
 AHEAD = timedelta(seconds=1)
-CRM_CURSOR = "salesforce.records"
+
 
 
 @dataclass
@@ -75,7 +75,7 @@ class Engine(WriteBack):
     _schema_ready: bool = False
 
     # -- entry points ----------------------------------------------------------------------
-    def cycle(self, kind: str = "sync", legs: Sequence[str] = ("salesforce", "hubspot")) -> Summary:
+    def cycle(self, kind: str = "sync", legs: Sequence[str] = ("crm", "marketing")) -> Summary:
         """A scheduled cycle: incremental pulls from the cursors."""
         return self._run(kind, lambda now, s: self._legs(now, s, legs))
 
@@ -115,14 +115,18 @@ class Engine(WriteBack):
             self.store.finish_run(summary.run_id, self.clock(), summary.outcome, summary.counts, summary.api, summary.message)
         return summary
 
+    @property
+    def _crm_cursor(self) -> str:
+        return f"{self.crm.name}.records"
+
     # -- legs ------------------------------------------------------------------------------------
     def _legs(self, now: datetime, summary: Summary, legs: Sequence[str]) -> None:
         if not self._schema_ready and not self.dry_run:
             self.marketing.ensure_schema()
             self._schema_ready = True
-        if "salesforce" in legs:
+        if "crm" in legs:
             self._crm_leg(now, summary)
-        if "hubspot" in legs:
+        if "marketing" in legs:
             self._hubspot_leg(now, summary)
         self._retry_quarantine(now, summary)
 
@@ -198,7 +202,7 @@ class Engine(WriteBack):
             summary.add("deleted", len(gone))
 
     def _crm_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
-        since = EPOCH if full else self._since(CRM_CURSOR, now)
+        since = EPOCH if full else self._since(self._crm_cursor, now)
         for batch in self.crm.changed_records(since, now + AHEAD):
             if not batch:
                 continue
@@ -207,10 +211,10 @@ class Engine(WriteBack):
             self._process(self.marketing.people(ids) if ids else [], now, summary, compare_remote=full,
                           crm_records={r.hubspot_id: r for r in batch if r.hubspot_id})
             if not self.dry_run:
-                self.store.set_cursor(CRM_CURSOR, min(max(r.modified_at for r in batch), now), now)
+                self.store.set_cursor(self._crm_cursor, min(max(r.modified_at for r in batch), now), now)
         if self.stopping():
             return   # the pull was cut short: the cursor stays at the last batch written
-        self._pass_complete(CRM_CURSOR, now)
+        self._pass_complete(self._crm_cursor, now)
         self._follow_opportunities(now, summary)
         self._pull_touches(now, summary)
 
@@ -256,7 +260,7 @@ class Engine(WriteBack):
             person = known.get(record.hubspot_id or "") or by_crm_id.get(record.id)
             if person is None:
                 continue   # a Lead sales created themselves: not leadsync's to manage
-            row = {"hubspot_id": person["hubspot_id"], "crm_id": record.id, "crm_object": record.object,
+            row = {"hubspot_id": person["hubspot_id"], "crm_id": record.id, "crm_object": record.kind,
                    "crm_fields": dict(record.fields), "crm_status": record.status, "owner_id": record.owner_id}
             if record.opportunity_id:
                 row["opportunity_id"] = record.opportunity_id
@@ -310,7 +314,7 @@ class Engine(WriteBack):
         working = [p for p in self.store.people().values() if p.get("crm_id") and p["stage"] in ("mql", "sal", "sql")]
         if not working:
             return
-        records = [CrmRecord(id=p["crm_id"], object=p.get("crm_object") or "Lead", email=p.get("email"),
+        records = [CrmRecord(id=p["crm_id"], kind=p.get("crm_object") or LEAD, email=p.get("email"),
                              hubspot_id=p["hubspot_id"], status=p.get("crm_status"), owner_id=p.get("owner_id"),
                              fields={}, modified_at=now) for p in working]
         since = min((p.get("handoff_at") or now) for p in working)

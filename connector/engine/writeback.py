@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from connector.core import plan as P
-from connector.ports import CrmRecord, Person, Write, WriteOutcome
+from connector.ports import LEAD, CrmRecord, FollowUp, Person, Write, WriteOutcome
 from connector.core.errors import SkippableRecord
 from connector.core.handoff import route
 from connector.core.mapping import email_domain
@@ -89,7 +89,7 @@ class WriteBack:
         plan.hubspot = P.changed(P.hubspot_values(out, self.maps, _lifecycle_of(person), recycling=plan.recycling), last_hs)
         plan.old = {("hubspot", k): (person.written or {}).get(k, last_hs.get(k)) for k in plan.hubspot}
         if P.reaches_crm(new_stage, bool(row.get("crm_id"))) and new_stage != "disqualified":
-            desired = P.crm_values(out, lead, self.maps, person.id, new_handoff=plan.new_handoff)
+            desired = P.crm_values(out, lead, self.maps)
             last_crm = self.store.written(self.crm.name, [person.id]).get(person.id, {})
             record = remote.crm_records.get(person.id)
             if remote.compare and record is not None:
@@ -103,14 +103,16 @@ class WriteBack:
         handed = self._hand_off(handoffs, now, summary) if handoffs else WriteOutcome()
         for p, row, pl, out in plans:
             if pl.crm and not pl.new_handoff:
-                pl.crm = P.for_object(pl.crm, row.get("crm_object") or "Lead", self.maps)
-        updates = [Write(pl.hubspot_id, row["crm_id"], pl.crm, row.get("crm_object") or "Lead")
+                pl.crm = P.for_kind(pl.crm, row.get("crm_object") or LEAD, self.maps)
+        updates = [Write(pl.hubspot_id, row["crm_id"], pl.crm, row.get("crm_object") or LEAD)
                    for p, row, pl, out in plans if pl.crm and not pl.new_handoff and row.get("crm_id")]
         crm_outcome = self._send(self.crm.update, updates, summary, "crm") if updates else WriteOutcome()
         # Convert only leads whose own update went through: the stage written on the Lead must
         # say sql before it becomes an Opportunity (the admin's hard gate checks exactly that).
         converted = self._convert([(row, pl) for p, row, pl, out in plans
                                    if pl.convert and pl.hubspot_id not in crm_outcome.failed], summary)
+        # An opportunity made when its lead was accepted moves to the qualified stage at sql;
+        # a failure there holds the stage back like a failed conversion.
         advanced = self._advance([(row, pl) for p, row, pl, out in plans
                                   if pl.advance and pl.hubspot_id not in crm_outcome.failed])
         converted.failed.update({row["crm_id"]: advanced.failed[pl.hubspot_id] for p, row, pl, out in plans
@@ -138,10 +140,20 @@ class WriteBack:
               system: str) -> WriteOutcome:
         if self.dry_run:
             for w in writes:
-                self.planned.append({"system": system, "key": w.key, "record": w.record_id, "object": w.object,
-                                     "values": dict(w.values)})
+                values = self.crm.planned_values(w) if system == "crm" else dict(w.values)
+                self.planned.append({"system": system, "key": w.key, "record": w.record_id, "object": w.kind,
+                                     "values": values})
             return WriteOutcome(written={w.key: w.record_id or "(new)" for w in writes})
         return method(writes)
+
+    def _send_follow_ups(self, tasks: list[FollowUp]) -> WriteOutcome:
+        if self.dry_run:
+            for task in tasks:
+                self.planned.append({"system": "crm", "key": task.key, "record": None, "object": "follow_up",
+                                     "values": {"subject": task.subject, "due": task.due.isoformat(),
+                                                "owner": task.owner_id}})
+            return WriteOutcome(written={task.key: "(new)" for task in tasks})
+        return self.crm.follow_up(tasks)
 
     def _hand_off(self, handoffs: list, now: datetime, summary: Summary) -> WriteOutcome:
         """Create (or re-open) the CRM record for each new mql, routed to its owner, with a
@@ -153,11 +165,10 @@ class WriteBack:
         writes: list[Write] = []
         for person, row, pl, out in handoffs:
             decision = route(pl.hubspot_id, pl.email, row, existing, accounts, self.handoff, self._next_owner)
-            values = dict(pl.crm)
-            values.update(decision.extra_values)
-            pl.crm = P.for_object(values, decision.object, self.maps)
+            pl.crm = P.for_kind(pl.crm, decision.kind, self.maps)
             row["_route"] = decision
-            writes.append(Write(pl.hubspot_id, decision.record_id, pl.crm, decision.object))
+            writes.append(Write(pl.hubspot_id, decision.record_id, pl.crm, decision.kind,
+                                owner_id=decision.assigned_owner, account_id=decision.account_id, opening=True))
         # A record found by email (no external id yet) is updated by id: an upsert on the
         # external id would create a duplicate beside it.
         outcome = WriteOutcome()
@@ -171,10 +182,9 @@ class WriteBack:
         for person, row, pl, out in handoffs:
             record_id = outcome.written.get(pl.hubspot_id)
             if record_id and self.handoff.follow_up_task:
-                tasks.append(Write(pl.hubspot_id, None, self.handoff.task_values(record_id, row["_route"], now,
-                                                                                 self.definition), "Task"))
+                tasks.append(self.handoff.follow_up(pl.hubspot_id, record_id, row["_route"], now, self.definition))
         if tasks:
-            task_outcome = self._send(self.crm.update, tasks, summary, "crm")
+            task_outcome = self._send_follow_ups(tasks)
             for key, error in task_outcome.failed.items():
                 self._quarantine(key, None, self.crm.name, "task", error, now, summary)
         return outcome
@@ -193,23 +203,23 @@ class WriteBack:
             return WriteOutcome()
         if self.dry_run:
             for row, pl in items:
-                self.planned.append({"system": "crm", "key": pl.hubspot_id, "record": row["crm_id"], "object": "Lead",
-                                     "values": {"convertLead": self.feedback.conversion_stage}})
+                self.planned.append({"system": "crm", "key": pl.hubspot_id, "record": row["crm_id"], "object": LEAD,
+                                     "values": {"convert": self.feedback.conversion_stage}})
             return WriteOutcome()
         ids = [row["crm_id"] for row, _ in items]
         outcome = self.crm.convert(ids, opportunity_stage=self.feedback.conversion_stage)
         return outcome
 
     def _advance(self, items: list[tuple[dict[str, Any], P.PersonPlan]]) -> WriteOutcome:
-        """Opportunities made when their lead was accepted (convert_at = sal) move to the
-        qualified pipeline once BANT makes the lead an sql. Keyed by HubSpot id."""
+        """Move the opportunities of leads that just became sql (made at sal) to the qualified
+        pipeline stage. Keyed by HubSpot id."""
         if not items:
             return WriteOutcome()
         stage = self.feedback.qualified_stage
         if self.dry_run:
             for row, pl in items:
                 self.planned.append({"system": "crm", "key": pl.hubspot_id, "record": row["opportunity_id"],
-                                     "object": "Opportunity", "values": {"stage": stage}})
+                                     "object": "opportunity", "values": {"stage": stage}})
             return WriteOutcome()
         return self.crm.set_opportunity_stage({pl.hubspot_id: row["opportunity_id"] for row, pl in items}, stage)
 
@@ -237,7 +247,7 @@ class WriteBack:
                 decision = row.get("_route")
                 snapshot.update(handoff_at=now, handoffs=int(row.get("handoffs") or 0) + 1,
                                 crm_id=handed.written.get(pl.hubspot_id),
-                                crm_object=decision.object if decision else "Lead",
+                                crm_object=decision.kind if decision else LEAD,
                                 existing_customer=bool(decision and decision.existing_customer),
                                 owner_id=decision.owner_id if decision else None)
                 summary.add("handed_off")

@@ -10,7 +10,7 @@ from typing import Callable
 
 from sqlalchemy import (
     JSON, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
-    UniqueConstraint, inspect, text,
+    UniqueConstraint, func, inspect, text,
 )
 from sqlalchemy.engine import Connection
 
@@ -37,7 +37,7 @@ people = Table(
     Column("email_domain", String(255), index=True),
     Column("company_id", String(32), index=True),
     Column("crm_id", String(32), index=True),          # Salesforce Lead/Contact id
-    Column("crm_object", String(16)),                  # "Lead" | "Contact"
+    Column("crm_object", String(16)),                  # the record's kind: "lead" | "contact"
     Column("opportunity_id", String(32)),
     Column("opportunity_amount", Float),                      # for the pipeline's value
     Column("account_id", String(32)),
@@ -170,8 +170,16 @@ def _v1_initial(conn: Connection) -> None:
     ])
 
 
+def _v2_record_kinds(conn: Connection) -> None:
+    """Person records in the CRM are named by kind ("lead", "contact"), not by a vendor's
+    object name: stores written before say "Lead" / "Contact"."""
+    conn.execute(people.update().where(people.c.crm_object.in_(("Lead", "Contact")))
+                 .values(crm_object=func.lower(people.c.crm_object)))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
+    (2, _v2_record_kinds),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -15,10 +15,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from connector.ports import Write
 from connector.core.errors import FatalError
+from connector.core.plan import lifecycle_rank
 
-# HubSpot's default lifecycle stages in their only allowed direction.
-LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-                   "customer", "evangelist")
 
 SearchPage = Mapping[str, Any]
 # (lower bound ms inclusive, upper bound ms exclusive, after) → one search response
@@ -73,10 +71,6 @@ def windowed_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size
                                  detail=f"lastmodifieddate={lower}")
             # Same ordering from the newest instant seen: ties there are dropped by id.
             lower, after, skip_at_lower = last_ms, None, set(ids_at_last)
-
-
-def lifecycle_rank(stage: str | None) -> int:
-    return LIFECYCLE_ORDER.index(stage) if stage in LIFECYCLE_ORDER else -1
 
 
 def lifecycle_phases(writes: Sequence[Write], current: Mapping[str, str | None]) -> tuple[list[Write], list[Write]]:

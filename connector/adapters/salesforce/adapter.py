@@ -16,12 +16,13 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
 
-from connector.ports import Account, CrmRecord, Opportunity, Write, WriteOutcome
+from connector.ports import CONTACT, LEAD, Account, CrmRecord, FollowUp, Opportunity, Write, WriteOutcome
 from connector.adapters.salesforce.soap import (HEADERS as SOAP_HEADERS, MAX_CONVERTS, convert_envelope,
                                                 parse_convert_response, soap_url)
 from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings, Token
 from connector.core.errors import ConfigError, Problem, SkippableRecord
-from connector.core.mapping import SalesforceMapping, read_fields
+from connector.adapters.salesforce.mapping import SalesforceMapping
+from connector.core.mapping import read_fields
 from connector.core.model import Activity
 from connector.transport import HttpPolicy, HttpStatusError
 
@@ -131,7 +132,7 @@ class SalesforceAdapter:
             fields.setdefault(f.canonical, None)
         external_id = m.lead_external_id if is_lead else m.contact_external_id
         return CrmRecord(
-            id=raw["Id"], object=sobject, email=raw.get("Email"), hubspot_id=raw.get(external_id),
+            id=raw["Id"], kind=LEAD if is_lead else CONTACT, email=raw.get("Email"), hubspot_id=raw.get(external_id),
             status=raw.get("Status") if is_lead else None, owner_id=raw.get("OwnerId"), fields=fields,
             modified_at=parse_datetime(raw.get("SystemModstamp")), is_converted=bool(raw.get("IsConverted")),
             opportunity_id=raw.get("ConvertedOpportunityId"),
@@ -205,60 +206,75 @@ class SalesforceAdapter:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    def _sobject(self, kind: str) -> str:
+        return self.mapping.contact_object if kind == CONTACT else self.mapping.lead_object
+
+    def _external_id(self, kind: str) -> str:
+        m = self.mapping
+        return m.contact_external_id if kind == CONTACT else m.lead_external_id
+
+    def planned_values(self, write: Write) -> dict[str, Any]:
+        """The fields a write of a Lead or Contact sends: the mapped values plus the external id
+        (linking a record found by email), the routed owner and account, and on a handoff the
+        opening Status (a Contact has none)."""
+        values = dict(write.values)
+        values[self._external_id(write.kind)] = write.key
+        if write.owner_id:
+            values["OwnerId"] = write.owner_id
+        if write.account_id and write.kind == CONTACT:
+            values["AccountId"] = write.account_id
+        if write.opening and write.kind == LEAD and self.mapping.status.handoff:
+            values["Status"] = self.mapping.status.handoff
+        return values
+
     def upsert(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
         groups: dict[tuple[str, bool], list[Write]] = {}
         for w in writes:
             # The assignment rule runs only for records leadsync does not route itself.
-            groups.setdefault((w.object, "OwnerId" not in w.values), []).append(w)
-        for (sobject, auto_assign), group in groups.items():
-            external_id = self._external_id(sobject)
+            groups.setdefault((w.kind, not w.owner_id), []).append(w)
+        for (kind, auto_assign), group in groups.items():
+            sobject, external_id = self._sobject(kind), self._external_id(kind)
             for chunk in _chunks(group, COLLECTION_SIZE):
-                records = [{"attributes": {"type": sobject}, **_json_values(w.values), external_id: w.key}
-                           for w in chunk]
+                records = [{"attributes": {"type": sobject}, **_json_values(self.planned_values(w))} for w in chunk]
                 outcome.merge(self._collection("PATCH", f"composite/sobjects/{sobject}/{external_id}",
                                                chunk, records, auto_assign))
         return outcome
 
     def update(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
-        existing = [w for w in writes if w.record_id]
-        new = self._without_open_tasks([w for w in writes if not w.record_id], outcome)   # Tasks: created
-        for chunk in _chunks(existing, COLLECTION_SIZE):
-            records = [{"attributes": {"type": w.object}, "id": w.record_id, **_json_values(w.values)}
-                       for w in chunk]
+        for chunk in _chunks([w for w in writes if w.record_id], COLLECTION_SIZE):
+            records = [{"attributes": {"type": self._sobject(w.kind)}, "id": w.record_id,
+                        **_json_values(self.planned_values(w))} for w in chunk]
             outcome.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
-        for chunk in _chunks(new, COLLECTION_SIZE):
-            records = [{"attributes": {"type": w.object}, **_json_values(w.values)} for w in chunk]
-            outcome.merge(self._collection("POST", "composite/sobjects", chunk, records, False))
         return outcome
 
-    def _without_open_tasks(self, writes: Sequence[Write], outcome: WriteOutcome) -> list[Write]:
-        """A Task is created once: when an open Task with the same subject already sits on the
-        record (a retry after a lost answer, a run killed between the handoff and recording it),
-        that one is reported as written instead of adding a second reminder for sales."""
-        tasks = [w for w in writes if w.object == "Task" and w.values.get("WhoId") and w.values.get("Subject")]
+    def follow_up(self, tasks: Sequence[FollowUp]) -> WriteOutcome:
+        """A Task per new handoff, due at the SLA deadline, created once: when an open Task
+        with the same subject already sits on the record (a retry after a lost answer, a run
+        killed between the handoff and recording it), that one is reported as written instead
+        of adding a second reminder for sales."""
+        outcome = WriteOutcome()
         found: dict[tuple[str, str], str] = {}
-        for subject in sorted({str(w.values["Subject"]) for w in tasks}):
-            who = sorted({str(w.values["WhoId"]) for w in tasks if w.values["Subject"] == subject})
+        for subject in sorted({t.subject for t in tasks}):
+            who = sorted({t.record_id for t in tasks if t.subject == subject})
             for chunk in _chunks(who, IN_CHUNK):
                 where = format_soql("WhoId IN {} AND Subject = {} AND Status != {}", chunk, subject, "Completed")
                 for raw in self._query(self._select("Task", ["Id", "WhoId"], where, "Id")):
                     found.setdefault((raw["WhoId"], subject), raw["Id"])
-        remaining = []
-        for w in writes:
-            existing = found.get((str(w.values.get("WhoId")), str(w.values.get("Subject")))) if w in tasks else None
+        new = []
+        for task in tasks:
+            existing = found.get((task.record_id, task.subject))
             if existing:
-                outcome.written[w.key] = existing
+                outcome.written[task.key] = existing
             else:
-                remaining.append(w)
-        return remaining
+                new.append(task)
+        for chunk in _chunks(new, COLLECTION_SIZE):
+            records = [{"attributes": {"type": "Task"}, **_task_values(t)} for t in chunk]
+            outcome.merge(self._collection("POST", "composite/sobjects", chunk, records, False))
+        return outcome
 
-    def _external_id(self, sobject: str) -> str:
-        m = self.mapping
-        return m.contact_external_id if sobject == m.contact_object else m.lead_external_id
-
-    def _collection(self, method: str, path: str, writes: Sequence[Write], records: list[dict[str, Any]],
+    def _collection(self, method: str, path: str, writes: Sequence[Write | FollowUp], records: list[dict[str, Any]],
                     auto_assign: bool) -> WriteOutcome:
         body = {"allOrNone": False, "records": records}
         headers = {"Sforce-Auto-Assign": "TRUE" if auto_assign else "FALSE"}
@@ -284,15 +300,23 @@ class SalesforceAdapter:
                 elif result.lead_id:
                     outcome.failed[result.lead_id] = record_error(
                         [{"statusCode": e.status_code, "message": e.message} for e in result.errors])
-        stages = [Write(lead, opp, {"StageName": opportunity_stage}, "Opportunity")
-                  for lead, opp in outcome.written.items() if opp]
-        for key, error in self.update(stages).failed.items():
+        staged = WriteOutcome()
+        for chunk in _chunks([Write(lead, opp, {}) for lead, opp in outcome.written.items() if opp], COLLECTION_SIZE):
+            records = [{"attributes": {"type": "Opportunity"}, "id": w.record_id, "StageName": opportunity_stage}
+                       for w in chunk]
+            staged.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
+        for key, error in staged.failed.items():
             # The Opportunity exists; only its stage is off. Not a failed conversion.
             outcome.notes[key] = f"converted, but the opportunity stage was not set: {error}"
         return outcome
 
     def set_opportunity_stage(self, opportunities: Mapping[str, str], stage: str) -> WriteOutcome:
-        return self.update([Write(key, opp, {"StageName": stage}, "Opportunity") for key, opp in opportunities.items()])
+        outcome = WriteOutcome()
+        writes = [Write(key, opp, {}) for key, opp in opportunities.items()]
+        for chunk in _chunks(writes, COLLECTION_SIZE):
+            records = [{"attributes": {"type": "Opportunity"}, "id": w.record_id, "StageName": stage} for w in chunk]
+            outcome.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
+        return outcome
 
     def _convert_chunk(self, lead_ids: Sequence[str], owner_ids: Mapping[str, str] | None) -> list:
         status = self.mapping.status.converted
@@ -338,6 +362,14 @@ def parse_datetime(value: Any) -> datetime:
 
 def _touch(raw: Mapping[str, Any], kind: str, when: Any) -> Activity:
     return Activity("sales_touch", parse_datetime(when), {"kind": kind}, source="salesforce", id=raw["Id"])
+
+
+def _task_values(task: FollowUp) -> dict[str, Any]:
+    values = {"WhoId": task.record_id, "Subject": task.subject, "Status": "Not Started", "Priority": "High",
+              "ActivityDate": task.due.date().isoformat(), "Description": task.description}
+    if task.owner_id:
+        values["OwnerId"] = task.owner_id
+    return values
 
 
 def _json_values(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 accepting it converts it into an Opportunity at the first sales stage ("unqualified
 pipeline"); BANT verified on that Opportunity moves it to the second ("qualified pipeline").
 
-Records come back as the engine's record kinds ("Lead", "Contact") whatever the module is
+Records come back as the port's record kinds (lead, contact) whatever the modules are
 called; a converted Lead carries its Opportunity's fields (BANT) and is reported again when
-only the Opportunity changed. Every write is validated first (``metadata.py``).
+only the Opportunity changed. Every write is validated first (``metadata.py``). Writes go one
+record per call (``PUT``/``POST``), so each answers with its own status.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from connector.adapters.sugarcrm.auth import SYSTEM, SugarAuth, SugarSettings
 from connector.adapters.sugarcrm.client import SugarClient, parse_time
 from connector.adapters.sugarcrm.metadata import SugarSchema
 from connector.core.errors import SkippableRecord
-from connector.core.mapping import SalesforceMapping as CrmMapping, read_fields
-from connector.core.model import Activity
-from connector.ports import Account, CrmRecord, Opportunity, Write, WriteOutcome
+from connector.adapters.sugarcrm.mapping import SugarMapping
+from connector.core.mapping import read_fields
+from connector.ports import CONTACT, LEAD, Account, Activity, CrmRecord, FollowUp, Opportunity, Write, WriteOutcome
 from connector.transport import HttpPolicy
 
 OPPORTUNITIES = "Opportunities"
@@ -29,10 +30,6 @@ TASKS = "Tasks"
 ACCOUNTS = "Accounts"
 TOUCH_MODULES = ("Calls", "Meetings", "Tasks")
 DONE = {"Calls": "Held", "Meetings": "Held", "Tasks": "Completed"}
-# The engine's neutral write keys, as Sugar spells them.
-RECORD_KEYS = {"Status": "status", "OwnerId": "assigned_user_id", "AccountId": "account_id"}
-TASK_KEYS = {"Subject": "name", "Status": "status", "Priority": "priority", "ActivityDate": "date_due",
-             "Description": "description", "OwnerId": "assigned_user_id"}
 CLOSE_IN = timedelta(days=90)          # expected close date of a new opportunity
 OPPORTUNITY_NAME_LIMIT = 50
 
@@ -40,7 +37,7 @@ OPPORTUNITY_NAME_LIMIT = 50
 class SugarAdapter:
     name = SYSTEM
 
-    def __init__(self, settings: SugarSettings, mapping: CrmMapping, policy: HttpPolicy,
+    def __init__(self, settings: SugarSettings, mapping: SugarMapping, policy: HttpPolicy,
                  auth: SugarAuth | None = None, *, batch_size: int = 500,
                  client: SugarClient | None = None) -> None:
         self.settings, self.mapping, self.policy = settings, mapping, policy
@@ -52,8 +49,7 @@ class SugarAdapter:
 
     def _module(self, kind: str) -> str:
         m = self.mapping
-        return {"Lead": m.lead_object, "Contact": m.contact_object, "Task": TASKS,
-                "Opportunity": OPPORTUNITIES}.get(kind, kind)
+        return {LEAD: m.lead_object, CONTACT: m.contact_object}.get(kind, kind)
 
     def _lead_columns(self) -> list[str]:
         m = self.mapping
@@ -119,7 +115,7 @@ class SugarAdapter:
         for f in m.opportunity_fields:
             fields.setdefault(f.canonical, None)
         return CrmRecord(
-            id=raw["id"], object="Lead", email=raw.get("email1") or None, hubspot_id=raw.get(m.lead_external_id) or None,
+            id=raw["id"], kind=LEAD, email=raw.get("email1") or None, hubspot_id=raw.get(m.lead_external_id) or None,
             status=raw.get("status") or None, owner_id=raw.get("assigned_user_id") or None, fields=fields,
             modified_at=parse_time(modified or raw.get("date_modified")), is_converted=bool(raw.get("converted")),
             opportunity_id=raw.get("opportunity_id") or None, account_id=raw.get("account_id") or None,
@@ -131,7 +127,7 @@ class SugarAdapter:
         fields, notes = read_fields(raw, [f for f in m.lead_fields if f.name in raw])
         for f in (*m.lead_fields, *m.opportunity_fields):
             fields.setdefault(f.canonical, None)
-        return CrmRecord(id=raw["id"], object="Contact", email=raw.get("email1") or None,
+        return CrmRecord(id=raw["id"], kind=CONTACT, email=raw.get("email1") or None,
                          hubspot_id=raw.get(m.contact_external_id) or None, status=None,
                          owner_id=raw.get("assigned_user_id") or None, fields=fields,
                          modified_at=parse_time(raw.get("date_modified")), account_id=raw.get("account_id") or None,
@@ -177,8 +173,8 @@ class SugarAdapter:
         leadsync's own follow-up task is a reminder, not a touch, until sales completes it."""
         kinds = self.mapping.touches
         found: dict[str, list[Activity]] = {}
-        for parent_kind in ("Lead", "Contact"):
-            ids = sorted({r.id for r in records if r.object == parent_kind})
+        for parent_kind in (LEAD, CONTACT):
+            ids = sorted({r.id for r in records if r.kind == parent_kind})
             for module in TOUCH_MODULES:
                 kind = kinds.get(module)
                 if not kind or not ids:
@@ -206,68 +202,90 @@ class SugarAdapter:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    def planned_values(self, write: Write) -> dict[str, Any]:
+        """The fields a write of a Lead or Contact sends: the mapped values plus the HubSpot id
+        (linking a record found by email), the routed owner and account, and on a handoff the
+        opening status (a Contact has none)."""
+        values = dict(write.values)
+        values[self._external_id(write.kind)] = write.key
+        if write.owner_id:
+            values["assigned_user_id"] = write.owner_id
+        if write.account_id and write.kind == CONTACT:
+            values["account_id"] = write.account_id
+        if write.opening and write.kind == LEAD and self.mapping.status.handoff:
+            values["status"] = self.mapping.status.handoff
+        return values
+
     def upsert(self, writes: Sequence[Write]) -> WriteOutcome:
-        """Create, or update the record already carrying this HubSpot id (never a duplicate)."""
+        """Create, or update the record already carrying this HubSpot id (never a duplicate).
+        Without a routed owner Sugar leaves the record with the integration user."""
         outcome = WriteOutcome()
         existing = {r.hubspot_id: r for r in self.find_records(hubspot_ids=[w.key for w in writes]) if r.hubspot_id}
         for w in writes:
             record = existing.get(w.key)
-            if record is not None and record.object == w.object:
-                self._save(Write(w.key, record.id, w.values, w.object), outcome)
-            else:
-                self._save(w, outcome)
+            target = record.id if record is not None and record.kind == w.kind else None
+            self._save(w.key, self._module(w.kind), target, self.planned_values(w), outcome)
         return outcome
 
     def update(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
-        open_tasks = self._open_tasks([w for w in writes if w.object == "Task" and not w.record_id])
         for w in writes:
-            if w.object == "Task" and not w.record_id and _task_key(w) in open_tasks:
-                outcome.written[w.key] = open_tasks[_task_key(w)]   # a retry: the reminder is already there
+            if w.record_id:
+                self._save(w.key, self._module(w.kind), w.record_id, self.planned_values(w), outcome)
+        return outcome
+
+    def follow_up(self, tasks: Sequence[FollowUp]) -> WriteOutcome:
+        """A Task on the Lead (``parent_type``/``parent_id``) due at the SLA deadline, created
+        once: an open Task with the same name already on the record (a retry after a lost
+        answer) is reported as written instead of adding a second reminder."""
+        outcome = WriteOutcome()
+        found: dict[tuple[str, str], str] = {}
+        for subject in sorted({t.subject for t in tasks}):
+            parents = sorted({t.record_id for t in tasks if t.subject == subject})
+            extra = [{"name": subject}, {"status": {"$not_equals": "Completed"}}]
+            for raw in self.client.by_values(TASKS, "parent_id", parents, ["id", "parent_id"], extra):
+                found.setdefault((raw["parent_id"], subject), raw["id"])
+        for task in tasks:
+            existing = found.get((task.record_id, task.subject))
+            if existing:
+                outcome.written[task.key] = existing
                 continue
-            self._save(w, outcome)
+            values = {"name": task.subject, "status": "Not Started", "priority": "High",
+                      "date_due": _json_value(task.due), "description": task.description,
+                      "parent_type": self.mapping.lead_object, "parent_id": task.record_id}
+            if task.owner_id:
+                values["assigned_user_id"] = task.owner_id
+            self._save(task.key, TASKS, None, values, outcome)
         return outcome
 
     def set_opportunity_stage(self, opportunities: Mapping[str, str], stage: str) -> WriteOutcome:
         """Move opportunities (key → opportunity id) to a sales stage."""
         outcome = WriteOutcome()
         for key, opp_id in opportunities.items():
-            self._save(Write(key, opp_id, {"sales_stage": stage}, "Opportunity"), outcome)
+            self._save(key, OPPORTUNITIES, opp_id, {"sales_stage": stage}, outcome)
         return outcome
 
-    def _values(self, w: Write) -> dict[str, Any]:
-        if w.object == "Task":
-            values = {TASK_KEYS.get(k, k): v for k, v in w.values.items() if k != "WhoId"}
-            if w.values.get("WhoId"):
-                values.update(parent_type=self.mapping.lead_object, parent_id=w.values["WhoId"])
-            if isinstance(values.get("date_due"), str) and len(values["date_due"]) == 10:
-                values["date_due"] = f"{values['date_due']}T23:59:00+00:00"
-        else:
-            values = {RECORD_KEYS.get(k, k): v for k, v in w.values.items()}
-            if w.object in ("Lead", "Contact") and not w.record_id:
-                values[self._external_id(w.object)] = w.key
-        return {k: _json_value(v) for k, v in values.items()}
-
     def _external_id(self, kind: str) -> str:
-        return self.mapping.contact_external_id if kind == "Contact" else self.mapping.lead_external_id
+        return self.mapping.contact_external_id if kind == CONTACT else self.mapping.lead_external_id
 
-    def _save(self, w: Write, outcome: WriteOutcome) -> None:
-        module, values = self._module(w.object), self._values(w)
-        problem = self.schema.problem(module, values, creating=not w.record_id)
+    def _save(self, key: str, module: str, record_id: str | None, values: Mapping[str, Any],
+              outcome: WriteOutcome) -> None:
+        values = {k: _json_value(v) for k, v in values.items()}
+        problem = self.schema.problem(module, values, creating=not record_id)
         if problem:
-            outcome.failed[w.key] = SkippableRecord(f"not written to SugarCRM: {problem}", code="invalid_value",
-                                                    detail=problem)
+            outcome.failed[key] = SkippableRecord(f"not written to SugarCRM: {problem}", code="invalid_value",
+                                                  detail=problem)
             return
         try:
-            if w.record_id:
-                saved = self.client.call("PUT", f"{module}/{w.record_id}", json=values, single_record=True)
+            if record_id:
+                saved = self.client.call("PUT", f"{module}/{record_id}", json=values, single_record=True)
             else:
                 saved = self._create(module, values)
-                outcome.created.add(w.key)
+                outcome.created.add(key)
         except SkippableRecord as error:
-            outcome.failed[w.key] = sugar_error(error)
+            outcome.failed[key] = sugar_error(error)
             return
-        outcome.written[w.key] = saved["id"]
+        outcome.written[key] = saved["id"]
 
     def _create(self, module: str, values: dict[str, Any]) -> dict[str, Any]:
         """A create carries its own id: a retry after a lost answer finds the record made
@@ -280,16 +298,6 @@ class SugarAdapter:
             if made:
                 return made[0]
             raise
-
-    def _open_tasks(self, writes: Sequence[Write]) -> dict[tuple[str, str], str]:
-        found: dict[tuple[str, str], str] = {}
-        subjects = sorted({str(w.values.get("Subject")) for w in writes if w.values.get("Subject")})
-        parents = sorted({str(w.values.get("WhoId")) for w in writes if w.values.get("WhoId")})
-        for subject in subjects:
-            extra = [{"name": subject}, {"status": {"$not_equals": "Completed"}}]
-            for raw in self.client.by_values(TASKS, "parent_id", parents, ["id", "parent_id"], extra):
-                found.setdefault((raw["parent_id"], subject), raw["id"])
-        return found
 
     def convert(self, record_ids: Sequence[str], *, opportunity_stage: str,
                 owner_ids: Mapping[str, str] | None = None) -> WriteOutcome:
@@ -375,10 +383,6 @@ def website_domain(website: str | None) -> str:
 
 def _time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
-def _task_key(w: Write) -> tuple[str, str]:
-    return (str(w.values.get("WhoId")), str(w.values.get("Subject")))
 
 
 def _json_value(value: Any) -> Any:
