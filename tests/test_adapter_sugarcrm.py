@@ -136,8 +136,8 @@ def test_given_a_value_sugar_would_not_check_when_written_then_quarantined_and_n
         rsps.get(f"{REST}/metadata?type_filter=modules&module_filter=Contacts",
                  json={"modules": {"Contacts": {"fields": {"id": {}, "email1": {}}}}})
         outcome = adapter.upsert([Write("42", None, values, LEAD)])
-        writes = [c for c in rsps.calls if c.request.method in ("POST", "PUT") and "/Leads" in c.request.url
-                  and not c.request.url.endswith("/filter")]
+        writes = [c for c in rsps.calls if c.request.method in ("POST", "PUT") and not c.request.url.endswith(
+            ("/filter", "/oauth2/token"))]
     assert reason in str(outcome.failed["42"]) and not outcome.written and writes == []
 
 
@@ -145,13 +145,16 @@ def test_given_an_expired_token_when_writing_then_the_refresh_token_is_used_and_
     with responses.RequestsMock() as rsps:
         sign_in(rsps, "t1", "t2")
         rsps.get(f"{REST}/metadata", json={"modules": {"Leads": {"fields": LEAD_META}}})
-        rsps.put(f"{REST}/Leads/L1", status=401,
-                 json={"error": "invalid_grant", "error_message": "The access token provided is invalid."})
-        rsps.put(f"{REST}/Leads/L1", json={"id": "L1"})
+        rsps.post(f"{REST}/bulk", status=401,
+                  json={"error": "invalid_grant", "error_message": "The access token provided is invalid."})
+        rsps.post(f"{REST}/bulk", json=[{"status": 200, "headers": {}, "contents": {"id": "L1"}}])
         outcome = adapter.update([Write("42", "L1", {"leadsync_stage_c": "sal"}, LEAD)])
         grants = [body(c) for c in rsps.calls if c.request.url.endswith("/oauth2/token")]
-        puts = [c.request.headers["OAuth-Token"] for c in rsps.calls if c.request.method == "PUT"]
+        puts = [c.request.headers["OAuth-Token"] for c in rsps.calls if c.request.url.endswith("/bulk")]
+        [sub] = body(rsps.calls[-1])["requests"]
     assert outcome.written == {"42": "L1"}
+    assert (sub["method"], sub["url"]) == ("PUT", "/v11_4/Leads/L1")
+    assert json.loads(sub["data"]) == {"leadsync_stage_c": "sal", "hubspot_contact_id_c": "42"}
     assert [g["grant_type"] for g in grants] == ["password", "refresh_token"] and grants[1]["refresh_token"] == "r1"
     assert grants[0]["platform"] == "leadsync" and puts == ["t1", "t2"]
 

@@ -16,7 +16,7 @@ from tests import sugar_helpers as S
 
 pytestmark = pytest.mark.e2e
 FILTER, TOKEN = "/filter$", "/oauth2/token"
-CREATE_LEAD, CREATE_TASK = r"/rest/v11_4/Leads$", r"/rest/v11_4/Tasks$"
+BULK = r"/rest/v11_4/bulk$"
 
 
 @pytest.fixture
@@ -39,8 +39,8 @@ def run(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def test_given_5xx_bursts_on_sugar_when_synced_then_retried_and_same_as_fault_free(run, sandbox, expected):
-    for path, status in ((TOKEN, 503), (FILTER, 500), (CREATE_LEAD, 502), (CREATE_TASK, 503)):
-        sandbox.faults.add(FaultRule("sugarcrm", path=path, status=status, times=2))
+    for path, status, after in ((TOKEN, 503, 0), (FILTER, 500, 0), (BULK, 502, 0), (BULK, 503, 2)):
+        sandbox.faults.add(FaultRule("sugarcrm", path=path, status=status, times=2, after=after))
     summary = run.sync()
     assert summary.outcome == "ok", summary.message
     assert sandbox.faults.rules() == [] and summary.api["sugarcrm"]["retries"] >= 8
@@ -49,7 +49,7 @@ def test_given_5xx_bursts_on_sugar_when_synced_then_retried_and_same_as_fault_fr
 
 def test_given_the_access_token_expiring_mid_run_when_synced_then_the_refresh_token_renews_it(run, sandbox, expected):
     state = sandbox.sugarcrm
-    F.install_hooks(sandbox, F.CallHook("sugarcrm", after=6, action=state.expire_tokens, path="/Leads"))
+    F.install_hooks(sandbox, F.CallHook("sugarcrm", after=5, action=state.expire_tokens, path="/filter"))
     summary = run.sync()
     assert summary.outcome == "ok", summary.message
     expired = [c for c in sandbox.calls.calls("sugarcrm") if c.status == 401]
@@ -68,19 +68,30 @@ def test_given_a_dead_refresh_token_when_the_token_expires_then_leadsync_signs_i
     S.assert_same_as(expected, sandbox)
 
 
-def test_given_an_edit_conflict_on_a_lead_when_written_then_retried_and_written_once(run, sandbox, expected):
-    sandbox.faults.add(FaultRule("sugarcrm", path=r"/Leads/[0-9a-f-]{36}$", method="PUT", status=409,
-                                 body={"error": "edit_conflict", "error_message": "Edit conflict"}, times=2))
+def test_given_edit_conflicts_on_leads_when_written_then_sent_again_and_written_once(run, sandbox, expected):
+    twins = [lead["id"] for lead in sandbox.sugar_seed.leads if not lead.get("hubspot_contact_id_c")]
+    for lead_id in twins:
+        sandbox.sugarcrm.conflict_on(lead_id, times=2)     # another user keeps saving them
     summary = run.sync()
     assert summary.outcome == "ok", summary.message
-    conflicts = [c for c in sandbox.calls.calls("sugarcrm") if c.status == 409]
-    assert len(conflicts) == 2 and summary.counts["quarantined"] == 0
+    assert summary.counts["quarantined"] == 0
+    taken_over = [i for i in twins if sandbox.sugarcrm.record("Leads", i).get("hubspot_contact_id_c")]
+    assert taken_over and all(sandbox.sugarcrm.store.conflicts[i] == 0 for i in taken_over)
+    S.assert_same_as(expected, sandbox)
+
+
+def test_given_a_whole_bulk_refused_with_409_when_written_then_retried_by_the_transport(run, sandbox, expected):
+    sandbox.faults.add(FaultRule("sugarcrm", path=BULK, status=409, times=2,
+                                 body={"error": "edit_conflict", "error_message": "Edit conflict"}))
+    summary = run.sync()
+    assert summary.outcome == "ok", summary.message
+    assert len([c for c in sandbox.calls.calls("sugarcrm") if c.status == 409]) == 2
     S.assert_same_as(expected, sandbox)
 
 
 def test_given_dropped_connections_on_creates_when_retried_then_no_lead_or_task_is_doubled(run, sandbox, expected):
-    sandbox.faults.add(FaultRule("sugarcrm", path=CREATE_LEAD, method="POST", kind="reset", times=3, after=1))
-    sandbox.faults.add(FaultRule("sugarcrm", path=CREATE_TASK, method="POST", kind="reset", times=2, after=2))
+    sandbox.faults.add(FaultRule("sugarcrm", path=BULK, method="POST", kind="reset", times=3, after=1))
+    sandbox.faults.add(FaultRule("sugarcrm", path=FILTER, method="POST", kind="reset", times=2, after=5))
     summary = run.sync()
     assert summary.outcome == "ok", summary.message
     assert sandbox.faults.rules() == []
@@ -109,19 +120,19 @@ def test_given_a_conversion_whose_answer_is_lost_when_retried_then_one_opportuni
     assert (now["stage"], now["opportunity_id"]) == ("sal", mine[0]["id"])
 
 
-def test_given_a_create_whose_answer_is_lost_when_retried_then_the_first_record_is_kept(run, sandbox, expected):
+def test_given_creates_that_fail_after_saving_when_written_then_the_saved_records_are_kept(run, sandbox, expected):
     store, original, lost = sandbox.sugarcrm.store, sandbox.sugarcrm.store.create, []
 
     def create_then_fail(module: str, values: Any, actor: str) -> Any:
         record = original(module, values, actor)     # Sugar saved it...
         if module == "Leads" and len(lost) < 2:
             lost.append(record["id"])
-            raise RuntimeError("...and the answer was lost")
+            raise RuntimeError("...then failed: the sub-request answers 500")
         return record
     store.create = create_then_fail                  # type: ignore[method-assign]
     summary = run.sync()
     assert summary.outcome == "ok", summary.message
     assert len(lost) == 2 and all(sandbox.sugarcrm.record("Leads", i) for i in lost)
-    refused = [c for c in sandbox.calls.calls("sugarcrm") if c.path.endswith("/Leads") and c.status == 422]
-    assert len(refused) == 2, "each retry met the record its first attempt made"
+    failed_subs = [a for a in lost if sandbox.sugarcrm.record("Leads", a)]
+    assert len(failed_subs) == 2 and summary.counts["quarantined"] == 0
     S.assert_same_as(expected, sandbox)

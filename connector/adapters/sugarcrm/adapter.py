@@ -11,7 +11,9 @@ record per call (``PUT``/``POST``), so each answers with its own status.
 from __future__ import annotations
 
 import heapq
+import json
 import uuid
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from itertools import islice
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -30,6 +32,8 @@ TASKS = "Tasks"
 ACCOUNTS = "Accounts"
 TOUCH_MODULES = ("Calls", "Meetings", "Tasks")
 DONE = {"Calls": "Held", "Meetings": "Held", "Tasks": "Completed"}
+BULK_SIZE = 50                         # sub-requests per bulk call
+CONFLICT_ROUNDS = 3                    # sends of a save that keeps meeting edit conflicts
 CLOSE_IN = timedelta(days=90)          # expected close date of a new opportunity
 OPPORTUNITY_NAME_LIMIT = 50
 
@@ -221,17 +225,18 @@ class SugarAdapter:
         Without a routed owner Sugar leaves the record with the integration user."""
         outcome = WriteOutcome()
         existing = {r.hubspot_id: r for r in self.find_records(hubspot_ids=[w.key for w in writes]) if r.hubspot_id}
+        saves = []
         for w in writes:
             record = existing.get(w.key)
             target = record.id if record is not None and record.kind == w.kind else None
-            self._save(w.key, self._module(w.kind), target, self.planned_values(w), outcome)
+            saves.append(_Save(w.key, self._module(w.kind), target, self.planned_values(w)))
+        self._save_all(saves, outcome)
         return outcome
 
     def update(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
-        for w in writes:
-            if w.record_id:
-                self._save(w.key, self._module(w.kind), w.record_id, self.planned_values(w), outcome)
+        self._save_all([_Save(w.key, self._module(w.kind), w.record_id, self.planned_values(w))
+                        for w in writes if w.record_id], outcome)
         return outcome
 
     def follow_up(self, tasks: Sequence[FollowUp]) -> WriteOutcome:
@@ -245,6 +250,7 @@ class SugarAdapter:
             extra = [{"name": subject}, {"status": {"$not_equals": "Completed"}}]
             for raw in self.client.by_values(TASKS, "parent_id", parents, ["id", "parent_id"], extra):
                 found.setdefault((raw["parent_id"], subject), raw["id"])
+        saves = []
         for task in tasks:
             existing = found.get((task.record_id, task.subject))
             if existing:
@@ -255,49 +261,71 @@ class SugarAdapter:
                       "parent_type": self.mapping.lead_object, "parent_id": task.record_id}
             if task.owner_id:
                 values["assigned_user_id"] = task.owner_id
-            self._save(task.key, TASKS, None, values, outcome)
+            saves.append(_Save(task.key, TASKS, None, values))
+        self._save_all(saves, outcome)
         return outcome
 
     def set_opportunity_stage(self, opportunities: Mapping[str, str], stage: str) -> WriteOutcome:
         """Move opportunities (key → opportunity id) to a sales stage."""
         outcome = WriteOutcome()
-        for key, opp_id in opportunities.items():
-            self._save(key, OPPORTUNITIES, opp_id, {"sales_stage": stage}, outcome)
+        self._save_all([_Save(key, OPPORTUNITIES, opp_id, {"sales_stage": stage})
+                        for key, opp_id in opportunities.items()], outcome)
         return outcome
 
     def _external_id(self, kind: str) -> str:
         return self.mapping.contact_external_id if kind == CONTACT else self.mapping.lead_external_id
 
-    def _save(self, key: str, module: str, record_id: str | None, values: Mapping[str, Any],
-              outcome: WriteOutcome) -> None:
-        values = {k: _json_value(v) for k, v in values.items()}
-        problem = self.schema.problem(module, values, creating=not record_id)
-        if problem:
-            outcome.failed[key] = SkippableRecord(f"not written to SugarCRM: {problem}", code="invalid_value",
-                                                  detail=problem)
-            return
-        try:
-            if record_id:
-                saved = self.client.call("PUT", f"{module}/{record_id}", json=values, single_record=True)
+    def _save_all(self, saves: Sequence["_Save"], outcome: WriteOutcome) -> None:
+        """Validate, then send the saves through ``bulk``, up to BULK_SIZE a call; each
+        sub-request answers with its own status. A create carries its own id, so a retried
+        bulk (a lost answer) meets the records its first attempt made instead of doubling
+        them; an edit conflict is sent again in the next round."""
+        pending: list[_Save] = []
+        for save in saves:
+            save = save.json_ready()
+            problem = self.schema.problem(save.module, save.values, creating=not save.record_id)
+            if problem:
+                outcome.failed[save.key] = SkippableRecord(f"not written to SugarCRM: {problem}",
+                                                           code="invalid_value", detail=problem)
             else:
-                saved = self._create(module, values)
-                outcome.created.add(key)
-        except SkippableRecord as error:
-            outcome.failed[key] = sugar_error(error)
-            return
-        outcome.written[key] = saved["id"]
+                pending.append(save if save.record_id else save.with_new_id())
+        for round_ in range(CONFLICT_ROUNDS):
+            conflicts: list[_Save] = []
+            for start in range(0, len(pending), BULK_SIZE):
+                chunk = pending[start:start + BULK_SIZE]
+                answers = self.client.bulk([s.request(self.settings.api_version) for s in chunk])
+                conflicts += self._read_answers(chunk, answers, outcome, last=round_ == CONFLICT_ROUNDS - 1)
+            if not conflicts:
+                return
+            pending = conflicts
 
-    def _create(self, module: str, values: dict[str, Any]) -> dict[str, Any]:
-        """A create carries its own id: a retry after a lost answer finds the record made
-        the first time (Sugar refuses a second record with that id) instead of a duplicate."""
-        record_id = str(uuid.uuid4())
-        try:
-            return self.client.call("POST", module, json={**values, "id": record_id}, single_record=True)
-        except SkippableRecord:
-            made = self.client.by_values(module, "id", [record_id], ["id"])
-            if made:
-                return made[0]
-            raise
+    def _read_answers(self, chunk: Sequence["_Save"], answers: Sequence[Mapping[str, Any]], outcome: WriteOutcome,
+                      *, last: bool) -> list["_Save"]:
+        conflicts, maybe_made = [], []
+        for save, answer in zip(chunk, answers):
+            status, contents = int(answer.get("status") or 0), answer.get("contents") or {}
+            if 200 <= status < 300 and isinstance(contents, dict) and contents.get("id"):
+                outcome.written[save.key] = contents["id"]
+                if save.creating:
+                    outcome.created.add(save.key)
+            elif status == 409 and not last:
+                conflicts.append(save)
+            elif save.creating:
+                # Refused (422: that id exists) or failed after saving (5xx): perhaps an
+                # earlier attempt made it. The record's own id says.
+                maybe_made.append((save, answer_error(status, contents)))
+            else:
+                outcome.failed[save.key] = answer_error(status, contents)
+        made = {r["id"] for m in {s.module for s, _ in maybe_made}
+                for r in self.client.by_values(m, "id", [s.record_id or "" for s, _ in maybe_made if s.module == m],
+                                               ["id"])}
+        for save, error in maybe_made:
+            if save.record_id in made:
+                outcome.written[save.key] = save.record_id or ""
+                outcome.created.add(save.key)
+            else:
+                outcome.failed[save.key] = error
+        return conflicts
 
     def convert(self, record_ids: Sequence[str], *, opportunity_stage: str,
                 owner_ids: Mapping[str, str] | None = None) -> WriteOutcome:
@@ -359,10 +387,42 @@ class SugarAdapter:
                                 m.lead_external_id: hubspot_id, **common}}
 
 
+@dataclass(frozen=True)
+class _Save:
+    """One record save: an update when ``record_id`` is known, else a create."""
+
+    key: str
+    module: str
+    record_id: str | None
+    values: Mapping[str, Any]
+    creating: bool = False
+
+    def json_ready(self) -> "_Save":
+        return replace(self, values={k: _json_value(v) for k, v in self.values.items()})
+
+    def with_new_id(self) -> "_Save":
+        return replace(self, record_id=str(uuid.uuid4()), creating=True)
+
+    def request(self, version: str) -> dict[str, Any]:
+        if self.creating:
+            return {"url": f"/{version}/{self.module}", "method": "POST",
+                    "data": json.dumps({**self.values, "id": self.record_id})}
+        return {"url": f"/{version}/{self.module}/{self.record_id}", "method": "PUT", "data": json.dumps(self.values)}
+
+
+def answer_error(status: int, contents: Any) -> SkippableRecord:
+    """A refused sub-request, in Sugar's words; 5xx and conflicts clear up on a later cycle."""
+    said = " / ".join(str(contents[k]) for k in ("error", "error_message")
+                      if isinstance(contents, dict) and contents.get(k))
+    code = str(contents.get("error") or status) if isinstance(contents, dict) else str(status)
+    return SkippableRecord(f"SugarCRM refused the record (HTTP {status})" + (f": {said}" if said else ""),
+                           code=code, transient=status >= 500 or status in (409, 429),
+                           detail=json.dumps(contents, default=str)[:500])
+
+
 def sugar_error(error: SkippableRecord) -> SkippableRecord:
     """The transport's verdict with Sugar's own words: ``error_message`` names the problem
     (a 424 from a conversion carries the two labels swapped; both are kept)."""
-    import json
     detail = error.detail or ""
     body = detail.split(" ", 3)[-1] if detail else ""
     try:

@@ -53,6 +53,13 @@ class SugarClient:
             raise HttpStatusError(response.status_code, response.headers, response.text)
         return response.json() if response.content else None
 
+    def bulk(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``POST bulk``: sub-requests run in order and answer each with its own status."""
+        if not requests:
+            return []
+        answers = self.call("POST", "bulk", json={"requests": requests}) or []
+        return list(answers) + [{"status": 0, "contents": {}}] * (len(requests) - len(answers))
+
     def filter_page(self, module: str, conditions: list[dict[str, Any]], fields: Sequence[str],
                     order_by: str = "date_modified:ASC,id:ASC", max_num: int = PAGE) -> list[dict[str, Any]]:
         body = {"filter": conditions, "fields": ",".join(fields), "order_by": order_by, "max_num": max_num}
