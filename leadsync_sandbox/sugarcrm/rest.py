@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any, Callable
 
 import flask
@@ -293,7 +292,3 @@ def _sub_request(app: flask.Flask, item: Any) -> dict[str, Any]:
             return {"contents": {"error": "no_method", "error_message": str(exc)}, "headers": {},
                     "status": code if isinstance(code, int) else 500}
         return {"contents": response.get_json(silent=True), "headers": {}, "status": response.status_code}
-
-
-def now_iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")

@@ -161,9 +161,9 @@ class SugarAdapter:
             chunk = wanted[start:start + 50]
             # $contains narrows on the server; the exact domain match happens here.
             condition = [{"$or": [{"website": {"$contains": d}} for d in chunk]}]
-            for raw in self.client.filter_page(ACCOUNTS, condition, ["id", "name", "website", "assigned_user_id",
-                                                                    "account_type", "date_entered"],
-                                               order_by="date_entered:ASC,id:ASC", max_num=1000):
+            found = self.client.matching(ACCOUNTS, condition, ["id", "name", "website", "assigned_user_id",
+                                                               "account_type", "date_entered"])
+            for raw in sorted(found, key=lambda r: (r.get("date_entered") or "", r["id"])):
                 domain = website_domain(raw.get("website"))
                 if domain in chunk:
                     account = Account(raw["id"], raw.get("name") or "", domain, raw.get("assigned_user_id") or None,

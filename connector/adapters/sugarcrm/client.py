@@ -83,17 +83,21 @@ class SugarClient:
 
     def by_values(self, module: str, field: str, values: Sequence[str], fields: Sequence[str],
                   extra: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
-        """Records whose ``field`` is one of ``values`` (chunked; keyset on id within a chunk)."""
+        """Records whose ``field`` is one of ``values`` (in chunks of 100 values)."""
         found: list[dict[str, Any]] = []
         wanted = sorted({v for v in values if v})
         for start in range(0, len(wanted), 100):
-            chunk = wanted[start:start + 100]
-            after = ""
-            while True:
-                keyset = [{"id": {"$gt": after}}] if after else []
-                page = self.filter_page(module, [{field: {"$in": chunk}}, *extra, *keyset], fields, order_by="id:ASC")
-                found += page
-                if len(page) < PAGE:
-                    break
-                after = page[-1]["id"]
+            found += self.matching(module, [{field: {"$in": wanted[start:start + 100]}}, *extra], fields)
         return found
+
+    def matching(self, module: str, conditions: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+        """Every record matching ``conditions``, paged by keyset on id."""
+        found: list[dict[str, Any]] = []
+        after = ""
+        while True:
+            keyset = [{"id": {"$gt": after}}] if after else []
+            page = self.filter_page(module, [*conditions, *keyset], fields, order_by="id:ASC")
+            found += page
+            if len(page) < PAGE:
+                return found
+            after = page[-1]["id"]
