@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
@@ -34,6 +35,7 @@ log = logging.getLogger("leadsync.daemon")
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
 STOP_GRACE = 25.0                  # seconds the cycle in hand gets to finish its batch
 SLA_LOOKBACK = timedelta(days=30)  # handoffs the SLA check watches
+HEALTH_CACHE_SECONDS = 2.0         # /healthz reads the store at most this often
 
 
 class Interruptible:
@@ -60,8 +62,8 @@ class Interruptible:
 
 
 class Daemon:
-    def __init__(self, rt: Any, metrics: Metrics | None = None) -> None:
-        self.rt, self.metrics = rt, metrics
+    def __init__(self, rt: Any, metrics: Metrics | None = None, alerter: Any = None) -> None:
+        self.rt, self.metrics, self.alerter = rt, metrics, alerter
         self.stopping = threading.Event()
         self._busy = 0
         self._idle = threading.Condition()
@@ -86,6 +88,8 @@ class Daemon:
             if self.metrics:
                 self.metrics.record_failure(kind)
             raise
+        finally:
+            self.check_alerts()
         counts = summary.counts
         log.info("%s cycle %s: %s; pulled %d/%d, handed off %d, written %d/%d, quarantined %d", kind, summary.run_id,
                  summary.outcome, counts.get("pulled_hubspot", 0), counts.get("pulled_crm", 0),
@@ -103,6 +107,16 @@ class Daemon:
                 setattr(engine, side, Interruptible(adapter, self.stopping))
         # The engine must know a pull was cut short, or it would take it for a complete pass.
         engine.stopping = self.stopping.is_set
+
+    def check_alerts(self) -> None:
+        """After each cycle: evaluate the alert rules (connector.app.alerts) and deliver."""
+        if self.alerter is None:
+            return
+        from connector.app.facts import gather_facts
+        try:
+            self.alerter.evaluate(gather_facts(self.rt))
+        except Exception:
+            log.exception("evaluating alerts failed; they are evaluated again after the next cycle")
 
     def sla_check(self) -> None:
         from connector.core import sla as S
@@ -219,7 +233,7 @@ def _start_metrics(rt: Any, stack: contextlib.ExitStack) -> Metrics | None:
     settings = rt.config.metrics
     if not settings.port:
         return None
-    metrics = Metrics(rt.config.schedule.hubspot_every)
+    metrics = Metrics(rt.config.schedule.hubspot_every, health_check=_health_check(rt))
     try:
         server = metrics.serve(settings.host, settings.port)
     except OSError as exc:
@@ -228,6 +242,36 @@ def _start_metrics(rt: Any, stack: contextlib.ExitStack) -> Metrics | None:
     stack.callback(server.stop)
     log.info("metrics on http://%s:%d/metrics and /healthz", settings.host, server.port)
     return metrics
+
+
+def _health_check(rt: Any) -> Callable[[], Any]:
+    """/healthz from the state store: SLA breaches, quarantine, last cycles, the hot loop."""
+    from connector.app.facts import gather_facts
+    from connector.app.health import assess
+    started_at = rt.clock()
+    last: list[Any] = [float("-inf"), None]      # (monotonic time, verdict): probes come every few seconds
+
+    def check() -> Any:
+        if time.monotonic() - last[0] >= HEALTH_CACHE_SECONDS:
+            last[1] = assess(gather_facts(rt), started_at=started_at, hot_every=rt.config.schedule.hubspot_every,
+                             quarantine_above=rt.config.metrics.healthz_quarantine_above)
+            last[0] = time.monotonic()
+        return last[1]
+    return check
+
+
+def _start_web(rt: Any, stack: contextlib.ExitStack) -> None:
+    settings = rt.config.web
+    if not settings.port:
+        return
+    try:
+        from connector.web.server import serve_in_thread
+    except ImportError:
+        raise ConfigError(Problem(rt.config.file, "web.port", "the review page needs the web extra: "
+                                                              "pip install 'leadsync[web]'")) from None
+    web = serve_in_thread(rt, settings.host, settings.port)
+    stack.callback(web.stop)
+    log.info("review page on http://%s:%d/", settings.host, web.port)
 
 
 def _build_engine(rt: Any) -> None:
@@ -273,8 +317,10 @@ def run_daemon(config_path: str | None, *, stop: threading.Event | None = None) 
         try:
             _build_engine(rt)
             metrics = _start_metrics(rt, stack)
+            _start_web(rt, stack)
         except ConfigError as exc:
             return _config_error(exc)
         rt.warn_if_review_due()
         stack.enter_context(stop_on_signals(stop))
-        return Daemon(rt, metrics).run(job_specs(rt.config), stop)
+        from connector.app.alerts import alerter_for
+        return Daemon(rt, metrics, alerter_for(rt)).run(job_specs(rt.config), stop)

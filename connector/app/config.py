@@ -85,6 +85,34 @@ class LoggingConfig:
 class MetricsConfig:
     port: int = 0                 # 0 = off; else Prometheus /metrics and /healthz on this port
     host: str = "127.0.0.1"
+    healthz_quarantine_above: int = 25   # /healthz says degraded when more records than this are held
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    port: int = 0                 # 0 = off; else the daemon serves the review page on this port
+    host: str = "127.0.0.1"       # off loopback, a token from token_env is required
+    token_env: str = "LEADSYNC_WEB_TOKEN"
+
+
+ALERT_RULES = ("sla_breach", "quarantine_growth", "cycle_failed", "budget_stopped", "definition_overdue",
+               "handoffs_stopped")
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    rules: tuple[str, ...] = ALERT_RULES
+    slack_webhook_env: str = ""   # names the variable holding a Slack incoming-webhook URL ("" = off)
+    webhook_url_env: str = ""     # names the variable holding a generic JSON webhook URL ("" = off)
+    email_to: tuple[str, ...] = ()
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "leadsync@localhost"
+    smtp_starttls: bool = False
+    smtp_username_env: str = ""
+    smtp_password_env: str = ""
+    quarantine_above: int = 10    # quarantine_growth fires when more records than this are held
+    handoffs_stopped_after: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -118,6 +146,8 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,6 +248,31 @@ def _platform(value: Any) -> str:
     return text
 
 
+def _optional_env_name(value: Any) -> str:
+    return "" if value == "" else _env_name(value)
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number, 0 or more, got {value!r}")
+    return value
+
+
+def _emails(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
+        raise ValueError("expected a list of email addresses")
+    return tuple(value)
+
+
+def _alert_rules(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of rule names ({', '.join(ALERT_RULES)})")
+    unknown = [v for v in value if v not in ALERT_RULES]
+    if unknown:
+        raise ValueError(f"unknown rule(s) {', '.join(map(repr, unknown))} (known: {', '.join(ALERT_RULES)})")
+    return tuple(value)
+
+
 SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "hubspot": {"base_url": _url, "token_env": _env_name, "rate_limit_per_10s": _positive_int,
                 "search_per_second": _positive_int, "timeout_seconds": _seconds},
@@ -238,7 +293,13 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "sync": {"lookback": _duration, "first_run_since": _duration, "activities_every": _duration},
     "logging": {"format": _choice("text", "json"), "level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
                 "retain_days": _positive_int, "redact_pii": _bool},
-    "metrics": {"port": _port, "host": _str},
+    "metrics": {"port": _port, "host": _str, "healthz_quarantine_above": _count},
+    "web": {"port": _port, "host": _str, "token_env": _env_name},
+    "alerts": {"rules": _alert_rules, "slack_webhook_env": _optional_env_name, "webhook_url_env": _optional_env_name,
+               "email_to": _emails, "smtp_host": _str, "smtp_port": _port, "smtp_from": _str,
+               "smtp_starttls": _bool, "smtp_username_env": _optional_env_name,
+               "smtp_password_env": _optional_env_name, "quarantine_above": _count,
+               "handoffs_stopped_after": _duration},
 }
 
 
@@ -320,6 +381,8 @@ def parse_config(data: dict[str, Any], file: str, base_dir: Path | None = None) 
         sync=SyncConfig(**sections.get("sync", {})),
         logging=LoggingConfig(**sections.get("logging", {})),
         metrics=MetricsConfig(**sections.get("metrics", {})),
+        web=WebConfig(**sections.get("web", {})),
+        alerts=AlertsConfig(**sections.get("alerts", {})),
     )
 
 
@@ -369,3 +432,16 @@ class Secrets:
                  sf.username_env, sf.password_env, sf.session_id_env,
                  sugar.client_secret_env, sugar.username_env, sugar.password_env]
         return [env[name] for name in names if env.get(name)]
+
+
+        sf = self.config.salesforce
+        alerts = self.config.alerts
+        names = [self.config.hubspot.token_env, sf.client_id_env, sf.client_secret_env,
+                 sf.username_env, sf.password_env, sf.session_id_env, self.config.web.token_env,
+                 alerts.slack_webhook_env, alerts.webhook_url_env, alerts.smtp_password_env]
+        return [env[name] for name in names if name and env.get(name)]
+
+    def optional(self, env_name: str) -> str | None:
+        """A secret that switches a feature on when present (web token, alert webhook URLs)."""
+        env = self.environ if self.environ is not None else os.environ
+        return (env.get(env_name) or None) if env_name else None

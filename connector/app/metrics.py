@@ -2,8 +2,10 @@
 
 ``/metrics``: cycles by kind and outcome, records pulled / written / quarantined, handoffs, API
 calls and remaining daily quota per system, last success time, open SLA breaches, sales' queue.
-``/healthz``: 200 while a cycle has succeeded within 3 × the HubSpot interval, else 503 with the
-reason. Each ``Metrics`` has its own registry (never the process-global one), so tests and
+``/healthz``: given a ``health_check`` (the daemon passes one reading the state store, see
+``connector.app.health``): 200 ``ok``, 200 ``degraded`` with the reasons, or 503 when not
+syncing. Without one, the in-process verdict: 200 while a cycle has succeeded within 3 × the
+HubSpot interval, else 503 with the reason. Each ``Metrics`` has its own registry (never the process-global one), so tests and
 several daemons in one process never collide.
 """
 
@@ -30,10 +32,19 @@ class Health:
     ok: bool
     reason: str
 
+    @property
+    def http_status(self) -> int:
+        return 200 if self.ok else 503
+
+    def body(self) -> str:
+        return f"{'ok' if self.ok else 'unhealthy'}: {self.reason}\n"
+
 
 class Metrics:
-    def __init__(self, hubspot_every: timedelta, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, hubspot_every: timedelta, clock: Callable[[], float] = time.time,
+                 health_check: Callable[[], Any] | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.health_check = health_check
         self.stale_after = 3 * hubspot_every.total_seconds()
         self.clock = clock
         self.started_at = clock()
@@ -97,7 +108,9 @@ class Metrics:
         self.queue.set(waiting)
 
     # -- health ---------------------------------------------------------------------------------
-    def health(self) -> Health:
+    def health(self) -> Any:
+        if self.health_check is not None:
+            return self.health_check()
         now = self.clock()
         window = f"{self.stale_after:g}s"
         if self.last_success is None:
@@ -118,9 +131,9 @@ class Metrics:
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == "/healthz":
                 health = self.health()
-                status = "200 OK" if health.ok else "503 Service Unavailable"
+                status = "200 OK" if health.http_status == 200 else "503 Service Unavailable"
                 start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
-                return [f"{'ok' if health.ok else 'unhealthy'}: {health.reason}\n".encode()]
+                return [health.body().encode()]
             if environ.get("PATH_INFO") == "/metrics":
                 return metrics_app(environ, start_response)
             start_response("404 Not Found", [("Content-Type", "text/plain")])

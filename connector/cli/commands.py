@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["funnel", "sla", "queue"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--since", default="90d")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the report as a PNG chart (funnel, sla)")
+
+    p = sub.add_parser("web", help="the read-only review page: runs, errors, people, funnel, SLA, queue, charts")
+    p.add_argument("--port", type=int, help="default: [web] port, else 8078")
+    p.add_argument("--host", help="default: [web] host (127.0.0.1); off loopback a token is required")
 
     p = sub.add_parser("quarantine", help="records held back with their reason")
     qsub = p.add_subparsers(dest="action", required=True)
@@ -167,7 +172,13 @@ def cmd_definition(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from connector.cli.reports import show_report
     with _runtime(args, connect=False) as rt:
-        return show_report(rt, args.kind, as_json=args.json, since=args.since)
+        return show_report(rt, args.kind, as_json=args.json, since=args.since, plot=args.plot)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from connector.cli.web_cmd import run_web
+    with _runtime(args, connect=False) as rt:
+        return run_web(rt, host=args.host, port=args.port)
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
@@ -186,7 +197,19 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sandbox_installed() -> bool:
+    """The emulators come with the ``sandbox`` extra; say how to get it rather than a traceback."""
+    import importlib.util
+    missing = [name for name in ("flask", "cryptography") if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"leadsync: the built-in sandbox needs {' and '.join(missing)}: "
+              "pip install 'leadsync[sandbox]'", file=sys.stderr)
+    return not missing
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    if not _sandbox_installed():
+        return EXIT_CONFIG
     from pathlib import Path
     from leadsync_sandbox.server import Sandbox
     Sandbox(Path(args.dir), seed=args.seed, people=args.people, crm=args.crm).run_forever()
@@ -194,6 +217,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if not _sandbox_installed():
+        return EXIT_CONFIG
     from connector.cli.demo import run_demo
     return run_demo(args)
 
@@ -201,7 +226,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sync": cmd_sync, "daemon": cmd_daemon, "resync": cmd_resync, "logs": cmd_logs, "explain": cmd_explain,
     "definition": cmd_definition, "report": cmd_report, "quarantine": cmd_quarantine, "sandbox": cmd_sandbox,
-    "demo": cmd_demo,
+    "demo": cmd_demo, "web": cmd_web,
 }
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from connector.app.config import Config
 from connector.core.durations import parse_duration
 from connector.core.definition import load_definition
 from connector.core.errors import ConfigError, Problem
+from connector.core.lead import merge_fields
 
 
 def mapped_fields(config: Config) -> set[str]:
@@ -58,7 +59,7 @@ def simulate_command(rt: Any, file: str, since: str, *, as_json: bool) -> int:
         raise ConfigError(Problem("(command line)", "--since", str(exc))) from None
     candidate = load_definition(Path(file), extra_fields=mapped_fields(rt.config))
     now = rt.clock()
-    report = simulate(_history(rt.store), rt.definition, candidate, now - window, now)
+    report = simulate(_history(rt.store, rt.write_maps().crm_fields), rt.definition, candidate, now - window, now)
     if as_json:
         print(json.dumps(simulation_dict(report), default=str))
     else:
@@ -66,14 +67,16 @@ def simulate_command(rt: Any, file: str, since: str, *, as_json: bool) -> int:
     return 0
 
 
-def _history(store: Any) -> list[tuple[dict[str, Any], list[Any], list[tuple[str, Any]]]]:
-    """Every stored person with its activities and recorded stage transitions."""
+def _history(store: Any, crm_rules: Any) -> list[tuple[dict[str, Any], list[Any], list[tuple[str, Any]]]]:
+    """Every stored person, as the sync would build the lead (the CRM wins where its sync rule
+    says so, not everywhere), with its activities and recorded stage transitions."""
     people = store.people()
     activities = store.activities(list(people))
     transitions: dict[str, list[tuple[str, Any]]] = {}
     for t in store.transitions():
         transitions.setdefault(t["hubspot_id"], []).append((t["to_stage"], t["at"]))
-    return [({**(p.get("fields") or {}), **(p.get("crm_fields") or {})}, activities.get(pid, []), transitions.get(pid, []))
+    return [(merge_fields(p.get("fields") or {}, p.get("crm_fields") or {}, crm_rules),
+             activities.get(pid, []), transitions.get(pid, []))
             for pid, p in people.items()]
 
 

@@ -8,10 +8,9 @@ from typing import Any
 
 from rich.console import Console
 
-from connector.core import plan as P
 from connector.core.explain import explanation_dict, render_explanation
+from connector.core.lead import activities_that_count, merge_fields
 from connector.core.qualify import evaluate
-from connector.engine.writeback import activities_that_count
 
 
 def explain_email(rt: Any, email: str, *, as_json: bool) -> int:
@@ -24,7 +23,7 @@ def explain_email(rt: Any, email: str, *, as_json: bool) -> int:
     now = rt.clock()
     window = timedelta(days=rt.definition.engagement.window_days)
     activities = rt.store.activities([person["hubspot_id"]], since=now - window)[person["hubspot_id"]]
-    lead = P.merge_fields(person.get("fields") or {}, person.get("crm_fields") or {}, rt.write_maps().crm_fields)
+    lead = merge_fields(person.get("fields") or {}, person.get("crm_fields") or {}, rt.write_maps().crm_fields)
     # Evaluated from the stage the lead holds, as the next sync would.
     result = evaluate(lead, activities_that_count(person, activities), rt.definition, now, person["stage"])
     if as_json:

@@ -198,8 +198,28 @@ def build_report(rt: Any, kind: str, since: str) -> dict[str, Any]:
 RENDER = {"funnel": render_funnel, "sla": render_sla, "queue": render_queue}
 
 
-def show_report(rt: Any, kind: str, as_json: bool = False, since: str = "90d", console: Console | None = None) -> int:
+def write_plot(kind: str, report: dict[str, Any], since: str, path: str) -> None:
+    """``--plot FILE.png``: the chart the review page shows for this report."""
+    if kind == "queue":
+        raise ConfigError(Problem("command line", "--plot", "the queue is a list, not a chart (funnel, sla)"))
+    try:
+        from connector.web import charts
+    except ImportError:
+        raise ConfigError(Problem("command line", "--plot", "charts need the web extra: pip install 'leadsync[web]'")) from None
+    now = datetime.fromisoformat(report["generated_at"])
+    png = charts.funnel_report_png(report) if kind == "funnel" else charts.sla_png(report, period_start(since, now), now)
+    try:
+        with open(path, "wb") as out:
+            out.write(png)
+    except OSError as exc:
+        raise ConfigError(Problem("command line", "--plot", f"cannot write {path}: {exc.strerror}")) from None
+
+
+def show_report(rt: Any, kind: str, as_json: bool = False, since: str = "90d", console: Console | None = None,
+                plot: str | None = None) -> int:
     report = build_report(rt, kind, since)
+    if plot:
+        write_plot(kind, report, since, plot)
     if as_json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:

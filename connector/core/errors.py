@@ -4,7 +4,6 @@
   problem found, each naming file, key and reason, so one run shows them all.
 - ``Retryable``: back off and try again (raised by the transport; rarely seen above it).
 - ``RateLimited``: a Retryable that carries the server's requested wait.
-- ``AuthExpired``: re-authenticate once, then retry.
 - ``SkippableRecord``: this one record cannot be written or read; quarantine it and go on.
 - ``QuotaExhausted``: the API budget for the day is spent; checkpoint and stop the cycle cleanly.
 - ``FatalError``: abort the cycle (exit 1); state is not advanced past the last committed batch.
@@ -56,10 +55,6 @@ class RateLimited(Retryable):
     def __init__(self, message: str, *, retry_after: float | None = None, detail: str | None = None):
         super().__init__(message, detail=detail)
         self.retry_after = retry_after
-
-
-class AuthExpired(LeadsyncError):
-    """The session or token is no longer valid: re-authenticate once and retry."""
 
 
 class SkippableRecord(LeadsyncError):

@@ -18,8 +18,10 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from connector.core.durations import parse_instant
 from connector.core.errors import ConfigError, Problem
 from connector.core.model import ACTIVITY_TYPES, STAGES
+from connector.core.predicate import is_missing
 
 FIELD_TYPES = ("string", "int", "float", "bool", "datetime")
 WRITE_TYPES = ("string", "number", "datetime", "bool")
@@ -238,7 +240,7 @@ _LINE_BREAKS = re.compile(r"[\t\r\n]+")
 
 def normalise(value: Any, type_: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> tuple[Any, str | None]:
     """(canonical value, note). Blank → (None, None); garbage → (None, why)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if is_missing(value):
         return None, None
     try:
         return _NORMALISERS[type_](value, max_length)
@@ -290,7 +292,7 @@ def _datetime(value: Any, max_length: int) -> tuple[Any, str | None]:
     elif isinstance(value, (int, float)) and not isinstance(value, bool) or str(value).strip().isdigit():
         moment = datetime.fromtimestamp(int(value) / 1000.0, tz=timezone.utc)   # HubSpot: ms since epoch
     else:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        return parse_instant(str(value)), None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc), None

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+from connector.core.durations import parse_instant
 from connector.core.model import CONTACT, HANDED_OFF
+from connector.core.predicate import is_missing
 
 # HubSpot's lifecycle stages in their only allowed direction.
 LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
@@ -47,20 +49,6 @@ class Outputs:
     definition_version: int | None
 
 
-def merge_fields(hubspot: Mapping[str, Any], crm: Mapping[str, Any], rules: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
-    """The canonical lead: HubSpot's fields, with the CRM's where its sync rule says it wins."""
-    merged = dict(hubspot)
-    for name, (_, rule) in rules.items():
-        crm_value = crm.get(name)
-        if rule == "always_salesforce" or (rule == "salesforce_unless_blank" and not _blank(crm_value)):
-            merged[name] = crm_value
-        elif rule in ("hubspot_unless_blank", "two_way") and _blank(merged.get(name)) and not _blank(crm_value):
-            # two_way is, for now, HubSpot-unless-blank written both ways: a true "latest change
-            # wins" needs each field's change time from both systems, which is not read yet.
-            merged[name] = crm_value
-    return merged
-
-
 def hubspot_values(out: Outputs, maps: WriteMaps, current_lifecycle: str | None, *, recycling: bool) -> dict[str, Any]:
     """HubSpot contact properties for these outputs.
 
@@ -87,7 +75,7 @@ def crm_values(out: Outputs, lead: Mapping[str, Any], maps: WriteMaps) -> dict[s
     for name, (crm_field, rule) in maps.crm_fields.items():
         if rule in HUBSPOT_WINS or rule == "two_way":
             value = lead.get(name)
-            if not _blank(value) or rule == "always_hubspot":
+            if not is_missing(value) or rule == "always_hubspot":
                 values[crm_field] = value
     for output, crm_field in maps.crm_write.items():
         values[crm_field] = _crm_value(getattr(out, output))
@@ -152,10 +140,9 @@ def _canonical_text(value: Any) -> Any:
     if number is not None and text.strip().lower() not in ("nan", "inf", "-inf", "infinity"):
         return _hubspot_value(number) if isinstance(value, str) else value
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return _hubspot_value(parse_instant(text, assume_utc=False))
     except ValueError:
-        return value
-    return _hubspot_value(moment) if moment.tzinfo else value
+        return value   # not an instant, or one without a zone: not something leadsync wrote
 
 
 def _comparable(value: Any) -> Any:
@@ -168,10 +155,6 @@ def _comparable(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def lifecycle_rank(value: str | None) -> int:

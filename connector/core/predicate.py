@@ -24,9 +24,7 @@ from typing import Any, Callable
 OPERATORS: tuple[str, ...] = (
     "equals", "not_equals", "in", "not_in", "contains", "pattern", "not_pattern", "min", "max", "present",
 )
-NUMERIC_OPERATORS = frozenset({"min", "max"})
 
-_SEQUENCES = (list, tuple)
 _PATTERN_MEMO_LIMIT = 4096
 _TRUE_WORDS = frozenset({"true", "yes", "y", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "n", "0"})
@@ -160,19 +158,13 @@ def _describe(field: str, op: str, operand: Any) -> str:
 
 def _with_missing(match: Callable[[Any], bool | None] | None, present: bool | None) -> Callable[[Any], bool | None]:
     """Wrap an operator so a missing value is unknown (``present`` answers it instead)."""
-    sequences = _SEQUENCES
     if match is None:  # the present operator
         def present_verdict(value: Any) -> bool:
-            missing = value is None or (value.__class__ is str and not value.strip()) or (
-                value.__class__ in sequences and not value)
-            return missing is not present
+            return is_missing(value) is not present
         return present_verdict
 
     def verdict(value: Any) -> bool | None:
-        if value is None or (value.__class__ is str and not value.strip()) or (
-                value.__class__ in sequences and not value):
-            return None
-        return match(value)
+        return None if is_missing(value) else match(value)
     return verdict
 
 

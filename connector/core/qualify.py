@@ -139,7 +139,7 @@ def lead_value(lead: Mapping[str, Any], field: str) -> Any:
 
 def _email_domain(lead: Mapping[str, Any]) -> Any:
     domain = lead.get("email_domain")
-    if domain is None or (domain.__class__ is str and not domain.strip()):
+    if is_missing(domain):
         email = lead.get("email")
         if isinstance(email, str) and "@" in email:
             return email.rpartition("@")[2].strip().lower()
@@ -195,7 +195,7 @@ def _check_required(plan: _Plan, get: Any, domain: Any, gates: list[Gate], missi
     missing = []
     for name, present_gate, missing_gate in plan.required:
         value = domain if name == "email_domain" else get(name)
-        if value is None or (value.__class__ is str and not value.strip()):
+        if is_missing(value):
             missing.append(name)
             missing_fields.add(name)
             gates.append(missing_gate)
@@ -212,7 +212,7 @@ def _check_fit(plan: _Plan, get: Any, domain: Any, gates: list[Gate], missing_fi
         verdict = fit.verdict(value)
         if verdict is True:
             gates.append(fit.passed)
-        elif verdict is None or value is None or (value.__class__ is str and not value.strip()):
+        elif verdict is None or is_missing(value):
             # Missing (or not a number): neither passes nor fails, but blocks the handoff.
             missing_fields.add(fit.field)
             gates.append(fit.missing if value is None or value == "" else
@@ -259,7 +259,7 @@ def _bant(plan: _Plan, get: Any) -> tuple[tuple[BantVerdict, ...], float]:
 def _more_than_email(plan: _Plan, get: Any) -> bool:
     for name in plan.person_fields:
         value = get(name)
-        if value is not None and not (value.__class__ is str and not value.strip()):
+        if not is_missing(value):
             return True
     return False
 
@@ -282,7 +282,7 @@ def _stage(current: str | None, disqualified_by: str | None, mql: bool, bant_met
     return fresh if model.stage_rank(fresh) >= model.stage_rank(current) else current
 
 
-REASON_LIMIT = 255            # Leadsync_Reason__c is a Salesforce text field
+REASON_LIMIT = 255            # the CRM's reason field is a 255-character text field
 
 
 def handoff_reason(result: Qualification, lead: Mapping[str, Any]) -> str:
@@ -316,7 +316,7 @@ def handoff_reason(result: Qualification, lead: Mapping[str, Any]) -> str:
 def _persona(lead: Mapping[str, Any]) -> str:
     """``VP Engineering at a 450-person Software company`` from whatever profile is known."""
     title = lead.get("title")
-    who = str(title).strip() if not is_missing(title) else "Contact"
+    who = str(title).strip() if not is_missing(title) else "Someone"
     size = as_number(lead.get("employees")) if not is_missing(lead.get("employees")) else None
     industry = lead.get("industry")
     industry = str(industry).strip() if not is_missing(industry) else ""
@@ -327,4 +327,4 @@ def _persona(lead: Mapping[str, Any]) -> str:
     company = lead.get("company")
     if not is_missing(company):
         return f"{who} at {str(company).strip()}"
-    return "" if who == "Contact" else who
+    return "" if who == "Someone" else who

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from connector.core import model
 from connector.core.definition import Definition
+from connector.core.durations import week_ends
 from connector.core.qualify import evaluate
 
 Person = tuple[Mapping[str, Any], Sequence[model.Activity], Sequence[tuple[str, datetime]]]
@@ -83,17 +84,6 @@ class SimulationReport:
     candidate: Conversions
     projection: Projection
     targets: Mapping[str, tuple[float, float]]
-
-
-def week_ends(since: datetime, now: datetime) -> list[datetime]:
-    """Week boundaries from ``since``; the last (possibly partial) week ends at ``now``."""
-    if now <= since:
-        raise ValueError("the simulation period must end after it starts")
-    ends, end = [], since
-    while end < now:
-        end = min(end + timedelta(days=7), now)
-        ends.append(end)
-    return ends
 
 
 def _stage_at(history: Sequence[tuple[str, datetime]], moment: datetime) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from connector.core.definition import Definition, Sla
 from connector.core.model import FORWARD_ORDER, HANDED_OFF, Activity, stage_rank
-from connector.core.simulate import week_ends
+from connector.core.durations import week_ends
 
 SALES_TOUCH = "sales_touch"
 TARGET_MISSED, DEADLINE_MISSED, TOO_FEW_TOUCHES = "first touch after target", "first touch after deadline", "too few touches"

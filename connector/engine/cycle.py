@@ -23,6 +23,7 @@ from connector.core.errors import QuotaExhausted
 from connector.core.feedback import FeedbackRules, from_opportunity, from_record
 from connector.core.handoff import HandoffRules
 from connector.state.store import Store
+from connector.engine.summary import Summary
 from connector.engine.writeback import WriteBack
 
 log = logging.getLogger("leadsync.sync")
@@ -38,25 +39,7 @@ AHEAD = timedelta(seconds=1)
 
 
 @dataclass
-class Summary:
-    run_id: int = 0
-    kind: str = "sync"
-    outcome: str = "ok"
-    message: str | None = None
-    counts: dict[str, int] = field(default_factory=lambda: {
-        "pulled_hubspot": 0, "pulled_crm": 0, "activities": 0, "qualified": 0, "handed_off": 0,
-        "converted": 0, "recycled": 0, "disqualified": 0, "near_qualified": 0,
-        "written_hubspot": 0, "written_crm": 0, "quarantined": 0, "gate_violations": 0, "deleted": 0})
-    handoffs: list[dict[str, Any]] = field(default_factory=list)
-    sla_breaches: list[dict[str, Any]] = field(default_factory=list)
-    api: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n
-
-
-@dataclass
-class Engine(WriteBack):
+class Engine:
     store: Store
     marketing: MarketingPlatform
     crm: Crm
@@ -71,8 +54,25 @@ class Engine(WriteBack):
     first_run_since: timedelta | None = None        # None: the first run reads every contact
     usage: Callable[[], Mapping[str, Any]] = dict
     dry_run: bool = False
-    planned: list[dict[str, Any]] = field(default_factory=list)   # dry-run: what would be written
     _schema_ready: bool = False
+    writeback: WriteBack = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.writeback = WriteBack(store=self.store, marketing=self.marketing, crm=self.crm,
+                                   definition=self.definition, maps=self.maps, feedback=self.feedback,
+                                   handoff=self.handoff, dry_run=self.dry_run)
+
+    @property
+    def planned(self) -> list[dict[str, Any]]:
+        """A dry run's planned writes (nothing when writing for real)."""
+        return self.writeback.planned
+
+    def _process(self, people: Sequence[Person], now: datetime, summary: Summary, **remote: Any) -> None:
+        self.writeback.process(people, now, summary, **remote)
+
+    def _transition(self, person: Mapping[str, Any], to_stage: str, cause: str, rule: str, now: datetime,
+                    summary: Summary) -> None:
+        self.writeback.transition(person, to_stage, cause, rule, now, summary)
 
     # -- entry points ----------------------------------------------------------------------
     def cycle(self, kind: str = "sync", legs: Sequence[str] = ("crm", "marketing")) -> Summary:
@@ -86,7 +86,7 @@ class Engine(WriteBack):
         def body(now: datetime, summary: Summary) -> None:
             self._crm_leg(now, summary, full=True)
             self._hubspot_leg(now, summary, full=True)
-            self._retry_quarantine(now, summary)
+            self.writeback.retry_quarantine(now, summary)
         return self._run("reconcile", body)
 
     def resync(self, account: str) -> Summary:
@@ -128,7 +128,7 @@ class Engine(WriteBack):
             self._crm_leg(now, summary)
         if "marketing" in legs:
             self._hubspot_leg(now, summary)
-        self._retry_quarantine(now, summary)
+        self.writeback.retry_quarantine(now, summary)
 
     def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
         since = EPOCH if full else self._since(HUBSPOT_CURSOR, now)
@@ -322,8 +322,6 @@ class Engine(WriteBack):
         by_person = {p["hubspot_id"]: touches.get(p["crm_id"], []) for p in working}
         if not self.dry_run:
             summary.add("activities", self.store.add_activities(by_person))
-
-    # -- qualify and write -----------------------------------------------------------------------
 
 
 def _usage_since(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:

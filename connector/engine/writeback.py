@@ -11,19 +11,23 @@ Ordering guarantees:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from connector.core import plan as P
-from connector.ports import LEAD, CrmRecord, FollowUp, Person, Write, WriteOutcome
+from connector.core.definition import Definition
+from connector.core.feedback import FeedbackRules
+from connector.core.handoff import HandoffRules
+from connector.engine.summary import Summary
+from connector.state.store import Store
+from connector.ports import LEAD, Crm, CrmRecord, FollowUp, MarketingPlatform, Person, Write, WriteOutcome
 from connector.core.errors import SkippableRecord
 from connector.core.handoff import route
+from connector.core.lead import activities_that_count, merge_fields
 from connector.core.mapping import email_domain
 from connector.core.qualify import Qualification, evaluate, handoff_reason
 
-if TYPE_CHECKING:
-    from connector.engine.cycle import Summary
 
 log = logging.getLogger("leadsync.sync")
 
@@ -40,10 +44,22 @@ class _Remote:
     crm_records: Mapping[str, CrmRecord]
 
 
+@dataclass
 class WriteBack:
-    """Mixed into the sync ``Engine``; uses its store, adapters, definition, maps and rules."""
+    """Qualifies people, plans both systems' values, writes what differs and records it; the
+    sync ``Engine`` hands it the people each pull finds."""
 
-    def _process(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
+    store: Store
+    marketing: MarketingPlatform
+    crm: Crm
+    definition: Definition
+    maps: P.WriteMaps
+    feedback: FeedbackRules
+    handoff: HandoffRules
+    dry_run: bool = False
+    planned: list[dict[str, Any]] = field(default_factory=list)   # dry run: what would be written
+
+    def process(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
                  crm_records: Mapping[str, CrmRecord] | None = None) -> None:
         if not people:
             return
@@ -55,7 +71,7 @@ class WriteBack:
         for person in people:
             row = stored.get(person.id) or {"hubspot_id": person.id, "stage": "subscriber", "crm_fields": {},
                                             "handoffs": 0, "_new": True}
-            lead = P.merge_fields(person.fields, row.get("crm_fields") or {}, self.maps.crm_fields)
+            lead = merge_fields(person.fields, row.get("crm_fields") or {}, self.maps.crm_fields)
             counted = activities_that_count(row, activities.get(person.id, []))
             result = evaluate(lead, counted, self.definition, now, row["stage"])
             plans.append((person, row, *self._plan(person, row, lead, result, now, remote)))
@@ -257,7 +273,7 @@ class WriteBack:
                 snapshot["opportunity_id"] = converted.written.get(row["crm_id"])
                 summary.add("converted")
             if stage_holds and pl.to_stage != pl.from_stage:
-                self._transition(row, pl.to_stage, pl.cause, pl.rule, now, summary)
+                self.transition(row, pl.to_stage, pl.cause, pl.rule, now, summary)
             if crm_failed:
                 self._quarantine(pl.hubspot_id, pl.email, self.crm.name, "handoff" if pl.new_handoff else "write",
                                  crm_failed, now, summary)
@@ -287,7 +303,7 @@ class WriteBack:
         self.store.save_people(rows, now)
         self.store.add_changes(changes)
 
-    def _transition(self, person: Mapping[str, Any], to_stage: str, cause: str, rule: str, now: datetime,
+    def transition(self, person: Mapping[str, Any], to_stage: str, cause: str, rule: str, now: datetime,
                     summary: Summary) -> None:
         if self.dry_run:
             return
@@ -308,19 +324,12 @@ class WriteBack:
                              email=email, message=f"{operation} quarantined: {error}", detail=error.detail)
         summary.add("quarantined")
 
-    def _retry_quarantine(self, now: datetime, summary: Summary) -> None:
+    def retry_quarantine(self, now: datetime, summary: Summary) -> None:
         due = self.store.quarantined(due_at=now)
         ids = sorted({q.hubspot_id for q in due})
         if ids and not self.dry_run:
             log.info("retrying %d quarantined people", len(ids))
-            self._process(self.marketing.people(ids), now, summary)
-
-
-def activities_that_count(person: Mapping[str, Any], activities: Sequence[Any]) -> list[Any]:
-    """After sales recycles a lead, only new engagement can earn it a new handoff: what it did
-    before the rejection was already judged not enough by sales."""
-    since = person.get("recycled_at")
-    return [a for a in activities if a.occurred_at > since] if since else list(activities)
+            self.process(self.marketing.people(ids), now, summary)
 
 
 def _why(result: Qualification) -> str:

@@ -36,12 +36,12 @@ people = Table(
     Column("email", String(320), index=True),
     Column("email_domain", String(255), index=True),
     Column("company_id", String(32), index=True),
-    Column("crm_id", String(32), index=True),          # Salesforce Lead/Contact id
+    Column("crm_id", String(36), index=True),          # the CRM's id of the lead or contact record
     Column("crm_object", String(16)),                  # the record's kind: "lead" | "contact"
-    Column("opportunity_id", String(32)),
+    Column("opportunity_id", String(36)),
     Column("opportunity_amount", Float),                      # for the pipeline's value
-    Column("account_id", String(32)),
-    Column("owner_id", String(32)),
+    Column("account_id", String(36)),
+    Column("owner_id", String(36)),
     Column("stage", String(16), nullable=False, default="subscriber"),
     Column("score", Float),
     Column("missing", String(64)),
@@ -172,9 +172,13 @@ def _v1_initial(conn: Connection) -> None:
 
 def _v2_record_kinds(conn: Connection) -> None:
     """Person records in the CRM are named by kind ("lead", "contact"), not by a vendor's
-    object name: stores written before say "Lead" / "Contact"."""
+    object name: stores written before say "Lead" / "Contact". CRM ids grow to 36 characters
+    (SugarCRM's are UUIDs; SQLite does not enforce lengths)."""
     conn.execute(people.update().where(people.c.crm_object.in_(("Lead", "Contact")))
                  .values(crm_object=func.lower(people.c.crm_object)))
+    if conn.dialect.name == "postgresql":
+        for column in ("crm_id", "opportunity_id", "account_id", "owner_id"):
+            conn.execute(text(f"ALTER TABLE people ALTER COLUMN {column} TYPE VARCHAR(36)"))
 
 
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [

@@ -21,6 +21,7 @@ import urllib3
 from connector.ports import Person, Write, WriteOutcome
 from connector.adapters.hubspot.rules import (lifecycle_phases, modified_millis, to_millis, windowed_search,
                                               wire_value)
+from connector.core.batches import chunks, unique
 from connector.core.errors import FatalError, SkippableRecord
 from connector.core.mapping import ActivityMap, HubSpotMapping, email_domain, fill_blanks, normalise, read_fields
 from connector.core.model import Activity
@@ -58,8 +59,8 @@ class HubSpotAdapter:
         self.client = client or hubspot_client(settings)
         self._session = policy.session("hubspot")
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
-        self._written = _unique([f.name for f in mapping.contact_write] + ["lifecyclestage", "hs_lead_status"])
-        self._properties = _unique([f.name for f in mapping.contact_fields] + self._written + ["lastmodifieddate"])
+        self._written = unique([f.name for f in mapping.contact_write] + ["lifecyclestage", "hs_lead_status"])
+        self._properties = unique([f.name for f in mapping.contact_fields] + self._written + ["lastmodifieddate"])
 
     def _api(self, method: Callable[..., Any], *args: Any, lane: str | None = None,
              single_record: bool = False, **kwargs: Any) -> tuple[int, dict[str, Any]]:
@@ -123,7 +124,7 @@ class HubSpotAdapter:
 
     def people(self, ids: Sequence[str]) -> list[Person]:
         found: list[dict[str, Any]] = []
-        for chunk in _chunks(_unique(ids), BATCH):
+        for chunk in chunks(unique(ids), BATCH):
             body = {"properties": self._properties, "inputs": [{"id": i} for i in chunk]}
             # A 207 lists merged/deleted ids under errors: they are simply not returned.
             found += self._api(self.client.crm.contacts.batch_api.read, body)[1].get("results", [])
@@ -145,7 +146,7 @@ class HubSpotAdapter:
     def _associated(self, source: str, target: str, ids: Sequence[str], *,
                     primary_only: bool = False) -> dict[str, list[str]]:
         links: dict[str, list[str]] = {}
-        for chunk in _chunks(_unique(ids), BATCH):
+        for chunk in chunks(unique(ids), BATCH):
             body = {"inputs": [{"id": i} for i in chunk]}
             _, page = self._api(self.client.crm.associations.v4.batch_api.get_page, source, target, body)
             for row in page.get("results", []):
@@ -169,7 +170,7 @@ class HubSpotAdapter:
     def _companies(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         props = [f.name for f in self.mapping.company_fields]
         found: dict[str, Mapping[str, Any]] = {}
-        for chunk in _chunks(list(ids), BATCH):
+        for chunk in chunks(list(ids), BATCH):
             body = {"properties": props, "inputs": [{"id": i} for i in chunk]}
             for row in self._api(self.client.crm.companies.batch_api.read, body)[1].get("results", []):
                 found[str(row["id"])] = row.get("properties") or {}
@@ -246,7 +247,7 @@ class HubSpotAdapter:
     def _ids_by_email(self, emails: Sequence[str]) -> dict[str, str]:
         """Contact id → email for the recipients HubSpot knows (batch read on the email property)."""
         ids: dict[str, str] = {}
-        for chunk in _chunks(list(emails), BATCH):
+        for chunk in chunks(list(emails), BATCH):
             body = {"properties": ["email"], "idProperty": "email", "inputs": [{"id": e} for e in chunk]}
             for raw in self._api(self.client.crm.contacts.batch_api.read, body)[1].get("results", []):
                 email = ((raw.get("properties") or {}).get("email") or "").lower()
@@ -289,7 +290,7 @@ class HubSpotAdapter:
     def _current_lifecycle(self, ids: Sequence[str]) -> dict[str, str | None]:
         """HubSpot's own value, not a cached one: the backwards rule depends on what it holds now."""
         current: dict[str, str | None] = {}
-        for chunk in _chunks(_unique(ids), BATCH):
+        for chunk in chunks(unique(ids), BATCH):
             body = {"properties": ["lifecyclestage"], "inputs": [{"id": i} for i in chunk]}
             for row in self._api(self.client.crm.contacts.batch_api.read, body)[1].get("results", []):
                 current[str(row["id"])] = (row.get("properties") or {}).get("lifecyclestage")
@@ -297,7 +298,7 @@ class HubSpotAdapter:
 
     def _update(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
-        for chunk in _chunks(list(writes), BATCH):
+        for chunk in chunks(list(writes), BATCH):
             inputs = [{"id": w.record_id or w.key, "properties": {k: wire_value(v) for k, v in w.values.items()}}
                       for w in chunk]
             try:
@@ -349,12 +350,3 @@ def _activity(rule: ActivityMap, props: Mapping[str, Any], when: Any, activity_i
 
 def _iso(moment: datetime) -> str:
     return wire_value(moment)
-
-
-def _unique(items: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(i for i in items if i))
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])

@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from connector.ports import Write
+from connector.core.durations import parse_instant
 from connector.core.errors import FatalError
 from connector.core.plan import lifecycle_rank
 
@@ -36,7 +37,7 @@ def modified_millis(result: Mapping[str, Any]) -> int:
     text = str(raw).strip()
     if text.isdigit():
         return int(text)
-    return to_millis(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return to_millis(parse_instant(text))
 
 
 def windowed_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size: int,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from datetime import date, datetime, timezone
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
@@ -20,6 +20,8 @@ from connector.ports import CONTACT, LEAD, Account, CrmRecord, FollowUp, Opportu
 from connector.adapters.salesforce.soap import (HEADERS as SOAP_HEADERS, MAX_CONVERTS, convert_envelope,
                                                 parse_convert_response, soap_url)
 from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings, Token
+from connector.core.durations import parse_instant
+from connector.core.batches import chunks, unique
 from connector.core.errors import ConfigError, Problem, SkippableRecord
 from connector.adapters.salesforce.mapping import SalesforceMapping
 from connector.core.mapping import read_fields
@@ -86,9 +88,9 @@ class SalesforceAdapter:
         wanted = ["Id", "Email", m.lead_external_id, "Status", "OwnerId", "SystemModstamp", "IsConverted",
                   "ConvertedOpportunityId", "ConvertedAccountId", m.status.reason_field,
                   *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
-        columns = _unique(wanted)
+        columns = unique(wanted)
         mapped = [m.status.reason_field, *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
-        missing = [c for c in _unique(mapped) if c not in self._describe(m.lead_object)]
+        missing = [c for c in unique(mapped) if c not in self._describe(m.lead_object)]
         if missing:
             raise ConfigError([Problem(m.path, _mapping_key(m, name), f"{m.lead_object} has no field {name}")
                                for name in missing])
@@ -100,7 +102,7 @@ class SalesforceAdapter:
         existing = self._describe(m.contact_object)
         # Lead-only fields (Company, Status, BANT…) have no Contact counterpart: read what exists.
         extra = [f.name for f in (*m.lead_fields, *m.lead_write) if f.name in existing]
-        return _unique(base + extra)
+        return unique(base + extra)
 
     @staticmethod
     def _select(sobject: str, columns: Sequence[str], where: str, order: str = "") -> str:
@@ -147,7 +149,7 @@ class SalesforceAdapter:
         for sobject, columns, external_id in ((m.lead_object, self._lead_columns(), m.lead_external_id),
                                               (m.contact_object, self._contact_columns(), m.contact_external_id)):
             for column, values in (("Email", emails), (external_id, hubspot_ids), ("Id", ids)):
-                for chunk in _chunks(sorted({v for v in values if v}), IN_CHUNK):
+                for chunk in chunks(sorted({v for v in values if v}), IN_CHUNK):
                     soql = self._select(sobject, columns, format_soql("{:literal} IN {}", column, chunk), "Id")
                     found.update((r.id, r) for r in self._records(soql, sobject))
         return list(found.values())
@@ -156,7 +158,7 @@ class SalesforceAdapter:
         wanted = sorted({d.strip().lower() for d in domains if d and d.strip()})
         customer_types = set(self.mapping.handoff.customer_account_types)
         accounts: dict[str, Account] = {}
-        for chunk in _chunks(wanted, 50):
+        for chunk in chunks(wanted, 50):
             # LIKE narrows on the server; the exact domain match happens here after normalising.
             where = " OR ".join(format_soql("Website LIKE '%{:like}%'", d) for d in chunk)
             soql = self._select("Account", ["Id", "Name", "Website", "OwnerId", "Type"], f"({where})",
@@ -175,7 +177,7 @@ class SalesforceAdapter:
         ids = sorted({r.id for r in records})
         kinds, own_subject = self.mapping.touches, self.mapping.handoff.task_subject
         found: dict[str, list[Activity]] = {}
-        for chunk in _chunks(ids, IN_CHUNK):
+        for chunk in chunks(ids, IN_CHUNK):
             tasks = self._select("Task", ["Id", "WhoId", "TaskSubtype", "Subject", "Status", "CreatedDate"],
                                  format_soql("WhoId IN {} AND CreatedDate >= {}", chunk, since), "CreatedDate, Id")
             for raw in self._query(tasks):
@@ -196,7 +198,7 @@ class SalesforceAdapter:
     def opportunities(self, ids: Sequence[str]) -> dict[str, Opportunity]:
         columns = ["Id", "StageName", "Amount", "CloseDate", "IsClosed", "IsWon", "AccountId", "SystemModstamp"]
         result = {}
-        for chunk in _chunks(sorted({i for i in ids if i}), IN_CHUNK):
+        for chunk in chunks(sorted({i for i in ids if i}), IN_CHUNK):
             for raw in self._query(self._select("Opportunity", columns, format_soql("Id IN {}", chunk))):
                 result[raw["Id"]] = Opportunity(
                     raw["Id"], raw.get("StageName") or "", raw.get("Amount"), raw.get("CloseDate"),
@@ -235,7 +237,7 @@ class SalesforceAdapter:
             groups.setdefault((w.kind, not w.owner_id), []).append(w)
         for (kind, auto_assign), group in groups.items():
             sobject, external_id = self._sobject(kind), self._external_id(kind)
-            for chunk in _chunks(group, COLLECTION_SIZE):
+            for chunk in chunks(group, COLLECTION_SIZE):
                 records = [{"attributes": {"type": sobject}, **_json_values(self.planned_values(w))} for w in chunk]
                 outcome.merge(self._collection("PATCH", f"composite/sobjects/{sobject}/{external_id}",
                                                chunk, records, auto_assign))
@@ -243,7 +245,7 @@ class SalesforceAdapter:
 
     def update(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
-        for chunk in _chunks([w for w in writes if w.record_id], COLLECTION_SIZE):
+        for chunk in chunks([w for w in writes if w.record_id], COLLECTION_SIZE):
             records = [{"attributes": {"type": self._sobject(w.kind)}, "id": w.record_id,
                         **_json_values(self.planned_values(w))} for w in chunk]
             outcome.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
@@ -258,7 +260,7 @@ class SalesforceAdapter:
         found: dict[tuple[str, str], str] = {}
         for subject in sorted({t.subject for t in tasks}):
             who = sorted({t.record_id for t in tasks if t.subject == subject})
-            for chunk in _chunks(who, IN_CHUNK):
+            for chunk in chunks(who, IN_CHUNK):
                 where = format_soql("WhoId IN {} AND Subject = {} AND Status != {}", chunk, subject, "Completed")
                 for raw in self._query(self._select("Task", ["Id", "WhoId"], where, "Id")):
                     found.setdefault((raw["WhoId"], subject), raw["Id"])
@@ -269,7 +271,7 @@ class SalesforceAdapter:
                 outcome.written[task.key] = existing
             else:
                 new.append(task)
-        for chunk in _chunks(new, COLLECTION_SIZE):
+        for chunk in chunks(new, COLLECTION_SIZE):
             records = [{"attributes": {"type": "Task"}, **_task_values(t)} for t in chunk]
             outcome.merge(self._collection("POST", "composite/sobjects", chunk, records, False))
         return outcome
@@ -293,7 +295,7 @@ class SalesforceAdapter:
     def convert(self, record_ids: Sequence[str], *, opportunity_stage: str,
                 owner_ids: Mapping[str, str] | None = None) -> WriteOutcome:
         outcome = WriteOutcome()
-        for chunk in _chunks(list(record_ids), MAX_CONVERTS):
+        for chunk in chunks(list(record_ids), MAX_CONVERTS):
             for result in self._convert_chunk(chunk, owner_ids):
                 if result.success and result.lead_id:
                     outcome.written[result.lead_id] = result.opportunity_id or ""
@@ -301,7 +303,7 @@ class SalesforceAdapter:
                     outcome.failed[result.lead_id] = record_error(
                         [{"statusCode": e.status_code, "message": e.message} for e in result.errors])
         staged = WriteOutcome()
-        for chunk in _chunks([Write(lead, opp, {}) for lead, opp in outcome.written.items() if opp], COLLECTION_SIZE):
+        for chunk in chunks([Write(lead, opp, {}) for lead, opp in outcome.written.items() if opp], COLLECTION_SIZE):
             records = [{"attributes": {"type": "Opportunity"}, "id": w.record_id, "StageName": opportunity_stage}
                        for w in chunk]
             staged.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
@@ -357,7 +359,7 @@ def parse_datetime(value: Any) -> datetime:
     """Salesforce's '2026-01-01T10:00:00.000+0000'; a missing value sorts first."""
     if not value:
         return datetime.min.replace(tzinfo=timezone.utc)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
+    return parse_instant(str(value))
 
 
 def _touch(raw: Mapping[str, Any], kind: str, when: Any) -> Activity:
@@ -382,12 +384,3 @@ def _mapping_key(mapping: SalesforceMapping, name: str) -> str:
             if f.name == name:
                 return f"{section}.{f.canonical}.field"
     return "status.reason_field" if name == mapping.status.reason_field else "lead.external_id"
-
-
-def _unique(names: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(n for n in names if n))
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])

@@ -1,0 +1,172 @@
+"""The sync engine with in-memory systems: state is saved only after the records it covers.
+
+No HTTP here: fake adapters speaking the adapter protocol, so the ordering rules can be pinned
+exactly (cursors after writes, nothing past a cut-short pull, failures quarantined, no-op
+cycles write nothing).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from connector.ports import Person, WriteOutcome
+from connector.core.errors import FatalError, SkippableRecord
+from connector.app.runtime import Runtime
+from connector.app.config import load_config
+from connector.state.store import Store
+from connector.engine.cycle import ACTIVITY_CURSOR, HUBSPOT_CURSOR, Engine
+from connector.core.model import Activity
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+
+
+def qualified_person(i: int, modified: datetime) -> Person:
+    return Person(str(i), {"email": f"p{i}@acme-robotics.com", "first_name": "P", "last_name": str(i),
+                           "company": "Acme Robotics", "title": "VP Engineering", "employees": 400,
+                           "industry": "Software", "country": "United States", "wants_sales_contact": True},
+                  modified)
+
+
+class FakeHubSpot:
+    name = "hubspot"
+
+    def __init__(self, batches, fail_write_after: int | None = None):
+        self.batches, self.writes, self.fail_write_after = batches, [], fail_write_after
+
+    def ensure_schema(self):
+        pass
+
+    def changed_people(self, since, until):
+        for batch in self.batches:
+            yield [p for p in batch if since <= p.modified_at < until]
+
+    def people(self, ids):
+        return [p for batch in self.batches for p in batch if p.id in ids]
+
+    def activities_between(self, since, until):
+        """Each person's demo request an hour before NOW, when it falls in [since, until)."""
+        demo = NOW - timedelta(hours=1)
+        if not since <= demo < until:
+            return {}
+        return {p.id: [Activity("form_submission", demo, {"form_id": "demo-request"}, "hubspot",
+                                f"demo-{p.id}")] for batch in self.batches for p in batch}
+
+    def write(self, writes):
+        if self.fail_write_after is not None and len(self.writes) >= self.fail_write_after:
+            raise FatalError("HubSpot is down")
+        self.writes.append(list(writes))
+        return WriteOutcome(written={w.key: w.key for w in writes})
+
+
+class FakeCrm:
+    name = "salesforce"
+
+    def __init__(self, failing: set[str] = frozenset()):
+        self.failing, self.records, self.upserts = failing, {}, 0
+
+    def changed_records(self, since, until):
+        return iter(())
+
+    def find_records(self, **kw):
+        return []
+
+    def accounts_by_domain(self, domains):
+        return {}
+
+    def touches(self, records, since):
+        return {}
+
+    def opportunities(self, ids):
+        return {}
+
+    def upsert(self, writes):
+        self.upserts += 1
+        outcome = WriteOutcome()
+        for w in writes:
+            if w.key in self.failing:
+                outcome.failed[w.key] = SkippableRecord("Company: required field missing", code="REQUIRED_FIELD_MISSING")
+            else:
+                self.records[w.key] = dict(w.values)
+                outcome.written[w.key] = f"00Q{w.key}"
+        return outcome
+
+    def update(self, writes):
+        return WriteOutcome(written={w.key: w.record_id for w in writes})
+
+    def follow_up(self, tasks):
+        self.follow_ups = getattr(self, "follow_ups", 0) + len(tasks)
+        return WriteOutcome(written={t.key: "00T" for t in tasks})
+
+    def planned_values(self, write):
+        return dict(write.values)
+
+    def convert(self, ids, **kw):
+        return WriteOutcome()
+
+
+@pytest.fixture
+def engine_for(sqlite_url):
+    rt = Runtime.from_config(load_config("config.example.toml"), connect=False)
+
+    def build(hubspot, crm, stopping=lambda: False):
+        return Engine(store=Store(sqlite_url), marketing=hubspot, crm=crm, definition=rt.definition,
+                      maps=rt.write_maps(), feedback=rt.feedback_rules(), handoff=rt.handoff_rules(),
+                      clock=lambda: NOW, stopping=stopping)
+    return build
+
+
+def test_given_two_batches_when_synced_then_cursor_reaches_cycle_start_and_rerun_writes_nothing(engine_for):
+    hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3))], [qualified_person(2, NOW - timedelta(hours=2))]])
+    crm = FakeCrm()
+    engine = engine_for(hubspot, crm)
+    summary = engine.cycle(legs=("marketing",))
+    assert summary.counts["handed_off"] == 2 and set(crm.records) == {"1", "2"}
+    assert engine.store.cursor(HUBSPOT_CURSOR) == NOW
+    writes_before = len(hubspot.writes)
+    again = engine.cycle(legs=("marketing",))
+    assert len(hubspot.writes) == writes_before and crm.upserts == 2
+    assert again.counts["written_hubspot"] == again.counts["written_crm"] == 0
+
+
+def test_given_crash_while_writing_second_batch_then_cursor_covers_only_the_first(engine_for):
+    hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3))], [qualified_person(2, NOW - timedelta(hours=2))]],
+                          fail_write_after=1)
+    engine = engine_for(hubspot, FakeCrm())
+    with pytest.raises(FatalError):
+        engine.cycle(legs=("marketing",))
+    assert engine.store.cursor(HUBSPOT_CURSOR) == NOW - timedelta(hours=3)
+    assert engine.store.cursor(ACTIVITY_CURSOR) is None
+    # Person 2's handoff reached the CRM before HubSpot failed, but nothing of it was recorded:
+    # the rerun hands it off again, onto the same record (upserted on the external id).
+    assert "2" not in engine.store.people()
+
+
+def test_given_daemon_stopping_after_first_batch_then_cursor_stays_at_that_batch(engine_for):
+    stopping = {"now": False}
+
+    class StopAfterFirst(FakeHubSpot):
+        def changed_people(self, since, until):
+            for batch in super().changed_people(since, until):
+                yield batch
+                stopping["now"] = True
+                return
+
+    hubspot = StopAfterFirst([[qualified_person(1, NOW - timedelta(hours=3))], [qualified_person(2, NOW - timedelta(hours=2))]])
+    engine = engine_for(hubspot, FakeCrm(), stopping=lambda: stopping["now"])
+    engine.cycle(legs=("marketing",))
+    assert engine.store.cursor(HUBSPOT_CURSOR) == NOW - timedelta(hours=3), "not the cycle start: batch 2 was never read"
+
+
+def test_given_handoff_rejected_by_crm_then_quarantined_and_hubspot_not_told_it_reached_sales(engine_for):
+    hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3)), qualified_person(2, NOW - timedelta(hours=3))]])
+    engine = engine_for(hubspot, FakeCrm(failing={"2"}))
+    summary = engine.cycle(legs=("marketing",))
+    assert summary.outcome == "partial" and summary.counts["quarantined"] == 1
+    people = engine.store.people()
+    assert (people["1"]["stage"], people["2"]["stage"]) == ("mql", "subscriber")
+    [entry] = engine.store.quarantined()
+    assert (entry.hubspot_id, entry.code, entry.operation) == ("2", "REQUIRED_FIELD_MISSING", "handoff")
+    written_keys = {w.key for batch in hubspot.writes for w in batch}
+    assert written_keys == {"1"}
