@@ -428,10 +428,12 @@ class Secrets:
         """Every secret value present in the environment, for redaction of logs and output."""
         env = self.environ if self.environ is not None else os.environ
         sf, sugar = self.config.salesforce, self.config.sugarcrm
+        alerts = self.config.alerts
         names = [self.config.hubspot.token_env, sf.client_id_env, sf.client_secret_env,
-                 sf.username_env, sf.password_env, sf.session_id_env,
+                 sf.username_env, sf.password_env, sf.session_id_env, self.config.web.token_env,
+                 alerts.slack_webhook_env, alerts.webhook_url_env, alerts.smtp_password_env,
                  sugar.client_secret_env, sugar.username_env, sugar.password_env]
-        return [env[name] for name in names if env.get(name)]
+        return [env[name] for name in names if name and env.get(name)]
 
 
         sf = self.config.salesforce

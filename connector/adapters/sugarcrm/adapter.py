@@ -4,8 +4,8 @@ pipeline"); BANT verified on that Opportunity moves it to the second ("qualified
 
 Records come back as the port's record kinds (lead, contact) whatever the modules are
 called; a converted Lead carries its Opportunity's fields (BANT) and is reported again when
-only the Opportunity changed. Every write is validated first (``metadata.py``). Writes go one
-record per call (``PUT``/``POST``), so each answers with its own status.
+only the Opportunity changed. Every write is validated first (``metadata.py``), then sent
+through ``bulk``, where each record's save answers with its own status.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from connector.adapters.sugarcrm.auth import SYSTEM, SugarAuth, SugarSettings
 from connector.adapters.sugarcrm.client import SugarClient, parse_time
 from connector.adapters.sugarcrm.metadata import SugarSchema
-from connector.core.errors import SkippableRecord
 from connector.adapters.sugarcrm.mapping import SugarMapping
+from connector.core.errors import SkippableRecord
 from connector.core.mapping import read_fields
 from connector.ports import CONTACT, LEAD, Account, Activity, CrmRecord, FollowUp, Opportunity, Write, WriteOutcome
 from connector.transport import HttpPolicy
