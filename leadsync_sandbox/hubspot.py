@@ -10,7 +10,11 @@ Wire behaviour worth knowing (each emulated because a connector must cope with i
   failures: 207 with ``numErrors`` and ``errors[].context.ids``.
 - every accepted write bumps ``lastmodifieddate``, even when no value changed.
 - ``lifecyclestage`` only moves forward; a backwards value is ignored unless it is cleared first.
-- search pages stop at 10,000 results; ``after`` >= 10,000 answers 400.
+- search pages stop at 10,000 results: a request whose ``after`` + ``limit`` passes 10,000
+  answers 400. ``after`` is an offset into a result set evaluated again for every page, and
+  search reads an index that trails writes by ``search_lag_seconds`` (GET and batch read do not).
+- a merged-away id answers GET and batch read as the survivor; an archived one answers 404
+  (batch read: an ``errors`` entry).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import flask
 from leadsync_sandbox import hubspot_schema as schema
 from leadsync_sandbox.faults import ADMIN_PREFIX, CallLog, Faults, add_admin_routes, install
 from leadsync_sandbox.hubspot_activity import register_activity_routes
+from leadsync_sandbox.hubspot_forms import register_form_routes
 from leadsync_sandbox.hubspot_http import (
     ApiError, batch_inputs, default_error_body, install_gate, int_param, json_body, list_param,
     object_type,
@@ -48,6 +53,7 @@ def create_app(state: HubSpotState, faults: Faults, calls: CallLog) -> flask.Fla
     _register_batches(app, state)
     _register_properties(app, state)
     register_activity_routes(app, state)
+    register_form_routes(app, state)
     _register_admin(app, state, faults, calls)
     return app
 
@@ -72,10 +78,22 @@ def _register_objects(app: flask.Flask, state: HubSpotState) -> None:
     def get_object(kind: str, record_id: str) -> Any:
         kind = object_type(kind)
         record = _lookup(state, kind, record_id, flask.request.args.get("idProperty"))
+        if record is None and flask.request.args.get("archived", "").lower() == "true":
+            archived = state.archived[kind].get(record_id)
+            if archived is not None:
+                return {**_rendered(state, kind, archived), "archived": True,
+                        "archivedAt": iso(archived.updated_at)}
         if record is None:
             raise ApiError(404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND",
                            context={"id": [record_id]})
         return _rendered(state, kind, record)
+
+    @app.delete("/crm/v3/objects/<kind>/<record_id>", endpoint="archive_object")
+    def archive_object(kind: str, record_id: str) -> Any:
+        kind = object_type(kind)
+        if kind == "contacts" and state.resolve(kind, record_id) is not None:
+            state.archive(state.resolve(kind, record_id).id)  # type: ignore[union-attr]
+        return flask.Response(status=204)  # archiving an unknown id answers 204 too
 
     @app.patch("/crm/v3/objects/<kind>/<record_id>", endpoint="update_object")
     def update_object(kind: str, record_id: str) -> Any:
@@ -93,15 +111,18 @@ def _register_objects(app: flask.Flask, state: HubSpotState) -> None:
         kind = object_type(kind)
         body = json_body()
         with state.lock:
-            records = [(r.id, r.properties) for r in state.objects[kind].values()]
+            # Evaluated afresh on every page request, against what the index shows right now.
+            indexed = {r.id: r for r in state.searchable(kind)}
             try:
-                page = run_search(body, records, state.properties[kind], result_cap=state.search_result_cap)
+                page = run_search(body, ((rid, r.properties) for rid, r in indexed.items()),
+                                  state.properties[kind], result_cap=state.search_result_cap)
             except SearchError as exc:
                 raise ApiError(400, str(exc), "VALIDATION_ERROR") from None
-            results = [state.render(kind, state.objects[kind][rid], body.get("properties")) for rid in page.ids]
+            results = [state.render(kind, indexed[rid], body.get("properties")) for rid in page.ids]
         out: dict[str, Any] = {"total": page.total, "results": results}
         if page.next_after is not None:
             out["paging"] = {"next": {"after": page.next_after}}
+        state.searched(kind, page.ids)
         return out
 
 

@@ -73,7 +73,8 @@ def _p(name: str, label: str, type_: str = "string", group: str = "contactinform
     return PropertyDef(name, label, type_, field_type, group, options, hubspot_defined)
 
 
-def default_properties() -> dict[str, dict[str, PropertyDef]]:
+def default_properties(*, custom: bool = True) -> dict[str, dict[str, PropertyDef]]:
+    """HubSpot's own properties, plus (``custom``) the ones this marketing team created."""
     contact = [
         _p("email", "Email"), _p("firstname", "First Name"), _p("lastname", "Last Name"),
         _p("company", "Company Name"), _p("jobtitle", "Job Title"), _p("phone", "Phone Number"),
@@ -95,11 +96,13 @@ def default_properties() -> dict[str, dict[str, PropertyDef]]:
         _p("hs_email_last_click_date", "Last marketing email click date", "datetime", group="emailinformation"),
         _p("hs_email_optout", "Unsubscribed from all email", "bool", group="emailinformation",
            options=("true", "false")),
-        # Created by this portal's admins:
-        _p("numberofemployees", "Number of employees (company size)", "number", hubspot_defined=False),
-        _p("wants_sales_contact", "Would you like to be contacted by sales?", "bool",
-           options=("true", "false"), hubspot_defined=False),
     ]
+    if custom:  # created by this portal's admins
+        contact += [
+            _p("numberofemployees", "Number of employees (company size)", "number", hubspot_defined=False),
+            _p("wants_sales_contact", "Would you like to be contacted by sales?", "bool",
+               options=("true", "false"), hubspot_defined=False),
+        ]
     company = [
         _p("name", "Company name", group="companyinformation"),
         _p("domain", "Company Domain Name", group="companyinformation"),

@@ -1,15 +1,24 @@
 """CRM search (``POST /crm/v3/objects/{type}/search``): filters, sorts and paging.
 
-Real limits emulated: at most 5 filterGroups, 6 filters per group and 18 in all; one sort;
-``limit`` up to 200; ``after`` is an offset and paging stops at 10,000 results (asking for
-``after`` >= 10,000 answers 400). Filters on datetime properties take epoch milliseconds (or
-ISO-8601); text comparisons ignore case. A filter on a property that does not exist is a 400.
+Real limits emulated (HubSpot's search guide, "Limitations"): at most 5 filterGroups, 6
+filters per group and 18 in all; one sort; ``limit`` up to 200 (more is a 400); 10,000 results
+per query: a request whose ``after`` + ``limit`` passes 10,000 is a 400, so the last page a
+client may ask for ends at result 10,000. ``after`` is an offset, not a cursor: the filters and
+the sort are evaluated again against the data as it is at every page request, so a record
+that changes between two pages moves, and the ones behind it shift past the offset unseen.
+Without ``sorts`` results come in ``hs_object_id`` order; with one, records of equal value come
+in a stable order that is not the id order. Filters on datetime properties take
+epoch milliseconds (or ISO-8601); ``hs_object_id`` and datetimes compare as numbers with
+EQ/NEQ/GT/GTE/LT/LTE/BETWEEN (both ends inclusive); text comparisons ignore case. A filter or
+sort on a property that does not exist is a 400.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 from leadsync_sandbox.hubspot_schema import PropertyDef
@@ -38,6 +47,7 @@ def run_search(body: dict[str, Any], records: Iterable[tuple[str, dict[str, str]
     groups = _groups(body, defs)
     limit = _limit(body)
     offset = _offset(body, result_cap)
+    _check_window(offset, limit, result_cap)
     matching = [(rid, props) for rid, props in records if _matches(groups, props, defs)]
     matching.sort(key=_sort_key(body, defs))
     if body.get("sorts") and _sort_descending(body):
@@ -80,10 +90,16 @@ def _offset(body: dict[str, Any], result_cap: int) -> int:
         offset = int(raw)
     except (TypeError, ValueError):
         raise SearchError(f"Invalid paging cursor: {raw!r}.") from None
-    if offset >= result_cap:
-        # The search index refuses to page past its window: callers must narrow the filter.
-        raise SearchError("There was a problem with the request.")
+    if offset < 0:
+        raise SearchError(f"Invalid paging cursor: {raw!r}.")
     return offset
+
+
+def _check_window(offset: int, limit: int, result_cap: int) -> None:
+    if offset + limit > result_cap:
+        # The index refuses to page past its window: callers must narrow the filter instead.
+        raise SearchError(f"There was a problem with the request. Search results are limited to "
+                          f"{result_cap} records: after ({offset}) + limit ({limit}) is past that.")
 
 
 def _matches(groups: list[list[dict[str, Any]]], props: dict[str, str], defs: dict[str, PropertyDef]) -> bool:
@@ -135,6 +151,7 @@ def _converter(definition: PropertyDef) -> Callable[[str], Any]:
     return lambda text: text.strip().lower()
 
 
+@lru_cache(maxsize=262_144)
 def to_millis(text: str) -> int:
     """Epoch milliseconds from either form HubSpot accepts in a datetime filter."""
     if text.isdigit():
@@ -166,9 +183,15 @@ def _sort_key(body: dict[str, Any], defs: dict[str, PropertyDef]) -> Callable[[t
 
     def key(item: tuple[str, dict[str, str]]) -> Any:
         value = item[1].get(name) or ""
-        # Blank values sort last ascending, like HubSpot's index; ties break on the id.
-        return (value == "", convert(value) if value else 0, int(item[0]))
+        # Blank values sort last ascending, like HubSpot's index. Ties come in the index's own
+        # order, stable between requests but not the id order: one sort is all HubSpot allows,
+        # so a keyset pager cannot lean on ids being ascending within equal values.
+        return (value == "", convert(value) if value else 0, _index_order(item[0]))
     return key
+
+
+def _index_order(record_id: str) -> tuple[int, int]:
+    return (zlib.crc32(record_id.encode()), int(record_id))
 
 
 def _sort_descending(body: dict[str, Any]) -> bool:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from leadsync_sandbox import hubspot_schema as schema
+from leadsync_sandbox.hubspot_index import SearchIndex
 from leadsync_sandbox.hubspot_limits import RateLimiter
 from leadsync_sandbox.seed import HubSpotSeed, iso
 from leadsync_sandbox.seed_catalog import FORMS, VENDOR_SITE
@@ -74,7 +76,8 @@ class EmailEventRecord:
 class HubSpotState:
     def __init__(self, seed: HubSpotSeed | None = None, *, now: datetime | None = None,
                  rate_per_10s: int = 100, daily_limit: int = 250_000, search_per_second: int = 5,
-                 search_result_cap: int = 10_000, token: str | None = None) -> None:
+                 search_result_cap: int = 10_000, token: str | None = None,
+                 search_lag_seconds: float = 0.0, custom_properties: bool = True) -> None:
         self.lock = threading.RLock()
         self.clock = Clock(now)
         self.token = token or _new_token()
@@ -82,11 +85,16 @@ class HubSpotState:
         self.limits = RateLimiter(per_10s=rate_per_10s, daily=daily_limit,
                                   search_per_second=search_per_second, portal_id=PORTAL_ID)
         self.search_result_cap = search_result_cap
-        self.properties = schema.default_properties()
+        # Writes reach search this many seconds late; GET and batch read see them at once.
+        self.index = SearchIndex(search_lag_seconds, snapshot=_snapshot)
+        self.search_hooks: list[Callable[[str, list[str]], None]] = []
+        self.archived: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
+        self.properties = schema.default_properties(custom=custom_properties)
         self.groups = schema.default_groups()
         self.objects: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
         self.primary_company: dict[str, str] = {}
         self.merged_into: dict[str, str] = {}
+        self.forms: list[dict[str, Any]] = []
         self.events: list[Event] = []
         self.email_events: list[EmailEventRecord] = []
         self._failures: dict[str, list[Any]] = {}
@@ -104,10 +112,13 @@ class HubSpotState:
             self._put("contacts", contact.id, contact.properties, contact.created_at, modified)
             if contact.company_id:
                 self.primary_company[contact.id] = contact.company_id
-        self.events = [Event(e.id, e.event_type, e.contact_id, e.occurred_at, dict(e.properties))
+        self.merged_into.update(dict(seed.merges))
+        self.forms = [dict(f) for f in seed.forms]
+        # Event properties are never changed after the fact, so the seed's dicts are shared.
+        self.events = [Event(e.id, e.event_type, e.contact_id, e.occurred_at, e.properties)
                        for e in seed.events]
         self.email_events = [EmailEventRecord(e.id, e.type, e.recipient, e.created, e.email_campaign_id,
-                                              dict(e.extra)) for e in seed.email_events]
+                                              e.extra) for e in seed.email_events]
 
     def _put(self, object_type: str, record_id: str, props: dict[str, str], created: datetime,
              modified: datetime | None = None) -> Record:
@@ -164,7 +175,7 @@ class HubSpotState:
         """Write validated values. Every accepted write bumps the modification date, changed
         or not, as HubSpot does: a connector that rewrites unchanged values sees its own write
         come back as a change."""
-        with self.lock:
+        with self.changing(object_type, record.id):
             for name, value in values.items():
                 if name == "lifecyclestage" and not _may_set_stage(record.properties.get(name), value):
                     continue  # HubSpot ignores a backwards move; clear it first
@@ -173,6 +184,26 @@ class HubSpotState:
                 else:
                     record.properties[name] = value
             self._touch(object_type, record)
+
+    @contextmanager
+    def changing(self, object_type: str, record_id: str) -> Iterator[None]:
+        """Wrap every change to a record: search sees it only once the index catches up."""
+        with self.lock:
+            self.index.before_change(object_type, record_id, self.objects[object_type].get(record_id))
+            try:
+                yield
+            finally:
+                self.index.after_change(object_type, record_id, self.objects[object_type].get(record_id))
+
+    def searchable(self, object_type: str) -> Iterable[Record]:
+        """The records search evaluates against now (live ones, or the index's older copies)."""
+        with self.lock:
+            return list(self.index.view(object_type, self.objects[object_type]))
+
+    def searched(self, object_type: str, page_ids: list[str]) -> None:
+        """Run the hooks that act between two search pages (another integration writing)."""
+        for hook in list(self.search_hooks):
+            hook(object_type, page_ids)
 
     def _touch(self, object_type: str, record: Record) -> None:
         moment = max(self.clock.now(), record.updated_at + timedelta(milliseconds=1))
@@ -185,7 +216,8 @@ class HubSpotState:
         with self.lock:
             record_id = str(self._next_id)
             self._next_id += 1
-            return self._put(object_type, record_id, values, self.clock.now())
+            with self.changing(object_type, record_id):
+                return self._put(object_type, record_id, values, self.clock.now())
 
     # ---- auth ----
 
@@ -212,8 +244,9 @@ class HubSpotState:
         with self.lock:
             record = self.create("contacts", clean)
             if at is not None:
-                record.created_at = record.updated_at = at
-                record.properties["createdate"] = record.properties["lastmodifieddate"] = iso(at)
+                with self.changing("contacts", record.id):
+                    record.created_at = record.updated_at = at
+                    record.properties["createdate"] = record.properties["lastmodifieddate"] = iso(at)
             if company_id:
                 self.primary_company[record.id] = company_id
             return record.id
@@ -236,7 +269,7 @@ class HubSpotState:
         integrations leave values behind that today's API would refuse (text in a number
         property, control characters, megabytes of text). A connector must survive reading them."""
         record = self._contact_record(contact_id)
-        with self.lock:
+        with self.changing("contacts", record.id):
             record.properties.update({k: str(v) for k, v in properties.items()})
             self._touch("contacts", record)
 
@@ -343,7 +376,7 @@ class HubSpotState:
 
     def hard_delete(self, contact_id: str) -> None:
         """GDPR-delete: the contact and its activities vanish; its id answers 404."""
-        with self.lock:
+        with self.changing("contacts", contact_id):
             record = self.objects["contacts"].pop(contact_id, None)
             if record is None:
                 raise KeyError(f"no contact {contact_id}")
@@ -355,13 +388,15 @@ class HubSpotState:
     def merge(self, primary_id: str, secondary_id: str) -> None:
         """Merge two contacts as HubSpot does: the primary survives, blank fields filled from
         the secondary, activities move over, and the secondary id answers as the primary."""
-        with self.lock:
+        with self.changing("contacts", primary_id), self.changing("contacts", secondary_id):
             primary = self.objects["contacts"][primary_id]
             secondary = self.objects["contacts"].pop(secondary_id)
             for name, value in secondary.properties.items():
                 if name not in schema.READ_ONLY and not primary.properties.get(name):
                     primary.properties[name] = value
-            merged = [m for m in (primary.properties.get("hs_merged_object_ids") or "").split(";") if m]
+            # The survivor lists every id merged into it, including those merged into the loser.
+            merged = [m for record in (primary, secondary)
+                      for m in (record.properties.get("hs_merged_object_ids") or "").split(";") if m]
             primary.properties["hs_merged_object_ids"] = ";".join(merged + [secondary_id])
             for event in self.events:
                 if event.object_id == secondary_id:
@@ -372,6 +407,16 @@ class HubSpotState:
                     self.merged_into[old] = primary_id
             self.primary_company.pop(secondary_id, None)
             self._touch("contacts", primary)
+
+    def archive(self, contact_id: str) -> None:
+        """Archive (soft-delete) a contact as the UI or ``DELETE`` does: GET answers 404, batch
+        read lists it under errors, search drops it once the index catches up."""
+        with self.changing("contacts", contact_id):
+            record = self.objects["contacts"].pop(contact_id, None)
+            if record is None:
+                raise KeyError(f"no contact {contact_id}")
+            self.archived["contacts"][contact_id] = record
+            self.primary_company.pop(contact_id, None)
 
     def fail_record(self, contact_id: str, message: str, times: int = 1) -> None:
         """The next ``times`` batch writes to this contact fail on their own (207)."""
@@ -390,6 +435,10 @@ class HubSpotState:
 
     def set_rate_per_10s(self, limit: int) -> None:
         self.limits.set_per_10s(limit)
+
+
+def _snapshot(record: Record) -> Record:
+    return Record(record.id, dict(record.properties), record.created_at, record.updated_at)
 
 
 def _may_set_stage(current: str | None, wanted: str) -> bool:

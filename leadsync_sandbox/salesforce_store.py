@@ -159,7 +159,8 @@ class Store:
         assert schema is not None, obj
         stored = {f.name: None for f in schema.fields}
         stored.update({f.name: f.default for f in schema.fields if f.default is not None})
-        stored.update({k: v for k, v in record.items() if schema.field(k)})
+        # Field names are case-insensitive in Salesforce: seeds and imports spell them any way.
+        stored.update({f.name: v for f, v in ((schema.field(k), v) for k, v in record.items()) if f})
         stored["Id"] = normalize_id(stored.get("Id") or self.ids.new(schema.key_prefix))
         created = stored.get("CreatedDate") or self.clock()
         for stamp in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):

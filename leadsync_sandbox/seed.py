@@ -78,6 +78,8 @@ class HubSpotSeed:
     contacts: list[HubSpotContact]
     events: list[HubSpotEvent]
     email_events: list[EmailEvent]
+    merges: list[tuple[str, str]] = field(default_factory=list)   # (merged-away id, survivor id)
+    forms: list[dict[str, Any]] = field(default_factory=list)      # marketing forms v3: id, name, createdAt
 
 
 # ---- Salesforce --------------------------------------------------------------------------
@@ -91,6 +93,8 @@ class SalesforceSeed:
     integration_user_id: str
     manager_id: str
     rep_ids: list[str]
+    contacts: list[dict[str, Any]] = field(default_factory=list)        # Contact: Id, AccountId, Email, …
+    opportunities: list[dict[str, Any]] = field(default_factory=list)   # Opportunity: Id, AccountId, StageName, …
 
 
 @dataclass(slots=True)
@@ -340,7 +344,7 @@ def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
 # ---- Salesforce generation ---------------------------------------------------------------
 
 def _build_salesforce(rng: random.Random, now: datetime, hubspot: HubSpotSeed) -> SalesforceSeed:
-    users = [_user(index, spec, now) for index, spec in enumerate(SALES_USERS)]
+    users = [sales_user(index, spec, now) for index, spec in enumerate(SALES_USERS)]
     manager = next(u for u in users if u["UserRoleName"] == "Sales Manager")
     reps = [u for u in users if u["UserRoleName"] == "Sales Rep"]
     integration = next(u for u in users if u["UserRoleName"] == "Integration")
@@ -352,7 +356,7 @@ def _build_salesforce(rng: random.Random, now: datetime, hubspot: HubSpotSeed) -
                           [r["Id"] for r in reps])
 
 
-def _user(index: int, spec: dict[str, str], now: datetime) -> dict[str, Any]:
+def sales_user(index: int, spec: dict[str, str], now: datetime) -> dict[str, Any]:
     username = f"{spec['first'].lower()}.{spec['last'].lower()}@example-vendor.com"
     return {
         "Id": sf_id("005", index + 1), "Username": username, "Email": username,

@@ -28,7 +28,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from connector.app.config import DEFAULT_MAPPINGS
 from leadsync_sandbox.faults import CallLog, Faults
 from leadsync_sandbox.hubspot import HubSpotState, create_app as create_hubspot_app
+from leadsync_sandbox.brownfield_manifest import Manifest
 from leadsync_sandbox.seed import Seed, build_seed
+from leadsync_sandbox.seed_brownfield import build_brownfield
 from leadsync_sandbox.tls import Certs, make_certificates
 
 HOST = "127.0.0.1"
@@ -36,6 +38,12 @@ CRMS = ("salesforce", "sugarcrm")
 SUGAR_PLATFORM = "leadsync"        # registered in the sandbox's Admin > Configure API Platforms
 SUGAR_API_VERSION = "v11_4"
 DEFINITION_PATH = DEFAULT_MAPPINGS / "qualification.toml"
+# How long a HubSpot write takes to reach search ("a few moments" in HubSpot's guide).
+REALISTIC_SEARCH_LAG = 2.5
+PORTALS = ("greenfield", "brownfield")
+MANIFEST_NAME = "brownfield-manifest.json"
+GREENFIELD_PEOPLE = 300
+BROWNFIELD_PEOPLE = 20_000
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -54,17 +62,38 @@ def _salesforce_module() -> Any | None:
 
 
 class Sandbox:
-    def __init__(self, directory: Path | None = None, *, seed: int = 7, people: int = 300,
+    """``portal="greenfield"`` (default): a few hundred people in a fresh portal and org.
+    ``portal="brownfield"``: two years of another team's use (seed_brownfield.py), 20,000
+    people unless ``people`` says otherwise, with ``manifest`` holding the ground truth.
+
+    ``search_lag_seconds``: how long a HubSpot write takes to reach search. ``None`` means the
+    portal's default: HubSpot's few seconds on a brownfield portal; 0 on the greenfield one,
+    whose tests were written before the index lagged (pass ``REALISTIC_SEARCH_LAG`` to opt in).
+    """
+
+    def __init__(self, directory: Path | None = None, *, seed: int = 7, people: int | None = None,
                  now: datetime | None = None, hubspot_rate_per_10s: int = 100,
                  salesforce_daily_limit: int = 15000, salesforce: bool = True,
+                 search_lag_seconds: float | None = None, portal: str = "greenfield",
                  crm: str = "salesforce") -> None:
+        if portal not in PORTALS:
+            raise ValueError(f"portal must be one of {', '.join(PORTALS)}, got {portal!r}")
         if crm not in CRMS:
             raise ValueError(f"unknown CRM {crm!r}: use one of {', '.join(CRMS)}")
         self.crm = crm
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
         self.directory = Path(directory) if directory else Path(self._tmp.name)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.seed: Seed = build_seed(seed, people, now or datetime.now(timezone.utc))
+        self.portal = portal
+        self.manifest: Manifest | None = None
+        self.seed: Seed
+        moment = now or datetime.now(timezone.utc)
+        if portal == "brownfield":
+            self.seed, self.manifest = build_brownfield(seed, people or BROWNFIELD_PEOPLE, moment)
+        else:
+            self.seed = build_seed(seed, people or GREENFIELD_PEOPLE, moment)
+        if search_lag_seconds is None:
+            search_lag_seconds = REALISTIC_SEARCH_LAG if portal == "brownfield" else 0.0
         self.calls = CallLog()
         self.faults = Faults()
         self.credentials = {
@@ -81,7 +110,9 @@ class Sandbox:
                                 "SUGAR_USERNAME": "leadsync.integration",
                                 "SUGAR_PASSWORD": secrets.token_urlsafe(18)}
         self.hubspot = HubSpotState(self.seed.hubspot, now=now, rate_per_10s=hubspot_rate_per_10s,
-                                    token=self.credentials["HUBSPOT_TOKEN"])
+                                    token=self.credentials["HUBSPOT_TOKEN"],
+                                    search_lag_seconds=search_lag_seconds,
+                                    custom_properties=portal == "greenfield")
         # salesforce=False serves HubSpot alone (tests of the HubSpot side start faster).
         self.salesforce = (self._salesforce_state(now, salesforce_daily_limit)
                            if salesforce and crm == "salesforce" else None)
@@ -196,6 +227,8 @@ class Sandbox:
             self.start()
             config = self.write_config(self.directory / "leadsync-sandbox.toml",
                                        f"sqlite:///{self.directory / 'leadsync.db'}")
+            if self.manifest is not None:
+                self.manifest.write(self.directory / MANIFEST_NAME)
             _announce(self, config, out)
             stop.wait()
         finally:
@@ -238,6 +271,10 @@ def _announce(sandbox: Sandbox, config: Path, out: Any) -> None:
     else:
         print(f"Salesforce sandbox: {sandbox.salesforce_url or '(not available in this build)'}", file=out)
     print(f"Config:             {config}", file=out)
+    if sandbox.manifest is not None:
+        print(f"Portal:             brownfield, {sandbox.manifest.people} people, seed {sandbox.manifest.seed}; "
+              f"ground truth in {sandbox.directory / MANIFEST_NAME}", file=out)
+    print(f"Search lag:         {sandbox.hubspot.index.lag:g} s", file=out)
     print("Run leadsync against it with:", file=out)
     for name, value in sandbox.env().items():
         print(f"  export {name}={value}", file=out)

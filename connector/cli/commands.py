@@ -83,7 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sandbox", help="start the local HubSpot and CRM emulators with sample data")
     p.add_argument("--crm", choices=("salesforce", "sugarcrm"), default="salesforce",
                    help="which CRM to emulate beside HubSpot")
-    p.add_argument("--people", type=int, default=300)
+    p.add_argument("--portal", choices=("greenfield", "brownfield"), default="greenfield",
+                   help="greenfield: a fresh portal and org; brownfield: two years of someone else's use")
+    p.add_argument("--people", type=int, default=None,
+                   help="how many people to seed (default 300; brownfield 20000)")
+    p.add_argument("--search-lag", type=float, default=None, metavar="SECONDS",
+                   help="how long a HubSpot write takes to reach search (default 2.5 on brownfield, else 0)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dir", default=".leadsync/sandbox", help="where certificates and the config go")
 
@@ -212,7 +217,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from pathlib import Path
     from leadsync_sandbox.server import Sandbox
-    Sandbox(Path(args.dir), seed=args.seed, people=args.people, crm=args.crm).run_forever()
+    if args.people is not None and not 1 <= args.people <= 200_000:
+        print(f"leadsync sandbox: --people must be between 1 and 200000, got {args.people}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.search_lag is not None and args.search_lag < 0:
+        print(f"leadsync sandbox: --search-lag must be 0 or more seconds, got {args.search_lag}", file=sys.stderr)
+        return EXIT_CONFIG
+    Sandbox(Path(args.dir), seed=args.seed, people=args.people, portal=args.portal,
+            search_lag_seconds=args.search_lag, crm=args.crm).run_forever()
     return EXIT_OK
 
 
