@@ -257,7 +257,7 @@ def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s:
 
 def _sugar_toml(sugarcrm_url: str) -> str:
     return "\n".join([
-        "[crm]", 'system = "sugarcrm"', "",
+        "", "[crm]", 'system = "sugarcrm"', "",
         "[sugarcrm]", f'base_url = "{sugarcrm_url}"', f'api_version = "{SUGAR_API_VERSION}"',
         f'platform = "{SUGAR_PLATFORM}"', 'client_id = "leadsync"', 'client_secret_env = "SUGAR_CLIENT_SECRET"',
         'username_env = "SUGAR_USERNAME"', 'password_env = "SUGAR_PASSWORD"', "",
