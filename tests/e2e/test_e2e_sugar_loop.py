@@ -204,3 +204,22 @@ def test_given_a_value_sugar_would_cut_then_quarantined_naming_module_and_field_
     assert "Leads.title" in held.reason and "100" in held.reason
     assert summary.counts["quarantined"] >= 1 and not leads_for(sandbox, contact_id)
     assert not sandbox.sugarcrm.lead_by_email("long.title@northwind-example.com")
+
+
+def test_given_an_accepted_lead_whose_company_has_an_account_then_the_opportunity_joins_that_account(runtime, sandbox):
+    account = next(a for a in sandbox.sugarcrm.records("Accounts") if a.get("account_type") != "Customer")
+    domain = account["website"].split("//")[-1].removeprefix("www.").split("/")[0]
+    contact_id = sandbox.hubspot.add_contact({
+        "email": f"rene.okafor@{domain}", "firstname": "Rene", "lastname": "Okafor", "company": account["name"],
+        "jobtitle": "VP Operations", "numberofemployees": "800", "industry": "Software", "country": "United States",
+        "wants_sales_contact": "true"})
+    sandbox.hubspot.add_demo_request(contact_id)
+    sandbox.hubspot.add_page_view(contact_id, "https://www.example-vendor.com/pricing")
+    runtime.sync()
+    lead = person(runtime, contact_id)
+    assert lead["stage"] == "mql" and lead["crm_object"] == LEAD
+    accounts_before = len(sandbox.sugarcrm.records("Accounts"))
+    sandbox.sugarcrm.set_lead_status(lead["crm_id"], "In Process")
+    runtime.sync()
+    [opp] = opportunities_for(sandbox, contact_id)
+    assert opp["account_id"] == account["id"] and len(sandbox.sugarcrm.records("Accounts")) == accounts_before

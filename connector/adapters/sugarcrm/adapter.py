@@ -336,11 +336,16 @@ class SugarAdapter:
         leads = {r["id"]: r for r in self.client.by_values(self.mapping.lead_object, "id", list(record_ids),
                                                          self._lead_columns() + ["first_name", "last_name", "title",
                                                                                  "account_name", "phone_work"])}
+        # A lead without an Account joins the one its email domain already has, not a new twin.
+        domains = {i: _domain(r.get("email1")) for i, r in leads.items() if not r.get("account_id")}
+        known = self.accounts_by_domain([d for d in domains.values() if d]) if domains else {}
         for lead_id in record_ids:
             lead = leads.get(lead_id)
             if lead is None:
                 outcome.failed[lead_id] = SkippableRecord("SugarCRM no longer has this lead", code="not_found")
                 continue
+            if lead_id in domains and domains[lead_id] in known:
+                lead = {**lead, "account_id": known[domains[lead_id]].id}
             owner = (owner_ids or {}).get(lead_id) or lead.get("assigned_user_id") or None
             try:
                 outcome.written[lead_id] = self._convert_one(lead, opportunity_stage, owner)
@@ -433,6 +438,11 @@ def sugar_error(error: SkippableRecord) -> SkippableRecord:
     said = " / ".join(str(parsed[k]) for k in ("error", "error_message") if parsed.get(k))
     message = f"SugarCRM refused the record: {said}" if said else str(error)
     return SkippableRecord(message, code=error.code, transient=error.transient, detail=detail)
+
+
+def _domain(email: Any) -> str:
+    text = str(email or "").strip().lower()
+    return text.rsplit("@", 1)[1] if "@" in text else ""
 
 
 def website_domain(website: str | None) -> str:
