@@ -172,6 +172,7 @@ def test_given_a_failed_sub_create_when_converting_then_the_lead_fails_with_suga
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         sign_in(rsps)
         rsps.post(f"{REST}/Leads/filter", json={"next_offset": -1, "records": [lead]})
+        rsps.post(f"{REST}/Accounts/filter", json={"next_offset": -1, "records": []})   # no account for the domain
         for module, fields in metas.items():
             rsps.get(f"{REST}/metadata?type_filter=modules&module_filter={module}",
                      json={"modules": {module: {"fields": fields}}})
