@@ -111,4 +111,9 @@ class CrmPlugin(Protocol):
     def check_secrets(self, secrets: Any) -> None:
         """Raise ConfigError when a credential the CRM needs is not in the environment."""
 
+    def setup(self, crm: Crm, clock: Any) -> Any:
+        """The CRM's readiness checks: ``facts()`` (read the org), ``findings(facts)`` (judge them
+        against the mapping, as ``core.readiness.Finding``), ``apply(findings)`` (create what is
+        missing; returns what was created and what an admin must still do)."""
+
     def build(self, config: Any, secrets: Any, mapping: Any, policy: Any) -> Crm: ...

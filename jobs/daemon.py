@@ -91,7 +91,9 @@ class Daemon:
         finally:
             self.check_alerts()
         counts = summary.counts
-        log.info("%s cycle %s: %s; pulled %d/%d, handed off %d, written %d/%d, quarantined %d", kind, summary.run_id,
+        # An idle cycle (nothing pulled, written or held back) is routine: DEBUG, not INFO.
+        idle = summary.outcome == "ok" and not any(n for key, n in counts.items() if key != "sla_breaches")
+        log.log(logging.DEBUG if idle else logging.INFO, "%s cycle %s: %s; pulled %d/%d, handed off %d, written %d/%d, quarantined %d", kind, summary.run_id,
                  summary.outcome, counts.get("pulled_hubspot", 0), counts.get("pulled_crm", 0),
                  counts.get("handed_off", 0), counts.get("written_hubspot", 0), counts.get("written_crm", 0),
                  counts.get("quarantined", 0),
@@ -280,6 +282,7 @@ def _build_engine(rt: Any) -> None:
     the first cycle's business: it retries on schedule."""
     try:
         rt.engine()
+        rt.preflight()              # every mapped object and field, before the first write
     except ConfigError:
         raise
     except LeadsyncError as exc:

@@ -39,7 +39,7 @@ from leadsync_sandbox.seed import iso
 __all__ = ["HubSpotState", "create_app"]
 
 SEARCH_ENDPOINTS = frozenset({"search"})
-READ_ONLY_POSTS = frozenset({"search", "batch_read", "associations_batch_read"})
+READ_ONLY_POSTS = frozenset({"search", "batch_read", "associations_batch_read", "oauth_token"})
 
 
 def create_app(state: HubSpotState, faults: Faults, calls: CallLog) -> flask.Flask:
@@ -287,6 +287,11 @@ def _register_properties(app: flask.Flask, state: HubSpotState) -> None:
             definition = schema.property_from_input(body, state.clock.now())
             state.properties[kind][definition.name] = definition
             return definition.to_json(), 201
+
+    @app.post("/oauth/v1/token", endpoint="oauth_token")
+    def oauth_token() -> Any:
+        status, body = state.refresh_oauth(flask.request.form.to_dict())
+        return body, status
 
     @app.get("/crm/v3/properties/<kind>/groups", endpoint="list_groups")
     def list_groups(kind: str) -> Any:

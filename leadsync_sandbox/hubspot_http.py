@@ -42,17 +42,28 @@ def default_error_body(status: int) -> dict[str, Any]:
             "correlationId": str(uuid.uuid4()), "category": category or "VALIDATION_ERROR"}
 
 
+OAUTH_TOKEN_PATH = "/oauth/v1/token"
+
+
 def install_gate(app: flask.Flask, state: HubSpotState, search_endpoints: frozenset[str]) -> None:
     """Authenticate, then charge the rate limits, before any API route runs."""
 
     @app.before_request
     def _gate() -> flask.Response | None:
-        if flask.request.path.startswith(ADMIN_PREFIX):
+        if flask.request.path.startswith(ADMIN_PREFIX) or flask.request.path == OAUTH_TOKEN_PATH:
             return None
         problem = state.auth_problem(flask.request.headers.get("Authorization"))
         if problem is not None:
             drain_request_body()
             return error_json(401, problem[1], problem[0])
+        scope = required_scope(flask.request.endpoint, flask.request.view_args or {})
+        if scope and state.scopes is not None and scope not in state.scopes:
+            drain_request_body()
+            return error_json(403, "This app hasn't been granted all required scopes to make this call. "
+                              "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                              "MISSING_SCOPES", errors=[{
+                                  "message": "One or more of the following scopes are required.",
+                                  "context": {"requiredGranularScopes": [scope]}}])
         verdict = state.limits.admit(search=flask.request.endpoint in search_endpoints)
         flask.g.ratelimit_headers = verdict.headers
         if not verdict.allowed:
@@ -77,6 +88,29 @@ def install_gate(app: flask.Flask, state: HubSpotState, search_endpoints: frozen
     @app.errorhandler(405)
     def _not_allowed(_exc: Exception) -> flask.Response:
         return error_json(405, f"{flask.request.method} is not allowed on {flask.request.path}", "VALIDATION_ERROR")
+
+
+# endpoint → the scope it needs; "{kind}" is the object type in the path (contacts, companies).
+SCOPES = {
+    "list_objects": "crm.objects.{kind}.read", "get_object": "crm.objects.{kind}.read",
+    "search": "crm.objects.{kind}.read", "batch_read": "crm.objects.{kind}.read",
+    "update_object": "crm.objects.{kind}.write", "batch_update": "crm.objects.{kind}.write",
+    "batch_upsert": "crm.objects.{kind}.write",
+    "list_properties": "crm.schemas.{kind}.read", "get_property": "crm.schemas.{kind}.read",
+    "list_groups": "crm.schemas.{kind}.read", "create_property": "crm.schemas.{kind}.write",
+    "create_group": "crm.schemas.{kind}.write",
+    "associations_batch_read": "crm.objects.{kind}.read", "associations_of": "crm.objects.{kind}.read",
+    "email_events": "content", "list_forms": "forms",
+}
+
+
+def required_scope(endpoint: str | None, view_args: dict[str, Any]) -> str | None:
+    template = SCOPES.get(endpoint or "")
+    if template is None:
+        return None
+    raw = view_args.get("kind") or view_args.get("from_kind") or "contacts"
+    kind = OBJECT_TYPES.get(str(raw).lower(), "contacts")
+    return template.format(kind=kind)
 
 
 def object_type(raw: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import uuid
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from leadsync_sandbox import hubspot_schema as schema
 from leadsync_sandbox.hubspot_index import SearchIndex
 from leadsync_sandbox.hubspot_limits import RateLimiter
 from leadsync_sandbox.seed import HubSpotSeed, iso
-from leadsync_sandbox.seed_catalog import FORMS, VENDOR_SITE
+from leadsync_sandbox.seed_catalog import FORM_GUIDS, FORMS, VENDOR_SITE
 
 DEFAULT_PROPERTIES = {
     "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
@@ -77,11 +78,18 @@ class HubSpotState:
     def __init__(self, seed: HubSpotSeed | None = None, *, now: datetime | None = None,
                  rate_per_10s: int = 100, daily_limit: int = 250_000, search_per_second: int = 5,
                  search_result_cap: int = 10_000, token: str | None = None,
-                 search_lag_seconds: float = 0.0, custom_properties: bool = True) -> None:
+                 search_lag_seconds: float = 0.0, custom_properties: bool = True,
+                 scopes: Iterable[str] | None = None) -> None:
         self.lock = threading.RLock()
         self.clock = Clock(now)
         self.token = token or _new_token()
         self._expired: set[str] = set()
+        # A public app installed on this portal (the OAuth refresh-token flow).
+        self.oauth_app = {"client_id": str(uuid_hex()), "client_secret": str(uuid_hex()),
+                          "refresh_token": "na1-" + secrets.token_hex(16)}
+        self.rotate_refresh_tokens = False
+        self.oauth_lifetime = timedelta(minutes=30)
+        self._issued: dict[str, datetime] = {}        # OAuth access token → expiry
         self.limits = RateLimiter(per_10s=rate_per_10s, daily=daily_limit,
                                   search_per_second=search_per_second, portal_id=PORTAL_ID)
         self.search_result_cap = search_result_cap
@@ -90,6 +98,8 @@ class HubSpotState:
         self.search_hooks: list[Callable[[str, list[str]], None]] = []
         self.archived: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
         self.properties = schema.default_properties(custom=custom_properties)
+        # The scopes the token was granted (None = every scope a call can need).
+        self.scopes = None if scopes is None else frozenset(scopes)
         self.groups = schema.default_groups()
         self.objects: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
         self.primary_company: dict[str, str] = {}
@@ -113,7 +123,10 @@ class HubSpotState:
             if contact.company_id:
                 self.primary_company[contact.id] = contact.company_id
         self.merged_into.update(dict(seed.merges))
-        self.forms = [dict(f) for f in seed.forms]
+        # A seed that names its forms (brownfield) brings them; the greenfield portal has the
+        # catalog's forms, under their GUIDs.
+        self.forms = [dict(f) for f in seed.forms] or [
+            {"id": guid, "name": FORMS[slug][0], "createdAt": schema.CREATED_AT} for slug, guid in FORM_GUIDS.items()]
         # Event properties are never changed after the fact, so the seed's dicts are shared.
         self.events = [Event(e.id, e.event_type, e.contact_id, e.occurred_at, e.properties)
                        for e in seed.events]
@@ -123,7 +136,8 @@ class HubSpotState:
     def _put(self, object_type: str, record_id: str, props: dict[str, str], created: datetime,
              modified: datetime | None = None) -> Record:
         modified = modified or created
-        values = {k: v for k, v in props.items() if v not in (None, "")}
+        known = self.properties[object_type]
+        values = {k: v for k, v in props.items() if v not in (None, "") and k in known}
         values.update({"hs_object_id": record_id, "createdate": iso(created),
                        MODIFIED[object_type]: iso(modified)})
         record = Record(record_id, values, created, modified)
@@ -227,6 +241,10 @@ class HubSpotState:
         with self.lock:
             if token and secrets.compare_digest(token, self.token):
                 return None
+            if token in self._issued:
+                if self.clock.now() < self._issued[token]:
+                    return None
+                return ("EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired 0 minute(s) ago.")
             if token in self._expired:
                 return ("EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired 0 minute(s) ago.")
         return ("INVALID_AUTHENTICATION",
@@ -287,6 +305,7 @@ class HubSpotState:
                             at: datetime | None = None) -> str:
         """A form fill: the event, plus the property changes a real form makes."""
         title, page = FORMS.get(form_id, (form_id, "/"))
+        form_id = FORM_GUIDS.get(form_id, form_id)      # a seed form by its slug, or any GUID
         event_id = self._add_event(contact_id, "e_submitted_form", {
             "hs_form_id": form_id, "hs_form_title": title, "hs_url": VENDOR_SITE + page, "hs_title": title}, at)
         record = self._contact_record(contact_id)
@@ -423,6 +442,30 @@ class HubSpotState:
         with self.lock:
             self._failures[contact_id] = [message, times]
 
+    def refresh_oauth(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """POST /oauth/v1/token, grant_type=refresh_token: (status, body) as HubSpot answers."""
+        app = self.oauth_app
+        with self.lock:
+            if form.get("grant_type") != "refresh_token":
+                return 400, {"status": "BAD_GRANT_TYPE", "message": "grant_type must be refresh_token here"}
+            if form.get("client_id") != app["client_id"]:
+                return 400, {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"}
+            if form.get("client_secret") != app["client_secret"]:
+                return 400, {"status": "BAD_CLIENT_SECRET", "message": "missing or invalid client secret"}
+            if form.get("refresh_token") != app["refresh_token"]:
+                return 400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or invalid refresh token"}
+            access = "oauth-" + secrets.token_hex(24)
+            self._issued[access] = self.clock.now() + self.oauth_lifetime
+            if self.rotate_refresh_tokens:
+                app["refresh_token"] = "na1-" + secrets.token_hex(16)
+            return 200, {"token_type": "bearer", "access_token": access, "refresh_token": app["refresh_token"],
+                         "expires_in": int(self.oauth_lifetime.total_seconds())}
+
+    def expire_oauth_tokens(self) -> None:
+        """Every issued OAuth access token has run out (calls answer 401 EXPIRED_AUTHENTICATION)."""
+        with self.lock:
+            self._issued = {token: self.clock.now() for token in self._issued}
+
     def expire_token(self) -> str:
         """Rotate the access token: calls with the old one get 401 until clients use the new."""
         with self.lock:
@@ -445,6 +488,10 @@ def _may_set_stage(current: str | None, wanted: str) -> bool:
     if not current or wanted == "":
         return True
     return STAGE_ORDER.get(wanted, 0) >= STAGE_ORDER.get(current, 0)
+
+
+def uuid_hex() -> str:
+    return str(uuid.uuid4())
 
 
 def _new_token() -> str:

@@ -24,8 +24,9 @@ from leadsync_sandbox.salesforce_collections import register_collections
 from leadsync_sandbox.salesforce_convert import ConvertResult, LeadConvert, convert_lead
 from leadsync_sandbox.salesforce_query import Cursors
 from leadsync_sandbox.salesforce_rest import error_body, register_rest
+from leadsync_sandbox.salesforce_tooling import register_tooling
 from leadsync_sandbox.salesforce_schema import (
-    BY_PREFIX, LEAD_STATUSES, OPPORTUNITY_STAGES, sobject,
+    ORG_FIELDS, Field, OrgFields, custom_field_keys, BY_PREFIX, LEAD_STATUSES, OPPORTUNITY_STAGES, sobject,
 )
 from leadsync_sandbox.salesforce_store import (
     AssignmentRule, Record, RecordError, Store, ValidationRule, coerce_values,
@@ -54,8 +55,12 @@ class SalesforceState:
 
     def __init__(self, seed_salesforce: Any = None, *, now: datetime | None = None,
                  daily_limit: int = 15000, clock: Callable[[], datetime] | None = None,
-                 credentials: Mapping[str, str] | None = None) -> None:
+                 credentials: Mapping[str, str] | None = None, custom_fields: bool = True,
+                 permissions: Mapping[str, bool] | None = None) -> None:
         self.lock = threading.RLock()
+        # custom_fields=False: an org leadsync was never set up in (no HubSpot id, Leadsync_*
+        # or BANT fields on Lead and Contact) until someone creates them (Tooling API).
+        self.org = OrgFields(frozenset() if custom_fields else custom_field_keys(("Lead", "Contact")))
         self.clock = clock or _running_clock(now)
         self.store = Store(self.clock, IdFactory())
         self.cursors = Cursors()
@@ -68,6 +73,8 @@ class SalesforceState:
             "username": "integration@example-vendor.com", "password": secrets.token_urlsafe(12)})
         self._sessions: dict[str, str] = {}   # access token → user id
         self._load(seed_salesforce)
+        self.store.load("UserPermissionAccess", {f"Permissions{k}": v for k, v in {
+            "ApiEnabled": True, "ConvertLeads": True, "CustomizeApplication": True, **(permissions or {})}.items()})
 
     def _load(self, seed: Any) -> None:
         users = list(_seed_part(seed, "users", []))
@@ -91,14 +98,20 @@ class SalesforceState:
     def now(self) -> datetime:
         return self.clock()
 
-    def login(self, grant: Mapping[str, str]) -> tuple[str, str] | str:
-        """(token, user id) for valid credentials, else the OAuth error code."""
+    def login(self, grant: Mapping[str, str], *, my_domain: bool = True) -> tuple[str, str] | tuple[str, str, str]:
+        """(token, user id) for valid credentials, else ("error", code, description) as the
+        token endpoint answers (RFC 6749 §5.2 codes with Salesforce's descriptions)."""
         c = self.credentials
-        if grant.get("client_id") != c["client_id"] or grant.get("client_secret") != c["client_secret"]:
-            return "invalid_client"
+        if grant.get("client_id") != c["client_id"]:
+            return ("error", "invalid_client_id", "client identifier invalid")
+        if grant.get("client_secret") != c["client_secret"]:
+            return ("error", "invalid_client", "invalid client credentials")
+        if grant.get("grant_type") == "client_credentials" and not my_domain:
+            # The client-credentials flow is only served on the org's My Domain host.
+            return ("error", "invalid_grant", "request not supported on this domain")
         if grant.get("grant_type") == "password" and (
                 grant.get("username") != c["username"] or grant.get("password") != c["password"]):
-            return "invalid_grant"
+            return ("error", "invalid_grant", "authentication failure")
         token = f"{ORG_ID[:15]}!AQ{secrets.token_urlsafe(40)}"
         with self.lock:
             self._sessions[token] = self.integration_user_id
@@ -115,6 +128,18 @@ class SalesforceState:
                 return False
             self.api_used += 1
             return True
+
+    # --- metadata (Tooling API) ------------------------------------------------------------
+
+    def may_customize(self) -> bool:
+        with self.lock:
+            row = next(iter(self.store.live("UserPermissionAccess")), {})
+            return bool(row.get("PermissionsCustomizeApplication"))
+
+    def add_custom_field(self, sobject_name: str, created: Field) -> None:
+        with self.lock:
+            key = f"{sobject_name}.{created.name}".lower()
+            self.org = OrgFields(self.org.absent, {**self.org.created, key: created})
 
     # --- faults -----------------------------------------------------------------------------
 
@@ -326,7 +351,12 @@ def create_app(state: SalesforceState, faults: fault_injection.Faults,
     app = flask.Flask("leadsync-sandbox-salesforce")
     fault_injection.install(app, "salesforce", faults, calls, error_body=error_body,
                             read_only_endpoints=("sf_collection_retrieve", "oauth_token"))
+    @app.before_request
+    def _org_fields() -> None:
+        ORG_FIELDS.set(state.org)     # this org's fields, for every schema lookup in the request
+
     register_rest(app, state)
+    register_tooling(app, state)
     register_collections(app, state)
     register_soap(app, state)
     register_admin(app, state, faults, calls)

@@ -151,13 +151,12 @@ def _register_auth(app: flask.Flask, state) -> None:
         if grant.get("grant_type") not in ("client_credentials", "password"):
             return json_response({"error": "unsupported_grant_type",
                                   "error_description": "grant type not supported"}, 400)
-        outcome = state.login(grant)
-        if isinstance(outcome, str):
-            description = ("invalid client credentials" if outcome == "invalid_client"
-                           else "authentication failure")
-            return json_response({"error": outcome, "error_description": description}, 400)
+        # localhost plays login.salesforce.com; 127.0.0.1 is the org's My Domain.
+        outcome = state.login(grant, my_domain=flask.request.host.split(":")[0] != "localhost")
+        if outcome[0] == "error":
+            return json_response({"error": outcome[1], "error_description": outcome[2]}, 400)
         token, user_id = outcome
-        host = flask.request.host_url.rstrip("/")
+        host = flask.request.host_url.rstrip("/").replace("//localhost:", "//127.0.0.1:")
         return json_response({
             "access_token": token, "instance_url": host, "id": f"{host}/id/{ORG_ID}/{user_id}",
             "token_type": "Bearer", "issued_at": str(int(state.now().timestamp() * 1000)),

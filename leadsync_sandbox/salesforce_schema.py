@@ -6,8 +6,9 @@ stock Salesforce org (Enterprise Edition) with the custom fields leadsync's mapp
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 # Status values the org flags as "converted" (LeadStatus.IsConverted): only these may be passed
 # as convertedStatus to convertLead, and only they are hidden from the Lead picklist in the UI.
@@ -68,7 +69,23 @@ class SObject:
         self.by_lower.update({f.name.lower(): f for f in self.fields})
 
     def field(self, name: str) -> Field | None:
+        key = f"{self.name}.{name}".lower()
+        org = ORG_FIELDS.get()
+        if key in org.created:
+            return org.created[key]
+        if key in org.absent:
+            return None
         return self.by_lower.get(name.lower())
+
+    def visible_fields(self) -> list[Field]:
+        """The fields this org has: the stock ones less those not created, plus new ones."""
+        org = ORG_FIELDS.get()
+        prefix = self.name.lower() + "."
+        stock = [org.created.get(prefix + f.name.lower(), f) for f in self.fields
+                 if prefix + f.name.lower() not in org.absent or prefix + f.name.lower() in org.created]
+        names = {f.name.lower() for f in stock}
+        extra = [f for key, f in org.created.items() if key.startswith(prefix) and f.name.lower() not in names]
+        return stock + extra
 
     def relationship(self, name: str) -> Field | None:
         """The reference field behind a relationship name (``Owner`` → ``OwnerId``)."""
@@ -78,7 +95,20 @@ class SObject:
 
     @property
     def external_ids(self) -> list[Field]:
-        return [f for f in self.fields if f.external_id]
+        return [f for f in self.visible_fields() if f.external_id]
+
+
+@dataclass(frozen=True, slots=True)
+class OrgFields:
+    """How one org's fields differ from the stock schema below: custom fields it does not have
+    (``absent``, keys "object.field" in lower case) and fields an admin or the Tooling API
+    created (``created``). Set for each request from the org's state (``ORG_FIELDS``)."""
+
+    absent: frozenset[str] = frozenset()
+    created: Mapping[str, Field] = field(default_factory=dict)
+
+
+ORG_FIELDS: ContextVar[OrgFields] = ContextVar("org_fields", default=OrgFields())
 
 
 def _s(name, length=255, **kw) -> Field:
@@ -200,8 +230,17 @@ EVENT = SObject("Event", "Event", "00U", (
     Field("EndDateTime", "datetime", required=True), *_audit(),
 ))
 
+# The running user's permissions (one row, whoever asks): what setup reads to see whether the
+# integration user may convert leads or create fields.
+USER_PERMISSION_ACCESS = SObject("UserPermissionAccess", "User Permission Access", "0Ua", (
+    _ID, _ro("PermissionsApiEnabled", "boolean", default=True),
+    _ro("PermissionsConvertLeads", "boolean", default=True),
+    _ro("PermissionsCustomizeApplication", "boolean", default=True),
+))
+
 OBJECTS: dict[str, SObject] = {o.name.lower(): o for o in (USER, ACCOUNT, LEAD, CONTACT,
-                                                            OPPORTUNITY, TASK, EVENT)}
+                                                            OPPORTUNITY, TASK, EVENT,
+                                                            USER_PERMISSION_ACCESS)}
 BY_PREFIX: dict[str, SObject] = {o.key_prefix: o for o in OBJECTS.values()}
 
 
@@ -239,7 +278,7 @@ def describe_field(f: Field) -> dict:
 
 def describe(obj: SObject, base: str) -> dict:
     return {**describe_global_entry(obj, base),
-            "fields": [describe_field(f) for f in obj.fields],
+            "fields": [describe_field(f) for f in obj.visible_fields()],
             "childRelationships": [], "recordTypeInfos": []}
 
 
@@ -258,6 +297,13 @@ def _label(name: str) -> str:
     base = name.removesuffix("__c").removesuffix("Id").replace("_", " ")
     return "".join(" " + c if c.isupper() and i and not base[i - 1].isupper() else c
                    for i, c in enumerate(base)).strip() or name
+
+
+def custom_field_keys(objects: Iterable[str]) -> frozenset[str]:
+    """Every custom field of these objects, as ``OrgFields.absent`` keys: an org leadsync has
+    never been set up in."""
+    return frozenset(f"{o.name}.{f.name}".lower() for name in objects if (o := sobject(name))
+                     for f in o.fields if f.custom)
 
 
 def field_names(obj: SObject, names: Iterable[str]) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Any
 from leadsync_sandbox.seed_catalog import (
     COMPANY_NAMES, COUNTRIES, EMAIL_CAMPAIGNS, FIRST_NAMES, FORMS, FREE_MAIL, INDUSTRIES, INDUSTRY_CODES,
     LAST_NAMES, SIZES, TITLES, VENDOR_SITE, WEBINARS, BLOG_POSTS, CASE_STUDIES,
-    COMPETITOR, SALES_USERS,
+    COMPETITOR, SALES_USERS, FORM_GUIDS, size_band,
 )
 
 HISTORY_DAYS = 120
@@ -187,6 +187,7 @@ class _HubSpotBuilder:
             "country": company.properties["country"] if rng.random() < 0.85 else "",
             # Size and industry usually live on the company; some forms ask for them.
             "numberofemployees": company.properties["numberofemployees"] if rng.random() < 0.35 else "",
+            "numemployees": "",        # HubSpot's own range picklist, filled in below
             "industry": company.industry_label if rng.random() < 0.3 else "",
             "annualrevenue": "",
             "wants_sales_contact": "",
@@ -194,6 +195,7 @@ class _HubSpotBuilder:
             "hs_lead_status": "",
             "createdate": iso(created),
         }
+        props["numemployees"] = size_band(props["numberofemployees"])
         contact = HubSpotContact(contact_id, props, created, company.id)
         last_change = self._activities(contact, intent)
         if any(e.event_type == "e_submitted_form" for e in self.events if e.contact_id == contact_id):
@@ -262,7 +264,7 @@ class _HubSpotBuilder:
     def _form(self, contact: HubSpotContact, moment: datetime, form_id: str) -> None:
         title, page = FORMS[form_id]
         self._event(contact, "e_submitted_form", moment, {
-            "hs_form_id": form_id, "hs_form_title": title,
+            "hs_form_id": FORM_GUIDS[form_id], "hs_form_title": title,
             "hs_url": VENDOR_SITE + page, "hs_title": title,
         })
         # The demo and contact forms ask "Would you like to be contacted by sales?".
@@ -391,7 +393,7 @@ def _leads(rng: random.Random, now: datetime, hubspot: HubSpotSeed,
            reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Sales met some of marketing's people at events and typed them in by hand: same email,
     # no HubSpot id. Prefer engaged people, so the connector meets them at handoff.
-    engaged = {e.contact_id for e in hubspot.events if e.properties.get("hs_form_id") in _LATE_FORMS}
+    engaged = {e.contact_id for e in hubspot.events if e.properties.get("hs_form_id") in {FORM_GUIDS[f] for f in _LATE_FORMS}}
     known = [c for c in hubspot.contacts if c.id in engaged] or hubspot.contacts
     twins = rng.sample(known, k=min(5, len(known)))
     leads = [_lead_from(contact, index, rng, now, reps) for index, contact in enumerate(twins)]

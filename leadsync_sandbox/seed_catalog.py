@@ -5,6 +5,8 @@ Kept apart from the generator so the generation logic in seed.py stays readable.
 
 from __future__ import annotations
 
+import uuid
+
 VENDOR_SITE = "https://www.example-vendor.com"
 
 COMPANY_NAMES = (
@@ -95,6 +97,24 @@ FORMS = {
     "newsletter-signup": ("Newsletter", "/blog"),
     "webinar-registration": ("Webinar registration", "/webinars"),
 }
+
+# HubSpot names a form by a GUID; the seed's events carry these (stable across seeds, so a
+# definition written for the sandbox portal keeps working).
+FORM_GUIDS = {slug: str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://forms.example-vendor.com/{slug}"))
+              for slug in FORMS}
+
+# HubSpot's standard contact property numemployees is a range picklist with these options.
+EMPLOYEE_BANDS = ((5, "1-5"), (25, "5-25"), (50, "25-50"), (100, "50-100"), (500, "100-500"),
+                  (1000, "500-1000"))
+
+
+def size_band(employees: str) -> str:
+    """The numemployees option a person picks for a company of this size ("" when unknown)."""
+    if not employees:
+        return ""
+    count = int(employees)
+    return next((band for below, band in EMPLOYEE_BANDS if count < below), "1000+")
+
 
 WEBINARS = ("Scoring leads that sales trusts", "From MQL to pipeline in 30 minutes", "Quarterly product tour")
 

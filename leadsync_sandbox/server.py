@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from connector.app.config import DEFAULT_MAPPINGS
 from leadsync_sandbox.faults import CallLog, Faults
+from leadsync_sandbox.portal_definition import write_portal_definition
 from leadsync_sandbox.hubspot import HubSpotState, create_app as create_hubspot_app
 from leadsync_sandbox.brownfield_manifest import Manifest
 from leadsync_sandbox.seed import Seed, build_seed
@@ -74,15 +75,18 @@ class Sandbox:
     def __init__(self, directory: Path | None = None, *, seed: int = 7, people: int | None = None,
                  now: datetime | None = None, hubspot_rate_per_10s: int = 100,
                  salesforce_daily_limit: int = 15000, salesforce: bool = True,
-                 search_lag_seconds: float | None = None, portal: str = "greenfield",
-                 crm: str = "salesforce") -> None:
+                 search_lag_seconds: float | None = None, portal: str = "greenfield", fresh: bool = False,
+                 hubspot_scopes: Any = None, crm: str = "salesforce") -> None:
+        # fresh=True: a portal with HubSpot's own properties only and an org with none of
+        # leadsync's (or the BANT) custom fields, as on the day leadsync is first connected.
         if portal not in PORTALS:
             raise ValueError(f"portal must be one of {', '.join(PORTALS)}, got {portal!r}")
         if crm not in CRMS:
             raise ValueError(f"unknown CRM {crm!r}: use one of {', '.join(CRMS)}")
         self.crm = crm
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
-        self.directory = Path(directory) if directory else Path(self._tmp.name)
+        # Absolute, so the config and CA bundle it prints work from any directory.
+        self.directory = (Path(directory) if directory else Path(self._tmp.name)).resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.portal = portal
         self.manifest: Manifest | None = None
@@ -109,10 +113,12 @@ class Sandbox:
                                 "SUGAR_CLIENT_SECRET": secrets.token_hex(24),
                                 "SUGAR_USERNAME": "leadsync.integration",
                                 "SUGAR_PASSWORD": secrets.token_urlsafe(18)}
+        self.fresh = fresh
         self.hubspot = HubSpotState(self.seed.hubspot, now=now, rate_per_10s=hubspot_rate_per_10s,
                                     token=self.credentials["HUBSPOT_TOKEN"],
                                     search_lag_seconds=search_lag_seconds,
-                                    custom_properties=portal == "greenfield")
+                                    custom_properties=portal == "greenfield" and not fresh,
+                                    scopes=hubspot_scopes)
         # salesforce=False serves HubSpot alone (tests of the HubSpot side start faster).
         self.salesforce = (self._salesforce_state(now, salesforce_daily_limit)
                            if salesforce and crm == "salesforce" else None)
@@ -134,7 +140,7 @@ class Sandbox:
                           "username": self.credentials["SF_USERNAME"],
                           "password": self.credentials["SF_PASSWORD"]}
         return module.SalesforceState(self.seed.salesforce, now=now, daily_limit=daily_limit,
-                                      credentials=secrets_by_key)
+                                      credentials=secrets_by_key, custom_fields=not self.fresh)
 
     def _sugar_state(self, seed: int, now: datetime | None) -> Any:
         from leadsync_sandbox.sugarcrm import SugarState, build_sugar_seed
@@ -202,6 +208,11 @@ class Sandbox:
 
     # ---- what a client needs ----
 
+    @property
+    def generic_login_url(self) -> str:
+        """The org's token endpoint under the name login.salesforce.com plays here (not My Domain)."""
+        return self.salesforce_url.replace("//127.0.0.1:", "//localhost:")
+
     def env(self) -> dict[str, str]:
         """Environment variables for a leadsync process pointed at this sandbox."""
         if self.certs is None:
@@ -211,12 +222,17 @@ class Sandbox:
     def write_config(self, path: Path, state_url: str) -> Path:
         """A leadsync config (SPEC §3) pointing at this sandbox, with demo-fast schedules."""
         path = Path(path)
+        definition = write_portal_definition(DEFINITION_PATH, path.with_name(path.stem + "-definition.toml"))
         text = _config_toml(self.hubspot_url, self.salesforce_url, state_url, self.hubspot.limits.per_10s,
-                            with_salesforce=self.crm == "salesforce")
+                            definition, with_salesforce=self.crm == "salesforce")
         if self.crm == "sugarcrm":
             text += _sugar_toml(self.sugarcrm_url)
         path.write_text(text, encoding="utf-8")
         return path
+
+    def write_default_config(self) -> Path:
+        """``leadsync-sandbox.toml`` beside the certificates, with the state store there too."""
+        return self.write_config(self.directory / "leadsync-sandbox.toml", f"sqlite:///{self.directory / 'leadsync.db'}")
 
     def run_forever(self, out: Any = None) -> None:
         """``leadsync sandbox``: serve until SIGINT/SIGTERM, after saying how to connect."""
@@ -225,8 +241,7 @@ class Sandbox:
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
-            config = self.write_config(self.directory / "leadsync-sandbox.toml",
-                                       f"sqlite:///{self.directory / 'leadsync.db'}")
+            config = self.write_default_config()
             if self.manifest is not None:
                 self.manifest.write(self.directory / MANIFEST_NAME)
             _announce(self, config, out)
@@ -237,7 +252,7 @@ class Sandbox:
             self.stop()
 
 
-def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int, *,
+def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int, definition: Path, *,
                  with_salesforce: bool = True) -> str:
     def q(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -250,7 +265,7 @@ def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s:
            'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', ""]
           if with_salesforce else []),
         "[state]", f"url = {q(state_url)}", "",
-        "[definition]", f"path = {q(str(DEFINITION_PATH))}", "",
+        "[definition]", f"path = {q(str(definition))}", "",
         "[schedule]", 'hubspot_every = "5s"', 'salesforce_every = "10s"', 'reconcile_cron = "*/5 * * * *"', "",
     ])
 

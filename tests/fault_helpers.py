@@ -290,4 +290,8 @@ def run(sandbox: Sandbox, config: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     vtime, clock = VirtualTime(), Clock()
     virtual_policy(monkeypatch, vtime)
     with runtime_for(sandbox, config, monkeypatch, clock) as rt:
+        # The readiness check a process runs before its first write happens here, before a
+        # test injects its faults: the faults are meant for the cycle.
+        rt.preflight()
+        rt.engine().crm.auth._token = None   # the cycle signs in itself, as the tests' faults expect
         yield FaultRun(rt, clock, vtime)

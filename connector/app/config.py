@@ -37,7 +37,11 @@ DEFAULT_MAPPINGS = _default_mappings()
 @dataclass(frozen=True)
 class HubSpotConfig:
     base_url: str = "https://api.hubapi.com"
+    auth: str = "private_app"                  # or "oauth": a public app's refresh-token flow
     token_env: str = "HUBSPOT_TOKEN"
+    client_id_env: str = "HUBSPOT_CLIENT_ID"   # auth = "oauth" only, like the two below
+    client_secret_env: str = "HUBSPOT_CLIENT_SECRET"
+    refresh_token_env: str = "HUBSPOT_REFRESH_TOKEN"
     rate_limit_per_10s: int = 100
     search_per_second: int = 4
     timeout_seconds: float = 30.0
@@ -274,7 +278,9 @@ def _alert_rules(value: Any) -> tuple[str, ...]:
 
 
 SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "hubspot": {"base_url": _url, "token_env": _env_name, "rate_limit_per_10s": _positive_int,
+    "hubspot": {"base_url": _url, "auth": _choice("private_app", "oauth"), "token_env": _env_name,
+                "client_id_env": _env_name, "client_secret_env": _env_name, "refresh_token_env": _env_name,
+                "rate_limit_per_10s": _positive_int,
                 "search_per_second": _positive_int, "timeout_seconds": _seconds},
     "salesforce": {"auth": _choice("client_credentials", "password", "session"), "login_url": _url,
                    "instance_url": _url, "api_version": _str, "client_id_env": _env_name,
@@ -401,7 +407,17 @@ class Secrets:
         return value or None
 
     def hubspot_token(self) -> str:
+        if self.config.hubspot.auth == "oauth":
+            self.hubspot_oauth()
+            return ""
         return self._get(self.config.hubspot.token_env, "hubspot.token_env")  # type: ignore[return-value]
+
+    def hubspot_oauth(self) -> dict[str, str]:
+        """A public app's client id, secret and (first) refresh token (auth = "oauth")."""
+        hs = self.config.hubspot
+        return {"client_id": self._get(hs.client_id_env, "hubspot.client_id_env"),  # type: ignore[dict-item]
+                "client_secret": self._get(hs.client_secret_env, "hubspot.client_secret_env"),
+                "refresh_token": self._get(hs.refresh_token_env, "hubspot.refresh_token_env")}
 
     def salesforce(self) -> dict[str, str | None]:
         sf = self.config.salesforce
@@ -437,10 +453,10 @@ class Secrets:
 
 
         sf = self.config.salesforce
-        alerts = self.config.alerts
-        names = [self.config.hubspot.token_env, sf.client_id_env, sf.client_secret_env,
-                 sf.username_env, sf.password_env, sf.session_id_env, self.config.web.token_env,
-                 alerts.slack_webhook_env, alerts.webhook_url_env, alerts.smtp_password_env]
+        hs, alerts = self.config.hubspot, self.config.alerts
+        names = [hs.token_env, hs.client_id_env, hs.client_secret_env, hs.refresh_token_env,
+                 sf.client_id_env, sf.client_secret_env, sf.username_env, sf.password_env, sf.session_id_env,
+                 self.config.web.token_env, alerts.slack_webhook_env, alerts.webhook_url_env, alerts.smtp_password_env]
         return [env[name] for name in names if name and env.get(name)]
 
     def optional(self, env_name: str) -> str | None:

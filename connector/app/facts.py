@@ -85,7 +85,7 @@ def quarantined(store: Store) -> int:
 
 def gather_facts(rt: Any) -> Facts:
     """Everything the rules judge, from the runtime's store and definition, at the runtime's now."""
-    from connector.cli.reports import follow_ups
+    from connector.app.reporting import follow_ups
     now = rt.clock()
     rows = follow_ups(rt.store, rt.definition, now - SLA_LOOKBACK, now)
     return Facts(now=now, open_breaches=open_breaches(rows), quarantined=quarantined(rt.store),

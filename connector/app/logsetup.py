@@ -55,18 +55,43 @@ class JsonLines(logging.Formatter):
 
 
 class Text(logging.Formatter):
-    """``2026-11-24 12:00:00,123 INFO leadsync.daemon: message key=value``"""
+    """``2026-11-24 12:00:00,123 INFO leadsync.daemon: message run_id=7 counts.handed_off=2``
+
+    Extra fields are ``key=value`` pairs a log search can filter on: nested values are flattened
+    (``counts.handed_off=2``; zero counts are left out), values with spaces are quoted. The
+    timestamp is never masked: only the message, the fields and a traceback pass the redactor."""
 
     def __init__(self, redactor: Redactor) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        extra = extra_fields(record)
-        if extra:
-            text += " " + " ".join(f"{k}={v}" for k, v in extra.items())
-        return self.redactor(text)
+        head = f"{self.formatTime(record)} {record.levelname} {record.name}: "
+        text = self.redactor(record.getMessage())
+        pairs = key_values(extra_fields(record))
+        if pairs:
+            text += " " + self.redactor(" ".join(pairs))
+        if record.exc_info:
+            text += "\n" + self.redactor(self.formatException(record.exc_info))
+        return head + text
+
+
+def key_values(fields: dict[str, Any], prefix: str = "") -> list[str]:
+    pairs = []
+    for key, value in fields.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            pairs += key_values({k: v for k, v in value.items() if v not in (0, None, "", {}, [])}, f"{name}.")
+        else:
+            pairs.append(f"{name}={_scalar(value)}")
+    return pairs
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    text = "" if value is None else str(value)
+    return json.dumps(text, ensure_ascii=False) if not text or any(c.isspace() or c in '"=' for c in text) else text
 
 
 def configure_logging(config: LoggingConfig, redactor: Redactor, stream: TextIO | None = None) -> logging.Handler:

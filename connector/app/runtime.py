@@ -42,6 +42,7 @@ class Runtime:
     _store: Store | None = None
     _engine: Any = None
     _policy: Any = None
+    _ready: bool = False
     environ: dict[str, str] | None = field(default=None, repr=False)
 
     @classmethod
@@ -128,9 +129,32 @@ class Runtime:
             self._engine = engine
         return self._engine
 
+    def mapped_fields(self) -> set[str]:
+        """Canonical fields some mapping reads (the definition's other fields are always missing)."""
+        hs = self.hubspot_mapping
+        return {f.canonical for f in (*hs.contact_fields, *hs.company_fields)} | \
+            set(self.crm_plugin.canonical_fields(self.crm_mapping))
+
+    def readiness(self) -> Any:
+        from connector.app.readiness import Readiness
+        engine = self.engine()
+        return Readiness(self, engine.marketing, engine.crm)
+
+    def preflight(self) -> None:
+        """Both systems checked against the mappings before the first write (once a process)."""
+        if self._ready:
+            return
+        from connector.app.readiness import preflight
+        engine = self.engine()
+        report = preflight(self, engine.marketing, engine.crm)
+        # leadsync's own properties are all there: the first cycle need not look for them again.
+        engine._schema_ready = not any(f.system == "hubspot" and f.creatable and f.blocking for f in report.findings)
+        self._ready = True
+
     # -- operations ----------------------------------------------------------------------------------
     def sync(self, kind: str = "sync", legs: tuple[str, ...] = ("crm", "marketing")) -> Any:
         engine = self.engine()
+        self.preflight()
         with self.store.cycle_lock(wait=True, timeout=300):
             summary = engine.cycle(kind, legs)
         if kind == "sync":
@@ -148,10 +172,12 @@ class Runtime:
 
     def reconcile(self) -> Any:
         engine = self.engine()
+        self.preflight()
         with self.store.cycle_lock(wait=True, timeout=300):
             return engine.reconcile()
 
     def resync(self, account: str, *, dry_run: bool = False) -> tuple[Any, list[dict[str, Any]]]:
+        self.preflight()
         engine = self.engine(dry_run=dry_run)
         with self.store.cycle_lock(wait=True, timeout=300):
             summary = engine.resync(account)

@@ -58,8 +58,12 @@ def simulate_command(rt: Any, file: str, since: str, *, as_json: bool) -> int:
     except ValueError as exc:
         raise ConfigError(Problem("(command line)", "--since", str(exc))) from None
     candidate = load_definition(Path(file), extra_fields=mapped_fields(rt.config))
+    from connector.cli.progress import progress
     now = rt.clock()
-    report = simulate(_history(rt.store, rt.write_maps().crm_fields), rt.definition, candidate, now - window, now)
+    history = _history(rt.store, rt.write_maps().crm_fields)
+    with progress() as shown:
+        people = shown.track(history, "people replayed", total=len(history))
+        report = simulate(people, rt.definition, candidate, now - window, now)
     if as_json:
         print(json.dumps(simulation_dict(report), default=str))
     else:
@@ -83,3 +87,22 @@ def _history(store: Any, crm_rules: Any) -> list[tuple[dict[str, Any], list[Any]
 def _today():
     from datetime import datetime, timezone
     return datetime.now(timezone.utc).date()
+
+
+def against_portal_command(rt: Any, file: str | None) -> int:
+    """Rules that can never match on the connected portal: unknown or placeholder forms, activity
+    types the portal has not recorded lately, fields no mapping reads. Warnings only (exit 0)."""
+    from rich.markup import escape
+    from connector.adapters.hubspot.setup import HubSpotSetup
+    from connector.core.readiness import OK, definition_findings
+    definition = load_definition(Path(file), extra_fields=mapped_fields(rt.config)) if file else rt.definition
+    hubspot = HubSpotSetup(rt.engine().marketing, rt.clock)
+    findings = definition_findings(definition, hubspot.portal(hubspot.facts()), rt.mapped_fields())
+    console = Console(highlight=False, soft_wrap=True)
+    warnings = [f for f in findings if f.status != OK]
+    for f in warnings:
+        console.print(f"[yellow]warning:[/] {escape(f.file)}: {escape(f.key)}: {escape(f.message)} "
+                      f"[dim]→ {escape(f.fix)}[/]")
+    if not warnings:
+        console.print("[green]✓[/] every rule can match on this portal")
+    return 0

@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from connector.app.runtime import Runtime
 
@@ -59,7 +60,8 @@ def run_demo(args: Namespace) -> int:
                 else:
                     os.environ[key] = value
     report["seconds"] = round(time.monotonic() - started, 1)
-    console.rule(f"done in {report['seconds']} s — try: leadsync --config {config_path} logs, report queue, explain EMAIL")
+    console.rule(f"done in {report['seconds']} s")
+    console.print(f"Try: leadsync --config {config_path} logs (then report queue, explain EMAIL)")
     if args.json:
         print(json.dumps(report, default=str))
     return 0
@@ -83,22 +85,22 @@ def _step(console: Console, rt: Runtime, sandbox: Any, title: str, report: dict[
     return summary
 
 
-def _show_first(console: Console, rt: Runtime, summary: Any,
-                title: str = "Handed off to Salesforce (sales' queue, highest score first)") -> None:
-    table = Table(title=title, show_lines=False)
-    for column in ("email", "score", "record", "why sales gets it"):
-        table.add_column(column)
-    for h in sorted(summary.handoffs, key=lambda h: -(h["score"] or 0))[:12]:
-        table.add_row(h["email"], f"{h['score']:g}", f"{h['object']} {h['crm_id']}", h["reason"])
+def _show_first(console: Console, rt: Runtime, summary: Any, shown: int = 8,
+                title: str = "Handed off to Salesforce (highest score first)") -> None:
+    table = Table("score", "lead", "why sales gets it", title=title, title_justify="left")
+    table.columns[1].overflow = table.columns[2].overflow = "fold"
+    for h in sorted(summary.handoffs, key=lambda h: -(h["score"] or 0))[:shown]:
+        table.add_row(f"{h['score']:g}", Text(f"{h['email']}\n{h['object']} {h['crm_id']}"), Text(h["reason"] or ""))
     console.print(table)
+    if len(summary.handoffs) > shown:
+        console.print(f"and {len(summary.handoffs) - shown} more: leadsync report queue")
     people = rt.store.people().values()
     disqualified = [p for p in people if p["stage"] == "disqualified"][:6]
     near = [p for p in people if p.get("missing")][:6]
-    table = Table(title="Kept in marketing")
-    for column in ("email", "stage", "reason"):
-        table.add_column(column)
+    table = Table("lead", "stage", "reason", title="Kept in marketing", title_justify="left")
+    table.columns[0].overflow = table.columns[2].overflow = "fold"
     for p in disqualified + near:
-        table.add_row(p["email"], p["stage"] + (" (near-qualified)" if p.get("missing") else ""), p.get("reason") or "")
+        table.add_row(Text(p["email"]), p["stage"] + (" (near)" if p.get("missing") else ""), Text(p.get("reason") or ""))
     console.print(table)
 
 
@@ -126,22 +128,19 @@ def _act_as_sales(sandbox: Any, rt: Runtime, summary: Any) -> list[tuple[str, st
 
 
 def _show_sales(console: Console, acted: list[tuple[str, str]]) -> None:
-    table = Table(title="Sales acts in Salesforce")
-    table.add_column("lead")
-    table.add_column("what the rep did")
+    table = Table("lead", "what the rep did", title="Sales acts in Salesforce", title_justify="left")
     for email, what in acted:
-        table.add_row(email, what)
+        table.add_row(Text(email), Text(what))
     console.print(table)
 
 
 def _show_moves(console: Console, rt: Runtime, run_id: int) -> None:
-    table = Table(title="Stage moves in this sync")
-    for column in ("lead", "from", "to", "cause", "why"):
-        table.add_column(column)
+    table = Table("lead", "from", "to", "why", title="Stage moves in this sync", title_justify="left")
+    table.columns[0].overflow = table.columns[3].overflow = "fold"
     people = rt.store.people()
     for t in rt.store.transitions():
         if t["run_id"] == run_id:
-            table.add_row(people.get(t["hubspot_id"], {}).get("email", t["hubspot_id"]), t["from_stage"] or "",
-                          t["to_stage"], t["cause"], t["rule"] or "")
+            table.add_row(Text(people.get(t["hubspot_id"], {}).get("email", t["hubspot_id"])), t["from_stage"] or "",
+                          t["to_stage"], Text(f"{t['cause']}: {t['rule'] or ''}"))
     console.print(table)
 

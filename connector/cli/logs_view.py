@@ -1,7 +1,8 @@
 """``leadsync logs``: sync runs, per-record changes and errors from the state store.
 
-Query building is pure (``LogFilter`` → SQLAlchemy ``Select``) so it is tested on a real store
-without the command line. Output: rich tables in a terminal, tab-separated lines when piped,
+The queries live in the state layer (``connector.state.logquery``, run by ``Store.log_rows`` and
+``Store.log_total``); this module shapes and prints. A cut list says so ("showing 50 of 3,426");
+``--errors`` starts with the errors grouped by type, each with the command that drills into it. Output: rich tables in a terminal, tab-separated lines when piped,
 one JSON document with ``--json``, and with ``--follow`` new rows as they are committed (JSON
 lines with ``--json``) until Ctrl-C. Errors show their user-facing message; the internal detail
 only with ``--detail``. Everything printed passes through the redactor.
@@ -9,32 +10,25 @@ only with ``--detail``. Everything printed passes through the redactor.
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Select, and_, false, func, or_, select
 
-from connector.state import schema as s
 from connector.core.durations import parse_duration
 from connector.core.errors import ConfigError, Problem
-from connector.state.store import Store, json_safe, utc
+from connector.app.logshapes import _masked, shape
+from connector.state.logquery import LogFilter
+from connector.state.store import Store, json_safe
 
-
-@dataclass(frozen=True)
-class LogFilter:
-    run_id: int | None = None
-    domain: str | None = None                  # --account given as a company domain
-    hubspot_ids: tuple[str, ...] | None = None  # --account given as a HubSpot company / Salesforce Account id
-    lead: str | None = None
-    since: datetime | None = None
-    limit: int = 50
-    after_id: int = 0                          # --follow: only rows newer than the last one shown
+__all__ = ["LogFilter", "build_filter", "sections", "show_logs"]
 
 
 def build_filter(store: Store, args: Any, now: datetime) -> LogFilter:
@@ -53,62 +47,13 @@ def build_filter(store: Store, args: Any, now: datetime) -> LogFilter:
         ids = tuple(sorted({p["hubspot_id"] for p in people}))
     return LogFilter(run_id=getattr(args, "run", None), domain=domain, hubspot_ids=ids,
                      lead=(getattr(args, "lead", None) or "").strip().lower() or None, since=since,
-                     limit=max(1, getattr(args, "limit", 50) or 50))
-
-
-# -- queries ------------------------------------------------------------------------------------------
-
-def _person_conditions(table: Any, f: LogFilter) -> list[Any]:
-    c = table.c
-    conditions = []
-    if f.lead:
-        conditions.append(func.lower(c.email) == f.lead)
-    if f.domain:
-        on_domain = func.lower(c.email).like(f"%@{f.domain}")
-        conditions.append(or_(func.lower(c.account) == f.domain, on_domain) if "account" in c else on_domain)
-    if f.hubspot_ids is not None:
-        conditions.append(c.hubspot_id.in_(f.hubspot_ids) if f.hubspot_ids else false())
-    return conditions
-
-
-def _latest(query: Select, table: Any, conditions: list[Any], f: LogFilter, time_column: Any) -> Select:
-    """The newest ``limit`` rows matching, returned oldest first (like ``tail``)."""
-    if f.since is not None:
-        conditions.append(time_column >= f.since)
-    if f.after_id:
-        conditions.append(table.c.id > f.after_id)
-    inner = query.where(and_(*conditions)) if conditions else query
-    inner = inner.order_by(table.c.id.desc()).limit(f.limit).subquery()
-    return select(inner).order_by(inner.c.id)
-
-
-def runs_query(f: LogFilter, finished_only: bool = False) -> Select:
-    conditions = []
-    if f.run_id is not None:
-        conditions.append(s.runs.c.id == f.run_id)
-    if finished_only:
-        conditions.append(s.runs.c.outcome != "running")
-    return _latest(select(s.runs), s.runs, conditions, f, s.runs.c.started_at)
-
-
-def changes_query(f: LogFilter) -> Select:
-    conditions = _person_conditions(s.changes, f)
-    if f.run_id is not None:
-        conditions.append(s.changes.c.run_id == f.run_id)
-    return _latest(select(s.changes), s.changes, conditions, f, s.changes.c.at)
-
-
-def errors_query(f: LogFilter) -> Select:
-    conditions = _person_conditions(s.errors, f)
-    if f.run_id is not None:
-        conditions.append(s.errors.c.run_id == f.run_id)
-    return _latest(select(s.errors), s.errors, conditions, f, s.errors.c.at)
+                     limit=max(1, getattr(args, "limit", 50) or 50), error_type=getattr(args, "type", None) or None)
 
 
 def sections(f: LogFilter, errors_only: bool) -> tuple[str, ...]:
     """What a request shows: errors alone; a person's or an account's changes and errors; one
     run with its changes and errors; by default the runs."""
-    if errors_only:
+    if errors_only or f.error_type:
         return ("errors",)
     if f.lead or f.domain or f.hubspot_ids is not None:
         return ("changes", "errors")
@@ -117,48 +62,7 @@ def sections(f: LogFilter, errors_only: bool) -> tuple[str, ...]:
     return ("runs",)
 
 
-QUERIES: dict[str, Callable[[LogFilter], Select]] = {"runs": runs_query, "changes": changes_query, "errors": errors_query}
-
-
-def fetch(store: Store, query: Select) -> list[dict[str, Any]]:
-    with store.engine.connect() as conn:
-        return [{k: utc(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()} for r in conn.execute(query)]
-
-
 # -- shaping ----------------------------------------------------------------------------------------------
-
-def run_dict(r: dict[str, Any]) -> dict[str, Any]:
-    duration = (r["finished_at"] - r["started_at"]).total_seconds() if r.get("finished_at") else None
-    calls = {system: (usage or {}).get("calls") for system, usage in (r.get("api") or {}).items()}
-    return json_safe({"id": r["id"], "kind": r["kind"], "started_at": r["started_at"], "finished_at": r.get("finished_at"),
-                      "duration_s": round(duration, 1) if duration is not None else None, "outcome": r["outcome"],
-                      "counts": r.get("counts") or {}, "api_calls": calls, "api": r.get("api") or {},
-                      "message": r.get("message"), "account": r.get("account")})
-
-
-def change_dict(r: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "run_id", "at", "system", "record_id", "hubspot_id", "email", "field", "old", "new", "rule", "definition_version")
-    return json_safe({k: r.get(k) for k in keys})
-
-
-def error_dict(r: dict[str, Any], detail: bool) -> dict[str, Any]:
-    keys = ("id", "run_id", "at", "kind", "system", "hubspot_id", "email", "message") + (("detail",) if detail else ())
-    return json_safe({k: r.get(k) for k in keys})
-
-
-def shape(kind: str, row: dict[str, Any], detail: bool, mask: Callable[[Any], str]) -> dict[str, Any]:
-    shaped = run_dict(row) if kind == "runs" else change_dict(row) if kind == "changes" else error_dict(row, detail)
-    return _masked(shaped, mask)
-
-
-def _masked(value: Any, mask: Callable[[Any], str]) -> Any:
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, dict):
-        return {k: _masked(v, mask) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v, mask) for v in value]
-    return value
 
 
 # -- printing ---------------------------------------------------------------------------------------------
@@ -200,17 +104,97 @@ def headers(kind: str, detail: bool) -> list[str]:
     return HEADERS[kind] + (["detail"] if kind == "errors" and detail else [])
 
 
-def print_section(console: Console, kind: str, rows: Sequence[dict[str, Any]], detail: bool, plain: bool) -> None:
+def title(kind: str, shown: int, total: int) -> str:
+    """``Changes (12)``, or ``Changes: showing 50 of 3,426 (--limit N for more)`` when cut."""
+    name = kind.capitalize()
+    return f"{name} ({total:,})" if shown >= total else f"{name}: showing {shown:,} of {total:,} (--limit N for more)"
+
+
+def print_section(console: Console, kind: str, rows: Sequence[dict[str, Any]], detail: bool, plain: bool,
+                  total: int | None = None) -> None:
+    total = len(rows) if total is None else total
     if plain:
+        if len(rows) < total:   # the note goes to stderr: stdout stays one clean table for scripts
+            print(f"# {title(kind, len(rows), total)}", file=sys.stderr)
         print("\t".join(headers(kind, detail)), file=console.file)
         for d in rows:
             print("\t".join(columns(kind, d)), file=console.file)
         return
-    table = Table(*headers(kind, detail), title=f"{kind.capitalize()} ({len(rows)})", title_justify="left")
+    table = Table(*headers(kind, detail), title=title(kind, len(rows), total), title_justify="left")
     for d in rows:
         table.add_row(*columns(kind, d))
     console.print(table if rows else f"No {kind} match.")
 
+
+# -- errors by type ---------------------------------------------------------------------------------------
+
+_CODE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\b[A-Z]{4,}\b")
+
+
+def error_type(row: dict[str, Any]) -> str:
+    """An error's type: its kind, plus the vendor code its message names (quarantined: INVALID_FIELD)."""
+    found = _CODE.search(str(row.get("message") or ""))
+    return f"{row['kind']}: {found.group(0)}" if found else str(row["kind"])
+
+
+def error_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Errors grouped by type, most frequent first, with a command that drills into each."""
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = error_type(r)
+        g = groups.setdefault(key, {"type": key, "count": 0, "systems": set(), "people": set(),
+                                    "first_at": r["at"], "last_at": r["at"]})
+        g["count"] += 1
+        g["systems"].add(r.get("system") or "—")
+        g["people"].add(r.get("hubspot_id") or r.get("email") or "")
+        g["first_at"], g["last_at"] = min(g["first_at"], r["at"]), max(g["last_at"], r["at"])
+    out = []
+    for g in sorted(groups.values(), key=lambda g: (-g["count"], g["type"])):
+        word = g["type"].split(": ")[-1]
+        out.append(json_safe({"type": g["type"], "count": g["count"], "systems": sorted(g["systems"]),
+                              "people": len(g["people"] - {""}), "first_at": g["first_at"], "last_at": g["last_at"],
+                              "drill_down": f"leadsync logs --errors --type {word}"}))
+    return out
+
+
+def print_error_summary(console: Console, summary: Sequence[dict[str, Any]], plain: bool) -> None:
+    if not summary:
+        return
+    cells = [[g["type"], str(g["count"]), str(g["people"]), _time(g["last_at"]), g["drill_down"]] for g in summary]
+    head = ["type", "count", "people", "last", "drill down"]
+    if plain:
+        print("\t".join(head), file=console.file)
+        for row in cells:
+            print("\t".join(row), file=console.file)
+        print(file=console.file)
+        return
+    table = Table(*head, title="Errors by type", title_justify="left")
+    for row in cells:
+        table.add_row(*row)
+    console.print(table)
+
+
+# -- export -----------------------------------------------------------------------------------------------
+
+def write_csv(path: str, kind: str, rows: Sequence[dict[str, Any]]) -> int:
+    """Every matching row of one section (no --limit), one line each, values as JSON when nested."""
+    fieldnames = list(rows[0]) if rows else list(CSV_COLUMNS[kind])
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
+    return len(rows)
+
+
+CSV_COLUMNS = {"runs": ("id", "kind", "started_at", "finished_at", "duration_s", "outcome", "counts", "api_calls", "api",
+                        "message", "account"),
+               "changes": ("id", "run_id", "at", "system", "record_id", "hubspot_id", "email", "field", "old", "new",
+                           "rule", "definition_version"),
+               "errors": ("id", "run_id", "at", "kind", "system", "hubspot_id", "email", "message")}
+
+
+# -- following ---------------------------------------------------------------------------------------------
 
 def print_line(console: Console, kind: str, d: dict[str, Any], as_json: bool) -> None:
     """One row as it arrives: a JSON line, or the table's columns on one line."""
@@ -225,20 +209,10 @@ def follow(store: Store, f: LogFilter, last: dict[str, int], detail: bool, mask:
     for _ in _ticks(polls):
         time.sleep(interval)
         for kind in last:
-            newer = replace(f, after_id=last[kind], limit=10_000)
-            query = runs_query(newer, finished_only=True) if kind == "runs" else QUERIES[kind](newer)
-            for row in fetch(store, query):
+            newer = replace(f, after_id=last[kind], limit=None)
+            for row in store.log_rows(kind, newer, finished_only=kind == "runs"):
                 last[kind] = max(last[kind], row["id"])
                 print_line(console, kind, shape(kind, row, detail, mask), as_json)
-
-
-def _newest_id(store: Store, kind: str) -> int:
-    table = getattr(s, kind)
-    query = select(func.max(table.c.id))
-    if kind == "runs":   # a run still running is shown by --follow once it finishes
-        query = query.where(table.c.outcome != "running")
-    with store.engine.connect() as conn:
-        return conn.execute(query).scalar() or 0
 
 
 def _ticks(polls: int | None) -> Iterator[int]:
@@ -259,12 +233,26 @@ def show_logs(store: Store, args: Any, redactor: Callable[[Any], str], *, now: d
     detail, as_json = bool(getattr(args, "detail", False)), bool(getattr(args, "json", False))
     following = bool(getattr(args, "follow", False))
     # Taken before reading, so a row committed meanwhile is shown by --follow, never lost.
-    last = {kind: _newest_id(store, kind) for kind in wanted}
-    rows = {kind: fetch(store, QUERIES[kind](f)) for kind in wanted}
+    last = {kind: store.newest_log_id(kind) for kind in wanted}
+    rows = {kind: store.log_rows(kind, f) for kind in wanted}
+    totals = {kind: store.log_total(kind, f) for kind in wanted}
     found = {kind: [shape(kind, row, detail, redactor) for row in rows[kind]] for kind in wanted}
+    by_type = None
+    if "errors" in wanted and (getattr(args, "errors", False) or f.error_type):
+        by_type = _masked(error_summary(store.log_rows("errors", replace(f, limit=None))), redactor)
+    if getattr(args, "csv", None):
+        primary = wanted[-1] if wanted != ("runs", "changes", "errors") else "changes"
+        everything = [shape(primary, r, detail, redactor) for r in store.log_rows(primary, replace(f, limit=None))]
+        n = write_csv(args.csv, primary, everything)
+        print(f"wrote {n:,} {primary} to {args.csv}", file=sys.stderr)
     if as_json and not following:
-        print(json.dumps(found, indent=2, ensure_ascii=False), file=console.file)
+        doc: dict[str, Any] = {**found, "totals": totals}
+        if by_type is not None:
+            doc["errors_by_type"] = by_type
+        print(json.dumps(doc, indent=2, ensure_ascii=False), file=console.file)
         return 0
+    if by_type and not as_json:
+        print_error_summary(console, by_type, plain)
     for i, kind in enumerate(wanted):
         if plain and not as_json and i:
             print(file=console.file)          # sections apart, so each reads as its own table
@@ -272,7 +260,7 @@ def show_logs(store: Store, args: Any, redactor: Callable[[Any], str], *, now: d
             for d in found[kind]:
                 print_line(console, kind, d, as_json=True)
         else:
-            print_section(console, kind, found[kind], detail, plain)
+            print_section(console, kind, found[kind], detail, plain, totals[kind])
         shown = [r["id"] for r in rows[kind] if kind != "runs" or r["outcome"] != "running"]
         last[kind] = max([last[kind], *shown])
     if following:

@@ -1,11 +1,11 @@
-"""What ``sync``, ``resync`` and ``quarantine list`` print: rich for people, one JSON document
+"""What ``sync`` and ``quarantine list`` print: rich for people, one JSON document
 for scripts. Only shaping and printing here; the numbers come from the engine and the store."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -75,44 +75,13 @@ def print_summary(summary: Any, as_json: bool = False, console: Console | None =
         out.print(handoffs_table(summary.handoffs))
 
 
-# -- resync --dry-run -------------------------------------------------------------------------------
-
-def plan_rows(planned: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per planned field change. ``current`` is what leadsync last knew to be there,
-    when the engine says; a created record has nothing there yet."""
-    rows = []
-    for write in planned:
-        current = write.get("current") or {}
-        record = f"{write.get('object') or 'record'} {write.get('record') or '(new)'}"
-        for field, value in (write.get("values") or {}).items():
-            rows.append({"record": record, "person": write.get("key"), "system": write.get("system"), "field": field,
-                         "current": current.get(field), "planned": value, "rule": write.get("rule")})
-    return rows
-
-
-def print_plan(planned: Sequence[Mapping[str, Any]], as_json: bool = False, console: Console | None = None) -> None:
-    rows = plan_rows(planned)
-    if as_json:
-        print(json.dumps(json_safe({"dry_run": True, "changes": rows}), indent=2, ensure_ascii=False))
-        return
-    out = _console(console)
-    if not rows:
-        out.print("Nothing to write: both systems already agree for this account.")
-        return
-    table = Table("record", "system", "field", "current → planned", "rule",
-                  title=f"Planned changes (dry run, nothing written): {len(rows)}", title_justify="left")
-    for r in rows:
-        table.add_row(r["record"], _value(r["system"]), r["field"], f"{_value(r['current'])} → {_value(r['planned'])}",
-                      _value(r["rule"]))
-    out.print(table)
-
-
 # -- quarantine list --------------------------------------------------------------------------------
 
 def quarantine_dict(entry: Any, mask: Callable[[Any], str]) -> dict[str, Any]:
     return json_safe({"id": entry.id, "system": entry.system, "hubspot_id": entry.hubspot_id,
                       "email": mask(entry.email) if entry.email else None, "operation": entry.operation,
                       "code": entry.code, "reason": mask(entry.reason), "transient": entry.transient,
+                      "waits_for_person": entry.waits_for_person,
                       "attempts": entry.attempts, "next_attempt_at": entry.next_attempt_at,
                       "since": entry.created_at, "updated_at": entry.updated_at})
 

@@ -21,9 +21,9 @@ from typing import Any, Mapping, Sequence
 from connector.core.durations import parse_instant
 from connector.core.errors import ConfigError, Problem
 from connector.core.model import ACTIVITY_TYPES, STAGES
-from connector.core.predicate import is_missing
+from connector.core.predicate import is_missing, range_bounds
 
-FIELD_TYPES = ("string", "int", "float", "bool", "datetime")
+FIELD_TYPES = ("string", "int", "float", "bool", "datetime", "range")
 WRITE_TYPES = ("string", "number", "datetime", "bool")
 SYNC_RULES = ("hubspot_unless_blank", "always_hubspot", "salesforce_unless_blank", "always_salesforce",
               "two_way", "none", "crm_unless_blank", "always_crm")
@@ -284,6 +284,15 @@ def _bool(value: Any, max_length: int) -> tuple[Any, str | None]:
     raise ValueError(word)
 
 
+def _range(value: Any, max_length: int) -> tuple[Any, str | None]:
+    """A range picklist value ("100-500", "1000+") kept as HubSpot spells it: the definition's
+    ``min`` / ``max`` read its bounds (``predicate.range_bounds``). Garbage is refused here."""
+    text = str(value).strip()
+    if range_bounds(text) is None:
+        raise ValueError(text)
+    return text, None
+
+
 def _datetime(value: Any, max_length: int) -> tuple[Any, str | None]:
     if isinstance(value, datetime):
         moment = value
@@ -299,7 +308,7 @@ def _datetime(value: Any, max_length: int) -> tuple[Any, str | None]:
 
 
 _NORMALISERS = {"string": _string, "int": _int, "float": _float, "bool": _bool, "datetime": _datetime,
-                "number": _float}
+                "number": _float, "range": _range}
 
 
 def read_fields(raw: Mapping[str, Any], fields: Sequence[FieldMap]) -> tuple[dict[str, Any], list[str]]:

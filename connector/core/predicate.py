@@ -11,6 +11,10 @@ Comparison rules, chosen for the people who type these values into forms and CRM
 - a boolean operand accepts true/"true"/"yes"/"y"/"1"/1 (and the matching false spellings);
 - a numeric operand and ``min`` / ``max`` coerce numeric strings ("250", "1,200"); a value that is
   not a number is treated as missing, with the detail "not a number";
+- a range picklist value ("100-500", "1000+", "5-25", as HubSpot's ``numemployees`` and
+  ``annualrevenue`` ranges spell them) meets ``min`` when its *lower* bound does and ``max``
+  when its *upper* bound does: a range passes only when every size in it would, so "50-100"
+  fails ``min = 100`` and the open "1000+" never meets a ``max``;
 - ``pattern`` / ``not_pattern`` are Python regexes applied with ``re.search``, case-sensitive
   unless the pattern says ``(?i)``.
 """
@@ -57,6 +61,23 @@ def as_number(value: Any) -> float | None:
             return None
         return None if math.isnan(number) or math.isinf(number) else number
     return None
+
+
+_RANGE = re.compile(r"^\s*([0-9][0-9,_.]*)\s*(?:(?:-|–|to)\s*([0-9][0-9,_.]*)|(\+))\s*$", re.IGNORECASE)
+
+
+def range_bounds(value: Any) -> tuple[float, float | None] | None:
+    """("100-500") → (100, 500); ("1000+") → (1000, None); anything else → None."""
+    if not isinstance(value, str):
+        return None
+    match = _RANGE.match(value)
+    if match is None:
+        return None
+    low = as_number(match.group(1))
+    high = None if match.group(3) else as_number(match.group(2))
+    if low is None or (high is None and not match.group(3)) or (high is not None and high < low):
+        return None
+    return low, high
 
 
 def as_bool(value: Any) -> bool | None:
@@ -130,9 +151,13 @@ def _pattern_matcher(regex: re.Pattern[str]) -> Callable[[Any], bool]:
 def _range_matcher(low: float | None, high: float | None) -> Callable[[Any], bool | None]:
     def in_range(value: Any) -> bool | None:
         number = as_number(value)
-        if number is None:
+        if number is not None:
+            return (low is None or number >= low) and (high is None or number <= high)
+        bounds = range_bounds(value)
+        if bounds is None:
             return None
-        return (low is None or number >= low) and (high is None or number <= high)
+        least, most = bounds     # every size in the range must meet the rule
+        return (low is None or least >= low) and (high is None or (most is not None and most <= high))
     return in_range
 
 

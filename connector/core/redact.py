@@ -8,6 +8,12 @@ from typing import Any, Iterable
 
 EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{6,}\d(?!\w)")
+# A date (and hour) looks like a phone number to PHONE; timestamps must keep every digit.
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")
+
+
+def _phone(match: re.Match[str]) -> str:
+    return match.group(0) if DATE.fullmatch(match.group(0)) else "***-phone"
 
 
 class Redactor(logging.Filter):
@@ -26,7 +32,7 @@ class Redactor(logging.Filter):
             out = out.replace(secret, "***")
         if self.redact_pii:
             out = EMAIL.sub(r"\1***@\2", out)
-            out = PHONE.sub("***-phone", out)
+            out = PHONE.sub(_phone, out)
         return out
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -67,6 +67,8 @@ class Projection:
     commitment: int | None     # sla.qualified_per_quarter of the candidate
     enough: bool | None        # None when there is no commitment to compare with
     verdict: str
+    enough_current: bool | None = None    # the same question asked of the current definition
+    verdict_current: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,19 +165,21 @@ def simulate(people: Iterable[Person], current: Definition, candidate: Definitio
 
 
 def _projection(current: int, candidate: int, period: timedelta, commitment: int | None) -> Projection:
-    """Scale the period's new mqls to a quarter and compare with marketing's commitment."""
+    """Scale the period's new mqls to a quarter and compare each definition with marketing's commitment."""
     scale = _QUARTER_DAYS / (period.total_seconds() / 86400)
     per_current, per_candidate = round(current * scale, 1), round(candidate * scale, 1)
+    enough_current, verdict_current = _deliver(per_current, commitment)
+    enough, verdict = _deliver(per_candidate, commitment)
+    return Projection(per_current, per_candidate, commitment, enough, verdict, enough_current, verdict_current)
+
+
+def _deliver(per_quarter: float, commitment: int | None) -> tuple[bool | None, str]:
     if commitment is None:
-        return Projection(per_current, per_candidate, None, None,
-                          f"about {per_candidate:g} qualified leads a quarter; [sla] sets no commitment to compare")
-    if per_candidate >= commitment:
-        verdict = (f"yes: about {per_candidate:g} qualified leads a quarter against a commitment of "
-                   f"{commitment}")
-        return Projection(per_current, per_candidate, commitment, True, verdict)
-    verdict = (f"no: about {per_candidate:g} qualified leads a quarter, {commitment - per_candidate:g} short "
-               f"of the {commitment} committed; broaden the definition or generate more demand")
-    return Projection(per_current, per_candidate, commitment, False, verdict)
+        return None, f"about {per_quarter:g} qualified leads a quarter; [sla] sets no commitment to compare"
+    if per_quarter >= commitment:
+        return True, f"yes: about {per_quarter:g} qualified leads a quarter against a commitment of {commitment}"
+    return False, (f"no: about {per_quarter:g} qualified leads a quarter, {commitment - per_quarter:g} short "
+                   f"of the {commitment} committed; broaden the definition or generate more demand")
 
 
 def _rate(value: float | None) -> float | None:
@@ -199,21 +203,22 @@ def simulation_dict(report: SimulationReport) -> dict[str, Any]:
         "projection": {"per_quarter_current": report.projection.per_quarter_current,
                        "per_quarter_candidate": report.projection.per_quarter_candidate,
                        "commitment": report.projection.commitment, "enough": report.projection.enough,
-                       "verdict": report.projection.verdict},
+                       "verdict": report.projection.verdict, "enough_current": report.projection.enough_current,
+                       "verdict_current": report.projection.verdict_current},
+        "version_bumped": report.candidate_version != report.current_version,
         "targets": {k: list(v) for k, v in report.targets.items()},
     }
 
 
 def _weeks_table(report: SimulationReport) -> Table:
-    table = Table(title=f"New MQLs per week: v{report.current_version} (current) vs "
-                        f"v{report.candidate_version} (candidate)", title_justify="left", show_footer=True)
+    table = Table(title=f"New MQLs per week: {versions(report)}", title_justify="left", show_footer=True)
     totals = [sum(getattr(w, f) for w in report.weeks) for f in ("mql_current", "mql_candidate")]
-    table.add_column("Week ending", footer="Total")
-    table.add_column("MQL current", justify="right", footer=str(totals[0]))
-    table.add_column("MQL candidate", justify="right", footer=str(totals[1]))
+    table.add_column("week ending", footer="total")
+    table.add_column("MQL now", justify="right", footer=str(totals[0]))
+    table.add_column("MQL cand.", justify="right", footer=str(totals[1]))
     table.add_column("Δ", justify="right", footer=f"{totals[1] - totals[0]:+d}")
-    table.add_column("Near current", justify="right")
-    table.add_column("Near candidate", justify="right")
+    table.add_column("near now", justify="right")
+    table.add_column("near cand.", justify="right")
     for w in report.weeks:
         delta = w.mql_candidate - w.mql_current
         table.add_row(w.end.date().isoformat(), str(w.mql_current), str(w.mql_candidate),
@@ -235,19 +240,38 @@ def _conversions_table(report: SimulationReport) -> Table:
     return table
 
 
-def _names(label: str, emails: Sequence[str], limit: int = 10) -> Text:
-    shown = ", ".join(emails[:limit]) + (f", … (+{len(emails) - limit})" if len(emails) > limit else "")
-    return Text(f"{label}: {len(emails)}" + (f"  {shown}" if emails else ""))
+def versions(report: SimulationReport) -> str:
+    """``v1 (current) vs v2 (candidate)``; the same number twice is called out: a published
+    change must bump [definition] version, or leads would carry a version that means two things."""
+    return f"v{report.current_version} (current) vs v{report.candidate_version} (candidate)"
+
+
+def version_note(report: SimulationReport) -> Text | None:
+    if report.candidate_version != report.current_version:
+        return None
+    return Text(f"The candidate keeps version {report.current_version}: the version was not bumped. Set [definition] "
+                f"version = {report.current_version + 1} before publishing it.", style="yellow")
+
+
+def _names(label: str, emails: Sequence[str]) -> Text:
+    """Every name: whoever drops out or newly qualifies is someone marketing will ask about."""
+    return Text(f"{label}: {len(emails)}" + (f"\n  {', '.join(emails)}" if emails else ""))
+
+
+def _verdict(label: str, enough: bool | None, text: str) -> Text:
+    return Text(f"{label}: {text}", style="green" if enough else "red" if enough is False else "")
 
 
 def render_simulation(report: SimulationReport) -> RenderableType:
     """The ``leadsync definition simulate`` screen."""
     header = Text(f"Replayed {report.people} people from {report.since.date()} to {report.now.date()} "
                   f"({report.already_handed_off} already handed off before the period)", style="bold")
-    enough = report.projection.enough
-    verdict = Text("Can marketing still deliver enough? " + report.projection.verdict,
-                   style="green" if enough else "red" if enough is False else "")
-    return Group(header, _weeks_table(report),
+    p = report.projection
+    note = version_note(report)
+    return Group(header, *([note] if note else []), _weeks_table(report),
                  _names("Would newly qualify", report.newly_qualify),
                  _names("Would drop out", report.drop_out),
-                 _conversions_table(report), verdict)
+                 _conversions_table(report),
+                 Text("Can marketing still deliver enough?", style="bold"),
+                 _verdict(f"  current v{report.current_version}", p.enough_current, p.verdict_current),
+                 _verdict(f"  candidate v{report.candidate_version}", p.enough, p.verdict))

@@ -10,17 +10,19 @@ and existing customers, and the qualified pipeline's volume, value, velocity and
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from statistics import median
 from typing import Any, Iterable, Mapping, Sequence
 
 from connector.core.definition import Definition, Sla
-from connector.core.model import FORWARD_ORDER, HANDED_OFF, Activity, stage_rank
-from connector.core.durations import week_ends
+from connector.core.model import FORWARD_ORDER, HANDED_OFF, STAGES, Activity, stage_rank
 
 SALES_TOUCH = "sales_touch"
 TARGET_MISSED, DEADLINE_MISSED, TOO_FEW_TOUCHES = "first touch after target", "first touch after deadline", "too few touches"
+MET, BREACHED, PENDING = "met", "breached", "pending"
 QUALIFIED_PIPELINE = ("sql", "opportunity")
 VELOCITY_STEPS = (("mql", "sal"), ("sal", "sql"), ("sql", "opportunity"), ("opportunity", "customer"))
 WEEKS_PER_QUARTER = 13
@@ -44,6 +46,27 @@ class FollowUp:
     emails: int
     touches_met: bool | None
     breaches: tuple[str, ...]
+    owner_id: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        """met / breached / pending. An untouched lead still inside its target is pending: it
+        has not kept the agreement yet, nor broken it."""
+        if self.breaches:
+            return BREACHED
+        return MET if self.first_touch_at is not None or self.within_target else PENDING
+
+    def next_due(self, sla: Sla, now: datetime) -> tuple[str, datetime] | None:
+        """The next promise to keep while the lead is untouched: the target, then the deadline
+        (a past deadline is returned too: the queue shows how overdue it is)."""
+        if self.first_touch_at is not None:
+            return None
+        target = self.handoff_at + sla.first_touch_target if sla.first_touch_target else None
+        if target is not None and now < target:
+            return "first touch", target
+        if sla.first_touch_deadline:
+            return "deadline", self.handoff_at + sla.first_touch_deadline
+        return ("first touch", target) if target else None
 
     @property
     def minutes_to_first_touch(self) -> float | None:
@@ -111,7 +134,7 @@ def follow_up(person: Mapping[str, Any], touches: Sequence[Activity], accepted_a
     breaches = tuple(name for name, verdict in ((TARGET_MISSED, target), (DEADLINE_MISSED, deadline),
                                                  (TOO_FEW_TOUCHES, met)) if verdict is False)
     return FollowUp(person["hubspot_id"], person.get("email"), person["stage"], person.get("score"), handoff_at,
-                    touched, target, deadline, calls, emails, met, breaches)
+                    touched, target, deadline, calls, emails, met, breaches, person.get("owner_id"))
 
 
 def _accepted_at(transitions: Iterable[Mapping[str, Any]]) -> dict[str, list[datetime]]:
@@ -141,8 +164,11 @@ class Compliance:
     within_target: float | None       # share of decided handoffs; None when none is decided yet
     within_deadline: float | None
     touches_met: float | None
-    overall: float | None             # handoffs with no breach, among those with any verdict
+    overall: float | None             # met / (met + breached); pending leads are not counted as kept
     breaches: int
+    met: int = 0
+    breached: int = 0
+    pending: int = 0
 
 
 def _share(verdicts: Iterable[bool | None]) -> float | None:
@@ -152,15 +178,25 @@ def _share(verdicts: Iterable[bool | None]) -> float | None:
 
 def compliance(rows: Sequence[FollowUp]) -> Compliance:
     minutes = [r.minutes_to_first_touch for r in rows if r.minutes_to_first_touch is not None]
-    judged = [r for r in rows if r.breaches or any(v is not None for v in (r.within_target, r.within_deadline, r.touches_met))]
+    verdicts = Counter(r.verdict for r in rows)
+    decided = verdicts[MET] + verdicts[BREACHED]
     return Compliance(
         handed_off=len(rows), touched=len(minutes),
         median_minutes_to_first_touch=round(median(minutes), 1) if minutes else None,
         within_target=_share(r.within_target for r in rows),
         within_deadline=_share(r.within_deadline for r in rows),
         touches_met=_share(r.touches_met for r in rows),
-        overall=_share(not r.breaches for r in judged) if judged else None,
-        breaches=sum(len(r.breaches) for r in rows))
+        overall=verdicts[MET] / decided if decided else None,
+        breaches=sum(len(r.breaches) for r in rows),
+        met=verdicts[MET], breached=verdicts[BREACHED], pending=verdicts[PENDING])
+
+
+def compliance_by(rows: Sequence[FollowUp], key: Any) -> dict[Any, Compliance]:
+    """Compliance per group (per rep: ``lambda r: r.owner_id``; per week: ``week_of``)."""
+    groups: dict[Any, list[FollowUp]] = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    return {k: compliance(v) for k, v in groups.items()}
 
 
 def queue(rows: Sequence[FollowUp]) -> list[FollowUp]:
@@ -259,12 +295,27 @@ def win_rates(people: Mapping[str, Mapping[str, Any]], transitions: Iterable[Map
 
 
 def velocity(reached: Mapping[str, Mapping[str, datetime]]) -> dict[str, float | None]:
-    """Median days from entering one stage to entering the next, per step."""
+    """Median days from entering one stage to entering the next, per step. A deal won straight
+    from sql skips "opportunity": its last step is timed from the latest stage it did enter."""
     result: dict[str, float | None] = {}
     for a, b in VELOCITY_STEPS:
-        days = [(s[b] - s[a]).total_seconds() / 86400 for s in reached.values() if a in s and b in s and s[b] >= s[a]]
-        result[f"{a} → {b}"] = round(median(days), 1) if days else None
+        days = []
+        for s in reached.values():
+            start = s.get(a) or _latest_before(s, b)
+            if b in s and start is not None and s[b] >= start:
+                days.append((s[b] - start).total_seconds() / 86400)
+        result[f"{a} → {b}"] = round(median(days), 3) if days else None
     return result
+
+
+def _latest_before(stages: Mapping[str, datetime], stage: str) -> datetime | None:
+    """When the person entered the latest forward stage before ``stage`` (only for the final
+    step, so a skipped stage is not counted twice)."""
+    if stage != VELOCITY_STEPS[-1][1]:
+        return None
+    rank = stage_rank(stage)
+    earlier = [at for name, at in stages.items() if name in FORWARD_ORDER and stage_rank(name) < rank]
+    return max(earlier) if earlier else None
 
 
 @dataclass(frozen=True)
@@ -273,23 +324,98 @@ class WeekOfMqls:
     mqls: int
     target: float | None
     complete: bool = True              # the current week is still running: not judged yet
+    starts: datetime | None = None
 
     @property
     def met(self) -> bool | None:
         return None if self.target is None or not self.complete else self.mqls >= self.target
 
 
-def mqls_per_week(transitions: Iterable[Mapping[str, Any]], per_quarter: int | None,
+def week_start(moment: datetime) -> datetime:
+    """Monday 00:00 UTC of the calendar week holding ``moment``: weeks do not depend on --since."""
+    day = moment.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def calendar_weeks(since: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
+    """(start, end) of every calendar week from the one holding ``since`` to the one holding ``now``."""
+    weeks, start = [], week_start(since)
+    while start <= now:
+        weeks.append((start, start + timedelta(days=7)))
+        start += timedelta(days=7)
+    return weeks
+
+
+def weekly_target(per_quarter: int | None) -> int | None:
+    """The quarterly commitment as a whole number of leads per week (13 weeks, rounded up)."""
+    return math.ceil(per_quarter / WEEKS_PER_QUARTER) if per_quarter else None
+
+
+def _mqls_in(transitions: Iterable[Mapping[str, Any]], start: datetime, end: datetime) -> int:
+    return sum(1 for t in transitions if t["to_stage"] == "mql" and start <= t["at"] < end)
+
+
+def mqls_per_week(transitions: Sequence[Mapping[str, Any]], per_quarter: int | None,
                   since: datetime, now: datetime) -> list[WeekOfMqls]:
-    """Handoffs (transitions to mql) per week since ``since``; the last week may be partial."""
-    target = per_quarter / WEEKS_PER_QUARTER if per_quarter else None
-    ends = week_ends(since, now)
-    counts = [0] * len(ends)
-    for t in transitions:
-        if t["to_stage"] == "mql" and since <= t["at"] <= now:
-            counts[next(i for i, end in enumerate(ends) if t["at"] <= end)] += 1
-    starts = [since] + ends[:-1]
-    return [WeekOfMqls(end, n, target, end - start >= timedelta(days=7)) for start, end, n in zip(starts, ends, counts)]
+    """Handoffs (transitions to mql) per calendar week, from the week holding ``since`` (the
+    caller passes transitions from that week's Monday). A week is judged once it is over."""
+    target = weekly_target(per_quarter)
+    return [WeekOfMqls(end, _mqls_in(transitions, start, end), target, end <= now, start)
+            for start, end in calendar_weeks(since, now)]
+
+
+def quarter_start(moment: datetime) -> datetime:
+    month = (moment.month - 1) // 3 * 3 + 1
+    return moment.astimezone(timezone.utc).replace(month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_quarter(start: datetime) -> datetime:
+    return start.replace(year=start.year + 1, month=1) if start.month == 10 else start.replace(month=start.month + 3)
+
+
+@dataclass(frozen=True)
+class QuarterWeek:
+    starts: datetime
+    ends: datetime
+    mqls: int
+    cumulative: int
+    pace: int                          # where the quarter-to-date total should be by this week's end
+    complete: bool
+
+    @property
+    def on_track(self) -> bool | None:
+        return self.cumulative >= self.pace if self.complete else None
+
+
+@dataclass(frozen=True)
+class QuarterToDate:
+    starts: datetime
+    ends: datetime
+    qualified: int
+    commitment: int | None
+    expected_by_now: int | None
+    weeks: list[QuarterWeek]
+
+    @property
+    def on_track(self) -> bool | None:
+        return None if self.expected_by_now is None else self.qualified >= self.expected_by_now
+
+
+def quarter_to_date(transitions: Sequence[Mapping[str, Any]], per_quarter: int | None, now: datetime) -> QuarterToDate:
+    """Qualified leads (handoffs) this calendar quarter against ``qualified_per_quarter``,
+    tracked weekly: each week's count, the running total and the pace the commitment needs."""
+    start = quarter_start(now)
+    end = next_quarter(start)
+    span = (end - start).total_seconds()
+    weeks, cumulative = [], 0
+    for w_start, w_end in calendar_weeks(start, now):
+        lo, hi = max(w_start, start), min(w_end, end)
+        n = _mqls_in(transitions, lo, hi)
+        cumulative += n
+        pace = math.ceil(per_quarter * (hi - start).total_seconds() / span) if per_quarter else 0
+        weeks.append(QuarterWeek(lo, hi, n, cumulative, pace, hi <= now))
+    expected = math.floor(per_quarter * (now - start).total_seconds() / span) if per_quarter else None
+    return QuarterToDate(start, end, cumulative, per_quarter, expected, weeks)
 
 
 @dataclass(frozen=True)
@@ -301,14 +427,14 @@ class Funnel:
     pipeline_value: float | None       # None: no amounts recorded for the open opportunities
     velocity_days: dict[str, float | None]
     weeks: list[WeekOfMqls]
+    quarter: QuarterToDate | None = None
 
 
 def stage_counts(people: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for p in people:
-        if not p.get("deleted"):
-            counts[p["stage"]] = counts.get(p["stage"], 0) + 1
-    return counts
+    """People per stage, in funnel order (subscriber … customer, then recycled, disqualified)."""
+    counts = Counter(p["stage"] for p in people if not p.get("deleted"))
+    return {stage: counts[stage] for stage in STAGES if counts[stage]} | {
+        stage: n for stage, n in counts.items() if stage not in STAGES}
 
 
 def funnel(people: Mapping[str, Mapping[str, Any]], transitions: Sequence[Mapping[str, Any]],
@@ -325,3 +451,10 @@ def funnel(people: Mapping[str, Mapping[str, Any]], transitions: Sequence[Mappin
     return Funnel(stage_counts(people.values()), conversions, win_rates(people, transitions, targets),
                   len(pipeline), sum(amounts) if amounts else None, velocity(reached),
                   mqls_per_week(transitions, definition.sla.qualified_per_quarter, since, now))
+
+
+def funnel_with_quarter(f: Funnel, quarter_transitions: Sequence[Mapping[str, Any]], definition: Definition,
+                        now: datetime) -> Funnel:
+    """The funnel plus the quarter to date (which needs transitions from the quarter's start)."""
+    from dataclasses import replace
+    return replace(f, quarter=quarter_to_date(quarter_transitions, definition.sla.qualified_per_quarter, now))

@@ -26,6 +26,7 @@ from connector.core.errors import SkippableRecord
 from connector.core.handoff import route
 from connector.core.lead import activities_that_count, merge_fields
 from connector.core.mapping import email_domain
+from connector.core.explain import disqualification_reason
 from connector.core.qualify import Qualification, evaluate, handoff_reason
 
 
@@ -61,6 +62,12 @@ class WriteBack:
 
     def process(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
                  crm_records: Mapping[str, CrmRecord] | None = None) -> None:
+        # A record that waits for a person (a permanent refusal, or dropped) is not written again,
+        # however often it comes round, until someone asks for a retry.
+        held = self.store.held([p.id for p in people])
+        if held:
+            summary.add("held", len(held))
+            people = [p for p in people if p.id not in held]
         if not people:
             return
         remote = _Remote(compare_remote, crm_records or {})
@@ -92,7 +99,7 @@ class WriteBack:
         handoff_at = now if plan.new_handoff else row.get("handoff_at")
         reason = (handoff_reason(result, lead) if new_stage in ("mql", "sal", "sql", "opportunity", "customer")
                   else row.get("reason") if new_stage == "recycled"
-                  else f"Disqualified: {result.disqualified_by}" if result.disqualified_by
+                  else disqualification_reason(result) if result.disqualified_by
                   else f"Near-qualified: missing {result.missing}" if result.missing else "")
         # Scores are written as whole numbers: decay moves the exact value every minute, and
         # each write would bump the record and come back as a change (ping-pong).
@@ -297,8 +304,8 @@ class WriteBack:
                 summary.add("near_qualified")
             if pl.to_stage == "disqualified" and pl.from_stage != "disqualified":
                 summary.add("disqualified")
-            if pl.to_stage == "mql":
-                summary.add("qualified")
+            if pl.to_stage == "mql" and pl.from_stage != "mql" and stage_holds:
+                summary.add("qualified")   # newly qualified in this run, not everyone who still is
             rows.append(snapshot)
         self.store.save_people(rows, now)
         self.store.add_changes(changes)
@@ -320,9 +327,14 @@ class WriteBack:
         self.store.quarantine(system=system, hubspot_id=key, email=email, operation=operation, code=error.code,
                               reason=str(error), detail=error.detail, transient=error.transient, now=now,
                               next_attempt_at=now + backoff if error.transient else None)
+        summary.add("quarantined")
+        if previous and previous[0].code == error.code:
+            # The same error again (a transient one retried): the entry counts the attempts;
+            # the log keeps the first occurrence only.
+            log.debug("still quarantined: %s %s %s (%s, attempt %d)", system, operation, key, error.code, attempts + 1)
+            return
         self.store.add_error(run_id=summary.run_id, at=now, kind="quarantined", system=system, hubspot_id=key,
                              email=email, message=f"{operation} quarantined: {error}", detail=error.detail)
-        summary.add("quarantined")
 
     def retry_quarantine(self, now: datetime, summary: Summary) -> None:
         due = self.store.quarantined(due_at=now)

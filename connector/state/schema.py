@@ -153,6 +153,7 @@ quarantine = Table(
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("dropped_at", DateTime(timezone=True)),        # v2: a person gave up on it; never retried
     UniqueConstraint("system", "hubspot_id", "operation", name="uq_quarantine"),
 )
 
@@ -170,7 +171,15 @@ def _v1_initial(conn: Connection) -> None:
     ])
 
 
-def _v2_record_kinds(conn: Connection) -> None:
+def _v2_quarantine_dropped(conn: Connection) -> None:
+    """A dropped entry is kept, marked, so the record stays dropped: leadsync does not write it
+    again (and does not quarantine it again) until a person asks for a retry."""
+    kind = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "TIMESTAMP"
+    if "dropped_at" not in {c["name"] for c in inspect(conn).get_columns("quarantine")}:
+        conn.execute(text(f"ALTER TABLE quarantine ADD COLUMN dropped_at {kind}"))
+
+
+def _v3_record_kinds(conn: Connection) -> None:
     """Person records in the CRM are named by kind ("lead", "contact"), not by a vendor's
     object name: stores written before say "Lead" / "Contact". CRM ids grow to 36 characters
     (SugarCRM's are UUIDs; SQLite does not enforce lengths)."""
@@ -183,7 +192,8 @@ def _v2_record_kinds(conn: Connection) -> None:
 
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
-    (2, _v2_record_kinds),
+    (2, _v2_quarantine_dropped),
+    (3, _v3_record_kinds),
 ]
 
 LATEST = MIGRATIONS[-1][0]

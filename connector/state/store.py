@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine
@@ -20,6 +20,9 @@ from sqlalchemy.engine import Engine
 from connector.state import schema as s
 from connector.core.errors import FatalError
 from connector.core.model import Activity
+
+if TYPE_CHECKING:
+    from connector.state.logquery import LogFilter
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -67,6 +70,12 @@ class QuarantineEntry:
     next_attempt_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    dropped_at: datetime | None = None
+
+    @property
+    def waits_for_person(self) -> bool:
+        """Permanent refusals (and dropped entries) are never retried by leadsync itself."""
+        return not self.transient or self.dropped_at is not None
 
 
 class Store:
@@ -254,6 +263,24 @@ class Store:
             conn.execute(insert(s.errors).values(run_id=run_id, at=at, kind=kind, message=message, detail=detail,
                                                  system=system, hubspot_id=hubspot_id, email=email))
 
+    # -- reading the log (``leadsync logs``) ----------------------------------------------------------
+    def log_rows(self, kind: str, f: "LogFilter", *, finished_only: bool = False) -> list[dict[str, Any]]:
+        """Runs, changes or errors matching ``f``: the newest ``f.limit``, oldest first."""
+        from connector.state.logquery import rows_query
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(rows_query(kind, f, finished_only))]
+
+    def log_total(self, kind: str, f: "LogFilter") -> int:
+        """How many rows match ``f`` regardless of its limit ("showing 50 of 3,426")."""
+        from connector.state.logquery import total_query
+        with self.engine.connect() as conn:
+            return int(conn.execute(total_query(kind, f)).scalar() or 0)
+
+    def newest_log_id(self, kind: str) -> int:
+        from connector.state.logquery import newest_id_query
+        with self.engine.connect() as conn:
+            return conn.execute(newest_id_query(kind)).scalar() or 0
+
     def prune(self, before: datetime) -> dict[str, int]:
         """Delete runs, changes and errors older than the retention horizon."""
         with self.engine.begin() as conn:
@@ -282,34 +309,57 @@ class Store:
                     detail=detail, transient=transient, attempts=1, next_attempt_at=next_attempt_at,
                     created_at=now, updated_at=now))
 
-    def quarantined(self, *, due_at: datetime | None = None, ids: Sequence[int] | None = None) -> list[QuarantineEntry]:
+    def quarantined(self, *, due_at: datetime | None = None, ids: Sequence[int] | None = None,
+                    include_dropped: bool = False) -> list[QuarantineEntry]:
         c = s.quarantine.c
         query = select(s.quarantine).order_by(c.id)
         if due_at is not None:
             query = query.where(and_(c.transient.is_(True), c.next_attempt_at <= due_at))
         if ids is not None:
             query = query.where(c.id.in_(list(ids)))
+        if not include_dropped:
+            query = query.where(c.dropped_at.is_(None))
         with self.engine.connect() as conn:
             return [QuarantineEntry(**{k: utc(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()})
                     for r in conn.execute(query)]
 
+    def held(self, hubspot_ids: Sequence[str]) -> set[str]:
+        """People with an entry that waits for a person (permanent, or dropped): leadsync writes
+        nothing for them until ``quarantine retry``."""
+        if not hubspot_ids:
+            return set()
+        c = s.quarantine.c
+        # A follow-up Task that failed is only a missing reminder: it does not hold the person.
+        query = select(c.hubspot_id).where(and_(c.hubspot_id.in_(list(hubspot_ids)), c.operation != "task",
+                                                or_(c.transient.is_(False), c.dropped_at.is_not(None))))
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def release(self, *, system: str, hubspot_id: str, operation: str | None = None) -> int:
         c = s.quarantine.c
-        where = and_(c.system == system, c.hubspot_id == hubspot_id)
+        where = and_(c.system == system, c.hubspot_id == hubspot_id, c.dropped_at.is_(None))
         if operation:
             where = and_(where, c.operation == operation)
         with self.engine.begin() as conn:
             return conn.execute(delete(s.quarantine).where(where)).rowcount
 
-    def drop_quarantined(self, ids: Sequence[int]) -> int:
+    def drop_quarantined(self, ids: Sequence[int], now: datetime | None = None) -> int:
+        """Give up on these entries: kept, marked dropped, so the record stays dropped (a later
+        reconciliation neither writes it nor quarantines it again)."""
+        c = s.quarantine.c
+        when = now or datetime.now(timezone.utc)
         with self.engine.begin() as conn:
-            return conn.execute(delete(s.quarantine).where(s.quarantine.c.id.in_(list(ids)))).rowcount
+            return conn.execute(update(s.quarantine).where(and_(c.id.in_(list(ids)), c.dropped_at.is_(None)))
+                                .values(dropped_at=when, next_attempt_at=None)).rowcount
 
     def make_due(self, ids: Sequence[int] | None, now: datetime) -> int:
-        """Ask for a retry on the next cycle (``quarantine retry``)."""
-        query = update(s.quarantine).values(next_attempt_at=now, transient=True)
+        """Ask for a retry on the next cycle (``quarantine retry``). Named ids also undo a drop;
+        a retry of everything leaves dropped entries dropped."""
+        query = update(s.quarantine).values(next_attempt_at=now, transient=True, dropped_at=None)
         if ids is not None:
             query = query.where(s.quarantine.c.id.in_(list(ids)))
+        else:
+            query = query.where(s.quarantine.c.dropped_at.is_(None))
         with self.engine.begin() as conn:
             return conn.execute(query).rowcount
 

@@ -93,6 +93,11 @@ RULES: tuple[Rule, ...] = (
     Rule(FATAL_CONFIG, "credentials_rejected", "{name} rejected leadsync's sign-in", statuses=(400, 401),
          codes=_codes("invalid_grant", "invalid_client", "invalid_client_id", "unauthorized_client",
                       "unsupported_grant_type", "invalid_request", "inactive_user", "inactive_org")),
+    # HubSpot tells an expired OAuth token from one it does not know (the 401's category).
+    Rule(REAUTH, "token_expired", "the {name} access token has expired", "hubspot", (401,),
+         _codes("EXPIRED_AUTHENTICATION")),
+    Rule(FATAL_CONFIG, "token_invalid", "{name} does not recognise the access token", "hubspot", (401,),
+         _codes("INVALID_AUTHENTICATION")),
     # An expired SOAP session comes back as a 500 fault carrying the same code as REST's 401.
     Rule(REAUTH, "session_expired", "the {name} session expired",
          "salesforce", (401, 500), _codes("INVALID_SESSION_ID")),
@@ -101,6 +106,10 @@ RULES: tuple[Rule, ...] = (
          "hubspot", (403,)),
     Rule(FATAL_CONFIG, "insufficient_access", "{name} refused access: the integration user lacks a permission",
          "salesforce", (403,)),
+    # A field or object the mappings name is not there (deleted, renamed, hidden by field-level
+    # security): every request would fail the same way, so it is the operator's to fix.
+    Rule(FATAL_CONFIG, "schema_mismatch", "{name} has no field or object the mappings name", "salesforce", (400,),
+         _codes("INVALID_FIELD", "INVALID_TYPE"), single_record=False),
     Rule(SKIP_RECORD, "bad_record", "{name} rejected this record", statuses=(400, 422), single_record=True),
     Rule(SKIP_RECORD, "not_found", "{name} no longer has this record", statuses=(404,), single_record=True),
     Rule(SKIP_RECORD, "conflict", "{name} reported a conflict on this record", statuses=(409,), single_record=True),
@@ -137,8 +146,12 @@ def classify(system: str, status: int | None, headers: Mapping[str, str] | None,
     rule = _transport_rule(exc) if status in (None, 0) else _status_rule(system, status, codes, text, single_record)
     name = SYSTEM_NAMES.get(system, system)
     message = rule.message.format(name=name)
+    if rule.kind == "missing_scope" and (scopes := required_scopes(body)):
+        message += f" ({', '.join(scopes)})"
     if status:
         message += f" (HTTP {status})"
+    if rule.kind == "schema_mismatch" and (said := vendor_message(body)):
+        message += f": {said}"
     code = sorted(codes)[0] if codes else ""
     detail = f"{name} HTTP {status} {','.join(sorted(codes))} {text[:500]}".strip() if status else repr(exc)
     wait = server_wait(system, headers, now) if rule.action in (RETRY, RATE_LIMITED) else None
@@ -234,6 +247,29 @@ def body_text(body: Any) -> str:
     if isinstance(body, str):
         return body
     return json.dumps(body, default=str)
+
+
+def vendor_message(body: Any) -> str:
+    """The first ``message`` of a Salesforce error list, cut short (no record data in it)."""
+    try:
+        parsed = json.loads(body_text(body)) if isinstance(body, (str, bytes)) else body
+    except ValueError:
+        return ""
+    first = parsed[0] if isinstance(parsed, list) and parsed else parsed
+    text = first.get("message", "") if isinstance(first, dict) else ""
+    return " ".join(str(text).split())[:200]
+
+
+def required_scopes(body: Any) -> list[str]:
+    """The scopes a HubSpot 403 MISSING_SCOPES names (``errors[].context.requiredGranularScopes``)."""
+    try:
+        parsed = json.loads(body_text(body)) if isinstance(body, (str, bytes)) else body
+    except ValueError:
+        return []
+    if not isinstance(parsed, dict):
+        return []
+    return [str(s) for e in parsed.get("errors") or [] if isinstance(e, dict)
+            for s in (e.get("context") or {}).get("requiredGranularScopes") or []]
 
 
 _CODE_KEYS = ("errorCode", "statusCode", "category", "policyName", "error")

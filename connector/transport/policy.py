@@ -124,7 +124,7 @@ class HttpPolicy:
             state.reauth()
             return _Transient(verdict, exc)      # retried at once: _next_wait sees the reauth
         if verdict.action in (REAUTH, FATAL_CONFIG):
-            return _config_error(system, verdict.message, verdict.detail)
+            return _config_error(system, _with_fix(verdict), verdict.detail, CONFIG_KEYS.get(verdict.kind))
         if verdict.action == QUOTA_EXHAUSTED:
             return QuotaExhausted(verdict.message, detail=verdict.detail)
         if verdict.action == SKIP_RECORD:
@@ -244,8 +244,26 @@ class HttpPolicy:
         return self.call(system, attempt, lane=lane, single_record=single_record, reauth=reauth)
 
 
-def _config_error(system: str, reason: str, detail: str) -> ConfigError:
-    error = ConfigError(Problem("config", f"[{system}]", reason))
+# Where the operator fixes what a verdict says (the config key naming the credential).
+CONFIG_KEYS = {"token_expired": "hubspot.token_env", "token_invalid": "hubspot.token_env",
+               "missing_scope": "hubspot.token_env", "schema_mismatch": "salesforce.toml"}
+FIXES = {
+    "token_expired": "refresh it (an OAuth app's token lasts 30 minutes; set [hubspot] auth = \"oauth\" "
+                     "to refresh it automatically) or put a new one in the environment",
+    "token_invalid": "copy the private app's access token again (Settings → Integrations → Private apps) "
+                     "into the environment variable named by hubspot.token_env",
+    "missing_scope": "add the scope to the private app, then copy its token again",
+    "schema_mismatch": "run `leadsync setup` to see what is missing, and `leadsync setup --apply` to create it",
+}
+
+
+def _with_fix(verdict: Verdict) -> str:
+    fix = FIXES.get(verdict.kind)
+    return f"{verdict.message}: {fix}" if fix else verdict.message
+
+
+def _config_error(system: str, reason: str, detail: str, key: str | None = None) -> ConfigError:
+    error = ConfigError(Problem("config", key or f"[{system}]", reason))
     error.detail = detail
     return error
 

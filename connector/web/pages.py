@@ -1,7 +1,7 @@
 """What each page shows, as plain dicts read from the state store. No Flask here: views.py renders
 these with the templates, and the tests compare them with ``leadsync report --json``.
 
-The funnel, SLA and queue figures come from ``connector.cli.reports.build_report``: the very
+The funnel, SLA and queue figures come from ``connector.app.reporting.build_report``: the very
 dicts the command prints, so the page and the JSON can never disagree. Runs, changes and errors
 are shaped by the log view's functions, so the page shows what ``leadsync logs --json`` shows.
 """
@@ -12,8 +12,10 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
-from connector.cli.logs_view import LogFilter, changes_query, errors_query, fetch, runs_query, shape
-from connector.cli.reports import build_report, period_start
+from connector.app.explaining import judge_stored
+from connector.app.logshapes import shape
+from connector.app.reporting import build_report, period_start
+from connector.state.logquery import LogFilter
 from connector.web.charts import compliance_of
 from connector.web.fixes import error_fix, fix_for
 
@@ -28,26 +30,26 @@ def _budget(api: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def runs(rt: Any, limit: int = RUNS_SHOWN) -> list[dict[str, Any]]:
-    rows = fetch(rt.store, runs_query(LogFilter(limit=limit)))
+    rows = rt.store.log_rows("runs", LogFilter(limit=limit))
     shaped = [shape("runs", r, False, rt.redactor) for r in reversed(rows)]
     return [{**d, "budget": _budget(d["api"])} for d in shaped]
 
 
 def run(rt: Any, run_id: int) -> dict[str, Any] | None:
-    found = fetch(rt.store, runs_query(LogFilter(run_id=run_id)))
+    found = rt.store.log_rows("runs", LogFilter(run_id=run_id))
     if not found:
         return None
     f = LogFilter(run_id=run_id, limit=ROWS_SHOWN)
     d = shape("runs", found[0], False, rt.redactor)
     return {**d, "budget": _budget(d["api"]),
-            "changes": [shape("changes", r, False, rt.redactor) for r in fetch(rt.store, changes_query(f))],
-            "errors": [shape("errors", r, False, rt.redactor) for r in fetch(rt.store, errors_query(f))]}
+            "changes": [shape("changes", r, False, rt.redactor) for r in rt.store.log_rows("changes", f)],
+            "errors": [shape("errors", r, False, rt.redactor) for r in rt.store.log_rows("errors", f)]}
 
 
 def errors(rt: Any, since: str = "30d") -> dict[str, Any]:
     """Errors grouped by kind, and the quarantine grouped by (system, operation, code)."""
     start = period_start(since, rt.clock())
-    rows = [shape("errors", r, False, rt.redactor) for r in fetch(rt.store, errors_query(LogFilter(since=start, limit=ROWS_SHOWN)))]
+    rows = [shape("errors", r, False, rt.redactor) for r in rt.store.log_rows("errors", LogFilter(since=start, limit=ROWS_SHOWN))]
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in reversed(rows):
         by_kind[r["kind"]].append(r)
@@ -93,17 +95,9 @@ def _person_row(rt: Any, p: Mapping[str, Any]) -> dict[str, Any]:
 
 def explanation(rt: Any, person: Mapping[str, Any]) -> dict[str, Any]:
     """The stored lead evaluated from the stage it holds, as ``leadsync explain --json`` does."""
-    from connector.core import plan as P
     from connector.core.explain import explanation_dict
-    from connector.core.qualify import evaluate
-    from connector.engine.writeback import activities_that_count
-    now = rt.clock()
-    window = timedelta(days=rt.definition.engagement.window_days)
-    hid = person["hubspot_id"]
-    activities = rt.store.activities([hid], since=now - window)[hid]
-    lead = P.merge_fields(person.get("fields") or {}, person.get("crm_fields") or {}, rt.write_maps().crm_fields)
-    result = evaluate(lead, activities_that_count(person, activities), rt.definition, now, person["stage"])
-    return explanation_dict(result, lead)
+    judged = judge_stored(rt, person)
+    return explanation_dict(judged.result, judged.lead)
 
 
 def person(rt: Any, hubspot_id: str) -> dict[str, Any] | None:
@@ -118,8 +112,8 @@ def person(rt: Any, hubspot_id: str) -> dict[str, Any] | None:
                              "rule": mask(t["rule"]) if t.get("rule") else None,
                              "definition_version": t["definition_version"], "run_id": t["run_id"]}
                             for t in rt.store.transitions(hubspot_ids=[hubspot_id])],
-            "changes": [shape("changes", r, False, mask) for r in fetch(rt.store, changes_query(f))],
-            "errors": [shape("errors", r, False, mask) for r in fetch(rt.store, errors_query(f))],
+            "changes": [shape("changes", r, False, mask) for r in rt.store.log_rows("changes", f)],
+            "errors": [shape("errors", r, False, mask) for r in rt.store.log_rows("errors", f)],
             "quarantine": [{"id": e.id, "system": e.system, "operation": e.operation, "reason": mask(e.reason),
                             "fix": fix_for(e.code, transient=e.transient, ids=[e.id])}
                            for e in rt.store.quarantined() if e.hubspot_id == hubspot_id]}

@@ -263,7 +263,8 @@ def test_e2e_a_wrong_token_is_a_config_error(sandbox, monkeypatch):
                              load_hubspot_mapping(REPO / "mappings" / "hubspot.toml"), HttpPolicy())
     with pytest.raises(ConfigError) as caught:
         adapter.people(["1"])
-    assert "[hubspot]" in str(caught.value) and "pat-wrong" not in str(caught.value)
+    assert "hubspot.token_env: HubSpot does not recognise the access token" in str(caught.value)
+    assert "pat-wrong" not in str(caught.value)
 
 
 @pytest.mark.e2e

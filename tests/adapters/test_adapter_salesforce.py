@@ -213,7 +213,8 @@ def test_given_wrong_credentials_then_a_config_error_without_the_secret(adapter)
                  json={"error": "invalid_client", "error_description": "invalid client credentials"})
     with pytest.raises(ConfigError) as caught:
         crm.opportunities(["006A"])
-    assert "sign-in" in str(caught.value) and "s3cret" not in str(caught.value)
+    assert "salesforce.client_secret_env: Salesforce rejected the client secret" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
     assert "s3cret" not in repr(crm.settings)
 
 

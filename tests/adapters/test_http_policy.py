@@ -31,6 +31,9 @@ SOAP_EXPIRED = ("<soapenv:Envelope><soapenv:Body><soapenv:Fault><faultcode>sf:IN
                 "<faultstring>INVALID_SESSION_ID: Invalid Session ID</faultstring></soapenv:Fault>"
                 "</soapenv:Body></soapenv:Envelope>")
 
+SF_NO_COLUMN = [{"message": "\nSELECT Id, HubSpot_Contact_Id__c FROM Contact\n       ^\nERROR at Row:1:Column:12\n"
+                            "No such column 'HubSpot_Contact_Id__c' on entity 'Contact'.", "errorCode": "INVALID_FIELD"}]
+
 # (system, status, headers, body, exception, single_record) → (action, kind, retry_after)
 TABLE = [
     ("salesforce", 403, {}, SF_LIMIT, None, False, ("quota_exhausted", "daily_quota", None)),
@@ -41,6 +44,7 @@ TABLE = [
      ("fatal_config", "insufficient_access", None)),
     ("salesforce", 400, {}, [{"errorCode": "MALFORMED_QUERY"}], None, False, ("fatal", "bad_request", None)),
     ("salesforce", 400, {}, [{"errorCode": "INVALID_FIELD"}], None, True, ("skip_record", "bad_record", None)),
+    ("salesforce", 400, {}, SF_NO_COLUMN, None, False, ("fatal_config", "schema_mismatch", None)),
     ("salesforce", 404, {}, [{"errorCode": "NOT_FOUND"}], None, True, ("skip_record", "not_found", None)),
     ("salesforce", 503, {}, "", None, False, ("retry", "server_error", None)),
     ("salesforce", 400, {}, {"error": "invalid_grant", "error_description": "authentication failure"}, None, False,
@@ -49,7 +53,7 @@ TABLE = [
     ("hubspot", 429, {"Retry-After": "3"}, HS_SECONDLY, None, False, ("rate_limited", "rate_limit", 3.0)),
     ("hubspot", 429, {"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
      HS_SECONDLY, None, False, ("rate_limited", "rate_limit", 10.0)),
-    ("hubspot", 401, {}, {"category": "INVALID_AUTHENTICATION"}, None, False, ("reauth", "unauthorized", None)),
+    ("hubspot", 401, {}, {"category": "INVALID_AUTHENTICATION"}, None, False, ("fatal_config", "token_invalid", None)),
     ("hubspot", 403, {}, HS_SCOPE, None, False, ("fatal_config", "missing_scope", None)),
     ("hubspot", 400, {}, {"category": "VALIDATION_ERROR"}, None, False, ("fatal", "bad_request", None)),
     ("hubspot", 400, {}, {"category": "VALIDATION_ERROR"}, None, True, ("skip_record", "bad_record", None)),
@@ -285,3 +289,14 @@ def test_given_a_policy_session_then_it_has_timeouts_no_retries_and_reads_limits
     assert seen["timeout"] == (5.0, 60.0)
     assert session.get_adapter("https://x").max_retries.total == 0
     assert policy.usage()["salesforce"]["remaining"] == 93
+
+
+def test_given_a_query_naming_a_missing_column_then_the_message_says_so_and_points_at_setup():
+    policy = make_policy(FakeClock())
+    with pytest.raises(ConfigError) as caught:
+        policy.call("salesforce", failing(status_error(400, SF_NO_COLUMN)))
+    message = str(caught.value)
+    assert message.startswith("config: salesforce.toml: Salesforce has no field or object the mappings name (HTTP 400): "
+                              "SELECT Id, HubSpot_Contact_Id__c FROM Contact ^ ERROR at Row:1:Column:12 No such column "
+                              "'HubSpot_Contact_Id__c' on entity 'Contact'.")
+    assert message.endswith("run `leadsync setup` to see what is missing, and `leadsync setup --apply` to create it")

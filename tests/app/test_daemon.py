@@ -127,6 +127,17 @@ def test_given_cycle_jobs_when_run_then_each_loop_syncs_its_leg_and_metrics_coun
     assert metrics.registry.get_sample_value("leadsync_handoffs_total") == 3
 
 
+def test_given_idle_and_busy_cycles_when_logged_then_idle_at_debug_busy_at_info(rt, caplog):
+    daemon = Daemon(rt)
+    rt.sync = lambda kind="sync", legs=(): Summary(run_id=1, kind=kind)
+    with caplog.at_level(logging.DEBUG, logger="leadsync.daemon"):
+        daemon.hubspot_cycle()
+        rt.sync = lambda kind="sync", legs=(): Summary(run_id=2, kind=kind, counts={"handed_off": 1})
+        daemon.hubspot_cycle()
+    levels = [(r.levelname, r.run_id) for r in caplog.records if hasattr(r, "run_id")]
+    assert levels == [("DEBUG", 1), ("INFO", 2)]
+
+
 def test_given_runtime_with_reconcile_when_nightly_job_runs_then_it_is_used(rt):
     reconciled = []
     rt.reconcile = lambda: reconciled.append("full pass") or Summary(run_id=99, kind="reconcile")
@@ -203,8 +214,8 @@ def test_given_old_runs_when_pruned_then_only_those_beyond_retention_go(rt):
     recent = rt.store.start_run("sync", NOW - timedelta(days=29))
     rt.store.finish_run(recent, NOW - timedelta(days=29), "ok", {}, {})
     Daemon(rt).prune()
-    from connector.cli.logs_view import LogFilter, fetch, runs_query
-    assert [r["id"] for r in fetch(rt.store, runs_query(LogFilter()))] == [recent]
+    from connector.state.logquery import LogFilter
+    assert [r["id"] for r in rt.store.log_rows("runs", LogFilter())] == [recent]
 
 
 def test_given_running_daemon_when_stopped_then_cycles_ran_and_it_returns_zero(rt):
@@ -333,8 +344,8 @@ def live(tmp_path_factory):
 
 
 def _finished_kinds(store) -> set[str]:
-    from connector.cli.logs_view import LogFilter, fetch, runs_query
-    return {r["kind"] for r in fetch(store, runs_query(LogFilter(limit=1000), finished_only=True))}
+    from connector.state.logquery import LogFilter
+    return {r["kind"] for r in store.log_rows("runs", LogFilter(limit=1000), finished_only=True)}
 
 
 @needs_spine
@@ -364,15 +375,15 @@ def test_given_metrics_port_when_scraped_then_counters_and_health(live):
 
 @needs_spine
 def test_given_sigterm_during_a_cycle_when_stopping_then_cycle_finishes_and_exit_0_within_30s(live):
-    from connector.cli.logs_view import LogFilter, fetch, runs_query
+    from connector.state.logquery import LogFilter
     _wait(lambda: "hubspot" in _finished_kinds(live.store), 20, "a hubspot cycle")
-    _wait(lambda: any(r["outcome"] == "running" for r in fetch(live.store, runs_query(LogFilter(limit=3)))), 10,
+    _wait(lambda: any(r["outcome"] == "running" for r in live.store.log_rows("runs", LogFilter(limit=3))), 10,
           "a cycle in progress")
     started = time.monotonic()
     live.process.send_signal(signal.SIGTERM)
     assert live.process.wait(timeout=30) == 0
     assert time.monotonic() - started < 30
-    runs = fetch(live.store, runs_query(LogFilter(limit=1000)))
+    runs = live.store.log_rows("runs", LogFilter(limit=1000))
     assert all(r["outcome"] != "running" for r in runs)      # the cycle in hand was finished, not cut
     last_finished = max(r["finished_at"] for r in runs)
     assert all(value <= last_finished for value in live.store.cursors().values())

@@ -65,7 +65,7 @@ def test_given_redact_pii_when_logging_then_emails_and_phones_masked(output, fmt
 def test_given_text_format_when_logging_then_level_logger_message_and_extras_on_one_line(output):
     first = emit(output).splitlines()[0]
     assert " INFO leadsync.test: handed off ann@acme.com with token ***" in first
-    assert first.endswith("run_id=7 auth=Bearer ***")
+    assert first.endswith('run_id=7 auth="Bearer ***"')
 
 
 def test_given_configured_twice_when_logging_then_each_line_once(output):
@@ -77,3 +77,24 @@ def test_given_configured_twice_when_logging_then_each_line_once(output):
 
 def test_given_debug_level_when_logging_then_debug_lines_pass(output):
     assert "hidden below INFO" in emit(output, level="DEBUG")
+
+
+def test_given_text_format_when_daemon_logs_a_cycle_then_fields_are_key_value_pairs_not_a_dict(output):
+    configure_logging(LoggingConfig(format="text", level="INFO"), Redactor([]), output)
+    logging.getLogger("leadsync.daemon").info("hubspot cycle 4: ok", extra={
+        "run_id": 4, "outcome": "ok", "counts": {"handed_off": 2, "written_hubspot": 0}, "message_id": "a b"})
+    line = output.getvalue().strip()
+    assert line.endswith('hubspot cycle 4: ok run_id=4 outcome=ok counts.handed_off=2 message_id="a b"')
+    assert "{" not in line
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_given_redact_pii_when_logging_then_timestamps_keep_every_digit(output, fmt):
+    configure_logging(LoggingConfig(format=fmt, level="INFO", redact_pii=True), Redactor([], redact_pii=True), output)
+    logging.getLogger("leadsync.test").info("handed off at 2026-11-24 12:34:56 and 2026-11-24T12:34:56+00:00, "
+                                            "call +1 415 555 0100")
+    text = output.getvalue()
+    assert "2026-11-24 12:34:56" in text and "2026-11-24T12:34:56+00:00" in text
+    assert "555 0100" not in text
+    first = text.split(" INFO")[0] if fmt == "text" else json.loads(text)["ts"]
+    assert len(first) >= 19 and "***" not in first

@@ -109,8 +109,8 @@ def test_given_full_cycle_errors_daemon_and_failed_sign_ins_when_output_is_searc
     assert out.run("missing-secret", "sync", env={"SF_PASSWORD": "", "SF_CLIENT_SECRET": ""}) == 2
 
     text = out.all_text()
-    assert "HubSpot did not accept leadsync's credentials" in out.texts["bad-hubspot-token"]
-    assert "rejected leadsync's sign-in" in out.texts["bad-sf-secret"]
+    assert "hubspot.token_env: HubSpot does not recognise the access token" in out.texts["bad-hubspot-token"]
+    assert "salesforce.client_secret_env: Salesforce rejected the client secret" in out.texts["bad-sf-secret"]
     assert '"logger": "leadsync.daemon"' in out.texts["daemon"], "the daemon's log was captured"
     assert "quarantined" in out.texts["errors"]
     assert leaks(text, {**secrets, **{f"wrong {k}": v for k, v in wrong.items()}}) == []

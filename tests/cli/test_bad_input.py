@@ -52,8 +52,8 @@ CLI_ROWS = [
      "nowhere.toml", "", "cannot read the definition"),
     ("leadsync.toml", "[state]", '[salesforce]\nclient_secret = "abc"\n[state]',
      "leadsync.toml", "salesforce.client_secret", "unknown key"),
-    ("mappings/hubspot.toml", 'employees = { property = "numberofemployees", type = "int" }',
-     'employees = { property = "numberofemployees", type = "integer" }',
+    ("mappings/hubspot.toml", 'employees = { property = "numemployees", type = "range" }',
+     'employees = { property = "numemployees", type = "integer" }',
      "hubspot.toml", "contact.fields.employees", "type"),
     ("mappings/salesforce.toml", '"Working - Contacted" = "sal"', '"Working - Contacted" = "accepted"',
      "salesforce.toml", "status.feedback", "accepted"),
@@ -122,7 +122,7 @@ def test_given_the_shipped_definition_when_checked_then_exit_0(workspace, capsys
 KILOBYTES_100 = "VP " + "x" * 100_000
 # (row id, property, raw value, what must happen: "handed_off" | "quarantined:<code>" | "held:<missing>")
 GARBAGE = [
-    ("non-numeric employees", "numberofemployees", "about 500", "handed_off"),
+    ("non-numeric employees", "numemployees", "about 500", "handed_off"),
     ("invalid email", "email", "not-an-email", "quarantined:INVALID_EMAIL_ADDRESS"),
     ("100 kB title", "jobtitle", KILOBYTES_100, "quarantined:STRING_TOO_LONG"),
     ("control characters", "firstname", "\x00An\x07n\x1b", "handed_off"),

@@ -66,38 +66,38 @@ def run(store, *argv, plain=True, redactor=None, **kw) -> str:
     return out.getvalue()
 
 
-def ids(store, query):
-    return [r["id"] for r in L.fetch(store, query)]
+def ids(store, kind, f, finished_only=False):
+    return [r["id"] for r in store.log_rows(kind, f, finished_only=finished_only)]
 
 
 # -- queries ---------------------------------------------------------------------------------------
 
 def test_given_runs_when_limited_then_newest_kept_and_listed_oldest_first(store):
-    assert ids(store, L.runs_query(L.LogFilter(limit=2))) == [2, 3]
-    assert ids(store, L.runs_query(L.LogFilter(), finished_only=True)) == [1, 2]
+    assert ids(store, "runs", L.LogFilter(limit=2)) == [2, 3]
+    assert ids(store, "runs", L.LogFilter(), finished_only=True) == [1, 2]
 
 
 def test_given_since_two_hours_when_querying_then_older_rows_left_out(store):
     f = L.build_filter(store, args("--since", "2h"), NOW)
-    assert ids(store, L.runs_query(f)) == [2, 3]
-    assert ids(store, L.changes_query(f)) == [3]
+    assert ids(store, "runs", f) == [2, 3]
+    assert ids(store, "changes", f) == [3]
 
 
 def test_given_lead_email_in_other_case_when_querying_then_that_persons_changes_and_errors(store):
     f = L.build_filter(store, args("--lead", "Bo@Beta.io"), NOW)
-    assert ids(store, L.changes_query(f)) == [3] and ids(store, L.errors_query(f)) == [1]
+    assert ids(store, "changes", f) == [3] and ids(store, "errors", f) == [1]
 
 
 @pytest.mark.parametrize("account, changes", [("acme.com", [1, 2]), ("C77", [1, 2]), ("001A", [1, 2]),
                                                ("beta.io", [3]), ("nobody.example", []), ("C00", [])])
 def test_given_account_as_domain_or_company_or_account_id_when_querying_then_its_changes(store, account, changes):
     f = L.build_filter(store, args("--account", account), NOW)
-    assert ids(store, L.changes_query(f)) == changes
+    assert ids(store, "changes", f) == changes
 
 
 def test_given_run_id_when_querying_then_only_that_runs_rows(store):
     f = L.build_filter(store, args("--run", "1"), NOW)
-    assert (ids(store, L.runs_query(f)), ids(store, L.changes_query(f)), ids(store, L.errors_query(f))) == ([1], [1, 2], [])
+    assert (ids(store, "runs", f), ids(store, "changes", f), ids(store, "errors", f)) == ([1], [1, 2], [])
 
 
 @pytest.mark.parametrize("argv, expected", [((), ("runs",)), (("--run", "2"), ("runs", "changes", "errors")),
@@ -140,7 +140,7 @@ def test_given_detail_when_errors_shown_then_detail_with_secrets_masked(store):
 
 def test_given_json_when_run_shown_then_one_document_with_its_sections(store):
     d = json.loads(run(store, "--run", "2", "--json"))
-    assert set(d) == {"runs", "changes", "errors"}
+    assert set(d) == {"runs", "changes", "errors", "totals"} and d["totals"] == {"runs": 1, "changes": 1, "errors": 1}
     assert d["runs"][0]["outcome"] == "partial" and d["runs"][0]["duration_s"] == 1.0
     assert d["changes"][0]["old"] == 20 and d["changes"][0]["new"] == 35
     assert "detail" not in d["errors"][0]
@@ -176,3 +176,60 @@ def test_given_follow_on_runs_when_running_run_finishes_then_printed_once_with_o
     timer.join()
     followed = [line for line in lines if line.startswith("[run]")]
     assert len(followed) == 1 and followed[0].startswith("[run] 3  salesforce") and followed[0].endswith("ok")
+
+
+# -- cut lists, errors by type, export, closed pipes -------------------------------------------------------
+
+def many_changes(store, n=120):
+    run_id = store.start_run("sync", ago(minutes=30))
+    store.add_changes([change(run_id, ago(minutes=30), f"p{i}@gamma.io", "leadsync_score", i, i + 1, hubspot_id=str(100 + i))
+                       for i in range(n)])
+    store.finish_run(run_id, ago(minutes=29), "ok", {}, {})
+    return run_id
+
+
+def test_given_more_changes_than_the_limit_when_run_shown_then_it_says_showing_n_of_total(store):
+    run_id = many_changes(store)
+    text = run(store, "--run", str(run_id), plain=False)
+    assert "Changes: showing 50 of 120 (--limit N for more)" in text
+    assert json.loads(run(store, "--run", str(run_id), "--json"))["totals"]["changes"] == 120
+
+
+def test_given_errors_of_two_types_when_listed_then_summary_by_type_and_type_drills_down(store):
+    for i in range(3):
+        store.add_error(run_id=2, at=ago(minutes=10 + i), kind="quarantined", system="salesforce", hubspot_id=str(10 + i),
+                        email=f"q{i}@beta.io", message="write quarantined: Salesforce refused the record: INVALID_FIELD on X__c")
+    d = json.loads(run(store, "--errors", "--json"))
+    by_type = {g["type"]: g for g in d["errors_by_type"]}
+    assert by_type["quarantined: INVALID_FIELD"]["count"] == 3 and by_type["quarantined: INVALID_FIELD"]["people"] == 3
+    assert by_type["quarantined"]["count"] == 1
+    assert by_type["quarantined: INVALID_FIELD"]["drill_down"] == "leadsync logs --errors --type INVALID_FIELD"
+    drilled = json.loads(run(store, "--errors", "--type", "INVALID_FIELD", "--json"))
+    assert len(drilled["errors"]) == 3 and drilled["totals"]["errors"] == 3
+    assert "Errors by type" in run(store, "--errors", plain=False)
+
+
+def test_given_csv_when_logs_run_then_every_matching_change_written_regardless_of_limit(store, tmp_path):
+    import csv
+    run_id = many_changes(store)
+    target = tmp_path / "changes.csv"
+    run(store, "--run", str(run_id), "--csv", str(target))
+    rows = list(csv.DictReader(target.open()))
+    assert len(rows) == 120 and {r["run_id"] for r in rows} == {str(run_id)}
+    assert {"system", "record_id", "email", "field", "old", "new", "rule"} <= set(rows[0])
+
+
+def test_given_output_piped_to_head_when_reader_closes_then_no_traceback(store, tmp_path):
+    import subprocess
+    import sys
+    many_changes(store, n=3000)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[state]\nurl = "{store.url}"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "connector.cli.commands", "--config", str(config), "logs",
+                             "--limit", "5000", "--account", "gamma.io"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err

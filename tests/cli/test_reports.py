@@ -14,7 +14,8 @@ from connector.app.config import Config, LoggingConfig
 from connector.core.errors import ConfigError
 from connector.core.model import Activity
 from connector.app.reporting import sla_breaches
-from connector.cli.reports import build_report, show_report
+from connector.app.reporting import build_report
+from connector.cli.reports import show_report
 from connector.app.runtime import Runtime
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -54,16 +55,63 @@ def fill(store):
 
 def test_given_store_when_funnel_report_then_counts_conversions_and_win_rate(rt):
     d = build_report(rt, "funnel", "30d")
-    assert d["stages"] == {"customer": 1, "mql": 2, "lead": 1}
+    assert list(d["stages"].items()) == [("lead", 1), ("mql", 2), ("customer", 1)], "funnel order"
     mql_sal = d["conversions"][0]
     assert (mql_sal["step"], mql_sal["entered"], mql_sal["converted"], mql_sal["rate_pct"]) == ("mql → sal", 3, 1, 33.3)
     assert mql_sal["verdict"] == "on target"
     assert d["win_rates"][1] == {"segment": "existing", "won": 1, "lost": 0, "rate_pct": 100.0,
                                  "target_pct": [75.0, 75.0], "verdict": "above target"}
     assert d["qualified_pipeline"]["volume"] == 0 and d["qualified_pipeline"]["value_note"]
-    assert d["qualified_pipeline"]["velocity_days"]["sal → sql"] == 2.0     # 2 days less 20 minutes, to a tenth of a day
+    assert d["qualified_pipeline"]["velocity_days"]["sal → sql"] == 1.986   # 2 days less 20 minutes, to the minute or so
     assert sum(w["mqls"] for w in d["mqls_per_week"]["weeks"]) == 3
-    assert d["mqls_per_week"]["target"] == round(300 / 13, 2)
+    assert d["mqls_per_week"]["target"] == 24                              # 300 a quarter: 23.08 a week, rounded up
+    q = d["quarter_to_date"]
+    assert (q["starts"][:10], q["qualified"], q["commitment"], q["on_track"]) == ("2026-10-01", 3, 300, False)
+
+
+def test_given_since_one_quarter_when_report_then_accepted_and_starts_on_the_quarters_first_day(rt):
+    d = build_report(rt, "funnel", "1q")
+    assert d["since"].startswith("2026-10-01T00:00")
+    assert build_report(rt, "funnel", "2q")["since"].startswith("2026-07-01")
+
+
+def test_given_funnel_when_rendered_then_money_days_and_weeks_read_as_people_say_them(rt):
+    from connector.cli.reports import fmt_days, fmt_money
+    assert fmt_money(217000.0) == "217,000" and fmt_days(0.0243) == "35 min" and fmt_days(3.24) == "3.2 days"
+    console = Console(record=True, width=80, file=io.StringIO())
+    show_report(rt, "funnel", since="30d", console=console)
+    text = console.export_text()
+    assert "≥ 24/week" in text and "23.08" not in text and "Quarter to date" in text
+    assert text.index("lead ") < text.index("mql ") < text.index("customer ")
+
+
+def test_given_untouched_fresh_handoffs_when_sla_report_then_pending_not_counted_as_compliant(rt):
+    rt.store.save_people([{"hubspot_id": f"n{i}", "email": f"n{i}@new.io", "stage": "mql", "score": 70,
+                           "handoff_at": ago(minutes=5), "owner_id": "005B"} for i in range(3)], NOW)
+    d = build_report(rt, "sla", "30d")
+    c = d["compliance"]
+    assert (c["met"], c["breached"], c["pending"]) == (1, 2, 3)
+    assert c["overall_pct"] == pytest.approx(33.3)
+    assert {r["owner_id"]: r["pending"] for r in d["by_rep"]}["005B"] == 3
+    queue = build_report(rt, "queue", "30d")
+    fresh = next(r for r in queue["leads"] if r["hubspot_id"] == "n0")
+    assert fresh["owner_id"] == "005B" and fresh["due"] == {"what": "first touch", "at": (ago(minutes=5) + timedelta(minutes=30)).isoformat(),
+                                                            "minutes_left": 25}
+    console = Console(record=True, width=80, file=io.StringIO())
+    show_report(rt, "sla", since="30d", console=console)
+    assert "1 met, 2 breached, 3 pending" in console.export_text()
+    console = Console(record=True, width=80, file=io.StringIO())
+    show_report(rt, "queue", since="30d", console=console)
+    queue_text = console.export_text()
+    assert "touch in 25m" in queue_text and "005B" in queue_text and "deadline overdue" in queue_text
+
+
+def test_given_csv_when_report_shown_then_one_row_per_lead(rt, tmp_path):
+    import csv
+    target = tmp_path / "sla.csv"
+    show_report(rt, "sla", since="30d", console=Console(file=io.StringIO()), csv_path=str(target))
+    rows = list(csv.DictReader(target.open()))
+    assert sorted(r["hubspot_id"] for r in rows) == ["1", "2", "3"] and "verdict" in rows[0]
 
 
 def test_given_store_when_sla_report_then_each_handoff_judged_and_emails_masked(rt):
@@ -107,7 +155,7 @@ def test_given_bad_since_when_report_then_config_error_names_the_flag(rt):
 
 # -- run summaries, dry-run plans, quarantine (connector/summary.py) ----------------------------------
 
-from connector.cli.render import print_plan, print_quarantine, print_summary  # noqa: E402
+from connector.cli.render import print_quarantine, print_summary  # noqa: E402
 from connector.engine.summary import Summary  # noqa: E402
 
 
@@ -140,20 +188,28 @@ def test_given_summary_when_printed_then_counts_quota_and_handoff_reason_shown()
     assert "249991" in text and "Demo request (+30)" in text and "Lead 00Q1" in text
 
 
-def test_given_planned_writes_when_printed_then_one_row_per_field_with_dash_for_unknown_current(capsys):
-    planned = [{"system": "crm", "key": "101", "record": None, "object": "Lead", "values": {"Leadsync_Stage__c": "mql"}},
+def test_given_planned_writes_when_shaped_then_one_row_per_field_with_person_sync_rule_and_why():
+    from connector.cli.resync_cmd import plan_rows
+    planned = [{"system": "crm", "key": "101", "record": None, "object": "Lead", "values": {"Phone": "+1 555"},
+                "rule": "qualified (score 75, definition v1)"},
                {"system": "hubspot", "key": "102", "record": "102", "object": None, "current": {"leadsync_score": 40},
-                "values": {"leadsync_score": 65, "leadsync_stage": "mql"}}]
-    text = rendered(print_plan, planned)
-    assert "Lead (new)" in text and "— → mql" in text and "40 → 65" in text and "Planned changes (dry run, nothing written): 3" in text
-    print_plan(planned, as_json=True)
-    changes = json.loads(capsys.readouterr().out)["changes"]
-    assert [(c["field"], c["current"], c["planned"]) for c in changes] == [
-        ("Leadsync_Stage__c", None, "mql"), ("leadsync_score", 40, 65), ("leadsync_stage", None, "mql")]
+                "values": {"leadsync_score": 65}}]
+    people = {"101": {"name": "Ann Lee", "email": "ann@acme.com"}, "102": {"name": "Bo Chan", "email": "bo@acme.com"}}
+    rules = {("crm", "Phone"): "two_way", ("hubspot", "leadsync_score"): "leadsync writes"}
+    rows = plan_rows(planned, people, rules)
+    assert [(r["person"], r["email"], r["field"], r["current"], r["planned"], r["rule"]) for r in rows] == [
+        ("Ann Lee", "ann@acme.com", "Phone", None, "+1 555", "two_way"),
+        ("Bo Chan", "bo@acme.com", "leadsync_score", 40, 65, "leadsync writes")]
+    assert rows[0]["why"] == "qualified (score 75, definition v1)"
 
 
-def test_given_nothing_planned_when_printed_then_says_systems_agree():
-    assert "already agree" in rendered(print_plan, [])
+@pytest.mark.parametrize("raw, expected", [("summitmedical.com", ("summitmedical.com", None)),
+                                           ("www.SummitMedical.com", ("summitmedical.com", None)),
+                                           ("https://www.summitmedical.com/about?x=1", ("summitmedical.com", None)),
+                                           ("0015g00000AbCdE", (None, "0015g00000AbCdE")), ("1234", (None, "1234"))])
+def test_given_account_key_in_any_spelling_when_parsed_then_one_domain_or_an_id(raw, expected):
+    from connector.cli.resync_cmd import account_key
+    assert account_key(raw) == expected
 
 
 def test_given_quarantined_records_when_listed_then_reason_retry_and_masked_email(rt):

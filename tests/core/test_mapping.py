@@ -35,12 +35,12 @@ def _replace(text: str, old: str, new: str) -> str:
 
 # (which file, edit to the shipped file, expected key, words in the reason)
 BAD_MAPPINGS = [
-    ("hubspot", ('employees = { property = "numberofemployees", type = "int" }',
-                 'employees = { property = "numberofemployees", type = "integer" }'),
+    ("hubspot", ('employees = { property = "numemployees", type = "range" }',
+                 'employees = { property = "numemployees", type = "integer" }'),
      "contact.fields.employees.type", "unknown type 'integer'"),
     ("hubspot", ('phone = { property = "phone" }', 'phone = { prop = "phone" }'),
      "contact.fields.phone", "needs property"),
-    ("hubspot", ('country = { property = "country" }\nwants', 'country = { property = "country", sync = "sometimes" }\nwants'),
+    ("hubspot", ('country = { property = "country" }\n# Opt in', 'country = { property = "country", sync = "sometimes" }\n# Opt in'),
      "contact.fields.country.sync", "unknown sync rule"),
     ("hubspot", ('stage = { property = "leadsync_stage"', 'stage = { property = "lifecyclestage"'),
      "contact.write.stage.property", "its own properties"),
@@ -93,7 +93,7 @@ def test_given_a_bad_mapping_when_loaded_then_the_message_names_file_key_and_rea
 
 
 def test_given_several_mistakes_then_all_are_reported_at_once(tmp_path):
-    text = _replace(HUBSPOT, 'type = "int" }', 'type = "integer" }')
+    text = _replace(HUBSPOT, 'type = "range" }', 'type = "integer" }')
     text = _replace(text, 'mql = "marketingqualifiedlead"', 'hot = "marketingqualifiedlead"')
     path = tmp_path / "hubspot.toml"
     path.write_text(text)
@@ -149,11 +149,11 @@ def test_given_a_long_string_then_it_is_capped_with_a_note():
 
 def test_given_raw_properties_then_read_fields_maps_and_notes_garbage():
     mapping = load_hubspot_mapping(REPO / "mappings" / "hubspot.toml")
-    values, notes = read_fields({"email": "a@b.io", "numberofemployees": "many", "annualrevenue": "1,000"},
+    values, notes = read_fields({"email": "a@b.io", "numemployees": "many", "annualrevenue": "1,000"},
                                 mapping.contact_fields)
     assert values["email"] == "a@b.io" and values["annual_revenue"] == 1000.0
     assert values["employees"] is None and values["title"] is None
-    assert notes == ["numberofemployees: not a int: 'many'"]
+    assert notes == ["numemployees: not a range: 'many'"]
 
 
 def test_given_company_values_then_they_fill_only_blanks():

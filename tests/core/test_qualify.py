@@ -363,8 +363,24 @@ def test_given_huge_profile_values_when_handoff_reason_built_then_at_most_255_ch
     assert len(reason) <= 255 and reason.endswith("(score 80, definition v3)")
 
 
-def test_given_default_definition_when_vp_requests_demo_today_then_mql():
+def shipped_with_forms_named(tmp_path):
+    """The shipped definition once a team has put its demo form's id in (here "demo-request")."""
+    text = (REPO / "mappings" / "qualification.toml").read_text(encoding="utf-8")
+    path = tmp_path / "qualification.toml"
+    path.write_text(text.replace("<GUID of your demo request form>", "demo-request"), encoding="utf-8")
+    return load_definition(path, DEFAULT_BANT_FIELDS)
+
+
+def test_given_shipped_definition_when_its_form_rules_are_placeholders_then_a_demo_form_counts_nothing():
     shipped = load_definition(REPO / "mappings" / "qualification.toml", DEFAULT_BANT_FIELDS)
+    result = evaluate(person(country="United States"), [demo(days_ago=0)], shipped, NOW)
+    assert not result.mql and result.score == 40
+    # A buying signal every portal has still makes a senior buyer ready.
+    assert evaluate(person(country="United States"), [pricing(0), pricing(0), pricing(0)], shipped, NOW).mql
+
+
+def test_given_default_definition_when_vp_requests_demo_today_then_mql(tmp_path):
+    shipped = shipped_with_forms_named(tmp_path)
     lead = person(country="United States")
     result = evaluate(lead, [demo(days_ago=0)], shipped, NOW)
     assert result.mql and result.score == 70
@@ -372,8 +388,8 @@ def test_given_default_definition_when_vp_requests_demo_today_then_mql():
     assert student.disqualified_by == "Not a student"
 
 
-def test_given_default_definition_when_company_domain_hides_free_mail_then_still_disqualified():
-    shipped = load_definition(REPO / "mappings" / "qualification.toml", DEFAULT_BANT_FIELDS)
+def test_given_default_definition_when_company_domain_hides_free_mail_then_still_disqualified(tmp_path):
+    shipped = shipped_with_forms_named(tmp_path)
     lead = person(email="ann@gmail.com", email_domain="acme.com", country="US")
     assert evaluate(lead, [demo(0)], shipped, NOW).disqualified_by == "Business email"
     competitor = person(email="spy@rivalsync.com", country="US")

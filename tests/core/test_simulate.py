@@ -105,4 +105,28 @@ def test_given_report_when_rendered_then_json_and_table_carry_the_same_story():
     console = Console(width=120, record=True)
     console.print(render_simulation(report))
     text = console.export_text()
-    assert "Would drop out: 2" in text and "Can marketing still deliver enough? no:" in text
+    assert "Would drop out: 2" in text and "Can marketing still deliver enough?" in text
+    assert "candidate v4: no: about" in text and "current v3: no: about" in text
+    assert data["projection"]["verdict_current"].startswith("no: about") and data["version_bumped"] is True
+
+
+def test_given_candidate_with_the_current_version_when_rendered_then_it_says_the_version_was_not_bumped():
+    same = definition(mql_score=75, version=CURRENT.version)
+    text = _rendered(simulate(PEOPLE, CURRENT, same, SINCE, NOW))
+    assert f"v{CURRENT.version} (current) vs v{CURRENT.version} (candidate)" in text
+    assert "the version was not bumped" in text
+
+
+def test_given_many_drop_outs_when_rendered_then_every_name_is_listed():
+    people = [({"email": f"p{i:02d}@acme.com", **PEOPLE[0][0], "email": f"p{i:02d}@acme.com"}, PEOPLE[0][1], PEOPLE[0][2])
+              for i in range(25)]
+    report = simulate(people, CURRENT, STRICTER, SINCE, NOW)
+    assert len(report.drop_out) == 25
+    text = _rendered(report)
+    assert all(f"p{i:02d}@acme.com" in text for i in range(25)) and "(+" not in text
+
+
+def _rendered(report):
+    console = Console(width=80, record=True)
+    console.print(render_simulation(report))
+    return console.export_text()

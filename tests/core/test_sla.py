@@ -210,21 +210,42 @@ def test_given_stage_times_when_velocity_then_median_days_per_step():
     assert v == {"mql → sal": 3.0, "sal → sql": 5.0, "sql → opportunity": None, "opportunity → customer": None}
 
 
-def test_given_four_weeks_when_counting_mqls_then_weekly_vs_quarter_over_13():
-    since = ago(days=28)
+def test_given_four_weeks_when_counting_mqls_then_calendar_weeks_vs_quarter_over_13_rounded_up():
+    since = ago(days=28)                                              # Tue 27 Oct: its week starts Mon 26 Oct
     ts = [moved("a", "mql", since + timedelta(days=1)), moved("b", "mql", since + timedelta(days=2)),
           moved("c", "mql", since + timedelta(days=2, hours=1)), moved("d", "mql", since + timedelta(days=20)),
           moved("e", "sal", since + timedelta(days=3)), moved("f", "mql", since - timedelta(days=1))]
     weeks = S.mqls_per_week(ts, 26, since, NOW)
-    assert [w.mqls for w in weeks] == [3, 0, 1, 0]
-    assert [w.met for w in weeks] == [True, False, False, False]     # 26 / 13 = 2 per week
-    assert weeks[0].target == 2.0
+    assert [w.starts.date().isoformat() for w in weeks] == ["2026-10-26", "2026-11-02", "2026-11-09", "2026-11-16",
+                                                            "2026-11-23"]
+    assert [w.mqls for w in weeks] == [4, 0, 0, 1, 0]
+    assert [w.met for w in weeks] == [True, False, False, False, None]  # 26 / 13 = 2 per week; this week runs
+    assert weeks[0].target == 2 and S.weekly_target(300) == 24          # 300 / 13 = 23.08: 24 a week
+
+
+def test_given_different_since_when_counting_mqls_then_the_same_week_gets_the_same_verdict():
+    ts = [moved("a", "mql", ago(days=9)), moved("b", "mql", ago(days=10))]
+    verdicts = [{w.starts: (w.mqls, w.complete, w.met) for w in S.mqls_per_week(ts, 26, ago(days=d), NOW)}
+                for d in (9, 10, 14, 30)]
+    week = S.week_start(ago(days=9))
+    assert {v[week] for v in verdicts} == {(2, True, True)}
 
 
 def test_given_period_ending_mid_week_when_counting_mqls_then_running_week_not_judged():
     since = ago(days=10)
     weeks = S.mqls_per_week([moved("a", "mql", ago(days=1))], 26, since, NOW)
-    assert [(w.mqls, w.complete, w.met) for w in weeks] == [(0, True, False), (1, False, None)]
+    assert [(w.mqls, w.complete, w.met) for w in weeks] == [(0, True, False), (0, True, False), (1, False, None)]
+
+
+def test_given_handoffs_this_quarter_when_quarter_to_date_then_total_pace_and_weekly_running_total():
+    ts = [moved("a", "mql", datetime(2026, 10, 5, 9, tzinfo=timezone.utc)),
+          moved("b", "mql", datetime(2026, 11, 20, 9, tzinfo=timezone.utc)),
+          moved("c", "mql", datetime(2026, 9, 30, 9, tzinfo=timezone.utc))]        # last quarter
+    q = S.quarter_to_date(ts, 300, NOW)
+    assert (q.starts.date().isoformat(), q.ends.date().isoformat(), q.qualified) == ("2026-10-01", "2027-01-01", 2)
+    assert q.expected_by_now == 177 and q.on_track is False                        # 54.5 of 92 days gone
+    assert q.weeks[0].starts.date().isoformat() == "2026-10-01" and q.weeks[-1].cumulative == 2
+    assert [w.mqls for w in q.weeks].count(1) == 2 and q.weeks[-1].complete is False
 
 
 def test_given_store_rows_when_funnel_then_stages_pipeline_and_conversions():
@@ -239,4 +260,16 @@ def test_given_store_rows_when_funnel_then_stages_pipeline_and_conversions():
     assert [(c.step, c.entered, c.converted, c.still_waiting, c.verdict) for c in f.conversions] == [
         ("mql → sal", 2, 2, 0, "above target"), ("sal → sql", 2, 2, 0, "above target"), ("sql → customer", 2, 0, 1, None)]
     assert f.velocity_days["sal → sql"] == 1.5
-    assert [w.mqls for w in f.weeks] == [2, 0]             # 9 days ago falls in the first of two weeks
+    assert [w.mqls for w in f.weeks] == [2, 0, 0]          # 9 days ago is Sunday 15 Nov: the first of three weeks
+
+
+def test_given_deal_won_straight_from_sql_when_velocity_then_last_step_timed_from_sql_not_left_blank():
+    ts = [moved("a", "mql", ago(days=10)), moved("a", "sal", ago(days=9)), moved("a", "sql", ago(days=6)),
+          moved("a", "customer", ago(days=2))]
+    v = S.velocity(S.first_reached(ts))
+    assert v["opportunity → customer"] == 4.0 and v["sql → opportunity"] is None
+
+
+def test_given_handoff_followed_up_in_minutes_when_velocity_then_not_rounded_to_zero_days():
+    ts = [moved("a", "mql", ago(minutes=50)), moved("a", "sal", ago(minutes=20))]
+    assert S.velocity(S.first_reached(ts))["mql → sal"] == pytest.approx(30 / 1440, abs=0.001)

@@ -147,7 +147,7 @@ def test_given_person_at_customer_account_then_contact_for_the_account_owner(run
     domain = account["Website"].split("//")[-1].removeprefix("www.").split("/")[0]
     contact_id = sandbox.hubspot.add_contact({
         "email": f"morgan.reyes@{domain}", "firstname": "Morgan", "lastname": "Reyes", "company": account["Name"],
-        "jobtitle": "VP Operations", "numberofemployees": "800", "industry": "Software", "country": "United States",
+        "jobtitle": "VP Operations", "numemployees": "500-1000", "industry": "Software", "country": "United States",
         "wants_sales_contact": "true"})
     sandbox.hubspot.add_demo_request(contact_id)
     sandbox.hubspot.add_page_view(contact_id, "https://www.example-vendor.com/pricing")

@@ -50,7 +50,7 @@ class FakeHubSpot:
         demo = NOW - timedelta(hours=1)
         if not since <= demo < until:
             return {}
-        return {p.id: [Activity("form_submission", demo, {"form_id": "demo-request"}, "hubspot",
+        return {p.id: [Activity("meeting_booked", demo, {}, "hubspot",
                                 f"demo-{p.id}")] for batch in self.batches for p in batch}
 
     def write(self, writes):
@@ -170,3 +170,11 @@ def test_given_handoff_rejected_by_crm_then_quarantined_and_hubspot_not_told_it_
     assert (entry.hubspot_id, entry.code, entry.operation) == ("2", "REQUIRED_FIELD_MISSING", "handoff")
     written_keys = {w.key for batch in hubspot.writes for w in batch}
     assert written_keys == {"1"}
+
+
+def test_given_qualified_people_when_reconciled_again_then_qualified_counts_only_new_ones(engine_for):
+    hubspot = FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3)), qualified_person(2, NOW - timedelta(hours=3))]])
+    engine = engine_for(hubspot, FakeCrm())
+    assert engine.cycle(legs=("marketing",)).counts["qualified"] == 2
+    quiet = engine.reconcile()
+    assert quiet.counts["pulled_hubspot"] == 2 and quiet.counts["qualified"] == 0

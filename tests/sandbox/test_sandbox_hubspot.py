@@ -11,6 +11,7 @@ from hubspot.crm.contacts import ApiException as ContactsError
 from hubspot.crm.properties import ApiException as PropertiesError
 from hubspot.events import ApiException as EventsError
 
+from leadsync_sandbox.seed_catalog import FORM_GUIDS
 from leadsync_sandbox.server import Sandbox
 from tests.sandbox_fixtures import NOW, HubSpotApis, _no_leftover_faults, hs, hubspot_apis, sandbox  # noqa: F401
 
@@ -258,7 +259,8 @@ def test_given_a_demo_request_when_reading_a_contacts_events_since_then_it_is_th
     sandbox.hubspot.add_demo_request("114")
     page = hs.events.get_page(object_type="contact", object_id="114", event_type="e_submitted_form",
                               occurred_after=sandbox.hubspot.clock.now() - timedelta(minutes=1))
-    assert [e.properties["hs_form_id"] for e in page.results] == ["demo-request"]
+    # HubSpot names forms by GUID, never by a slug.
+    assert [e.properties["hs_form_id"] for e in page.results] == [FORM_GUIDS["demo-request"]]
     contact = sandbox.hubspot.contact("114")
     assert contact["wants_sales_contact"] == "true" and contact["lastmodifieddate"] > before
 

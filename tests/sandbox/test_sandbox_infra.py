@@ -237,3 +237,13 @@ def test_given_run_forever_then_it_announces_how_to_connect_and_stops_on_sigint(
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_given_relative_directory_then_generated_config_and_ca_bundle_use_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sandbox = Sandbox(Path("rel/sandbox"), people=5, salesforce=False)
+    sandbox.certs = make_certificates(sandbox.directory / "certs")
+    config = sandbox.write_default_config()
+    state = tomllib.loads(config.read_text())["state"]["url"]
+    assert Path(state.removeprefix("sqlite:///")).is_absolute()
+    assert Path(sandbox.env()["REQUESTS_CA_BUNDLE"]).is_absolute()

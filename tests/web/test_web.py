@@ -11,7 +11,7 @@ import pytest
 
 from connector.app.config import WebConfig
 from connector.cli.commands import main
-from connector.cli.reports import build_report
+from connector.app.reporting import build_report
 from connector.core.errors import ConfigError
 from connector.web.app import COOKIE, create_app
 from connector.web.server import build, is_loopback, page_token

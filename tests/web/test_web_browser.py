@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from connector.cli.reports import build_report
+from connector.app.reporting import build_report
 from connector.web.server import serve_in_thread
 from tests.web_fixtures import runtime, seed
 

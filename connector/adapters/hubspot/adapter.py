@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -25,7 +26,8 @@ from connector.core.batches import chunks, unique
 from connector.core.errors import FatalError, SkippableRecord
 from connector.core.mapping import ActivityMap, HubSpotMapping, email_domain, fill_blanks, normalise, read_fields
 from connector.core.model import Activity
-from connector.transport import HttpPolicy
+from connector.adapters.hubspot.auth import StaticToken
+from connector.transport import HttpPolicy, HttpStatusError
 
 BATCH = 100                      # batch read/update inputs per call
 PRIMARY_COMPANY_TYPE = 1         # associations v4: HUBSPOT_DEFINED contact→company "Primary"
@@ -54,8 +56,10 @@ class HubSpotAdapter:
     name = "hubspot"
 
     def __init__(self, settings: HubSpotSettings, mapping: HubSpotMapping, policy: HttpPolicy,
-                 client: hubspot.Client | None = None) -> None:
+                 client: hubspot.Client | None = None, auth: Any = None) -> None:
         self.settings, self.mapping, self.policy = settings, mapping, policy
+        # A private app's static token, or a public app's OAuth refresh flow (auth.py).
+        self.auth = auth or StaticToken(settings.token)
         self.client = client or hubspot_client(settings)
         self._session = policy.session("hubspot")
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
@@ -66,6 +70,7 @@ class HubSpotAdapter:
              single_record: bool = False, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """One client call under the policy; (status, parsed JSON body)."""
         def attempt() -> tuple[int, dict[str, Any]]:
+            self._authorise(getattr(method, "__self__", None))
             response = method(*args, _preload_content=False, _request_timeout=self.policy.timeout, **kwargs)
             try:
                 data = response.data
@@ -73,7 +78,28 @@ class HubSpotAdapter:
                 return response.status, (json.loads(data) if data else {})
             finally:
                 response.release_conn()
-        return self.policy.call("hubspot", attempt, lane=lane, single_record=single_record)
+        return self.policy.call("hubspot", attempt, lane=lane, single_record=single_record,
+                                reauth=self.auth.refresh)
+
+    def _authorise(self, api: Any = None) -> None:
+        """The current access token on the client, on an API object already built, and on the
+        requests session (refreshed first when an OAuth token is about to expire)."""
+        token = self.auth.token()
+        self.client.access_token = token
+        self._session.headers["Authorization"] = f"Bearer {token}"
+        configuration = getattr(getattr(api, "api_client", None), "configuration", None)
+        if configuration is not None:
+            configuration.access_token = token
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        """A raw call (endpoints the client does not wrap) with the current token."""
+        def attempt() -> Any:
+            self._authorise()
+            response = self._session.request(method, url, **kwargs)
+            if response.status_code >= 400:
+                raise HttpStatusError(response.status_code, response.headers, response.text)
+            return response
+        return self.policy.call("hubspot", attempt, reauth=self.auth.refresh)
 
     # -- schema ----------------------------------------------------------------------------------
 
@@ -266,7 +292,7 @@ class HubSpotAdapter:
         if recipient:
             params["recipient"] = recipient
         while True:
-            body = self.policy.request("hubspot", self._session, "GET", url, params=params).json()
+            body = self._request("GET", url, params=params).json()
             for event in body.get("events", []):
                 rule = self.mapping.email_events.get(event.get("type", ""))
                 activity = rule and _activity(rule, event, event.get("created"), f"email:{event.get('id')}")
@@ -318,6 +344,24 @@ class HubSpotAdapter:
         return outcome
 
 
+# What a person should do about a refused contact update, per HubSpot error category.
+REMEDIES = {
+    "VALIDATION_ERROR": "HubSpot will not take this value{on}: fix the value, or the property's options in HubSpot "
+                        "(Settings > Properties), then `leadsync quarantine retry ID`",
+    "OBJECT_NOT_FOUND": "the contact was deleted or merged in HubSpot: drop the entry (`leadsync quarantine drop ID`)",
+    "MISSING_SCOPES": "the private app lacks a scope for this write: add crm.objects.contacts.write, then retry",
+}
+_PROPERTY = re.compile(r"""(?:"name"\s*:\s*"|[Pp]roperty\s+["'])([A-Za-z_][A-Za-z0-9_]*)""")
+
+
+def refusal(category: str, message: str) -> str:
+    """``HubSpot refused the update: VALIDATION_ERROR on leadsync_score. To do: …``"""
+    found = _PROPERTY.search(message)
+    on = f" on {found.group(1)}" if found else ""
+    todo = REMEDIES.get(category, "fix the cause in HubSpot, then `leadsync quarantine retry ID` (or `drop ID`)")
+    return f"HubSpot refused the update: {category}{on}. To do: {todo.format(on=on)}"
+
+
 def _batch_outcome(chunk: Sequence[Write], body: Mapping[str, Any]) -> WriteOutcome:
     """A 200 or 207 batch answer: results for what was written, errors naming the ids that were not."""
     outcome = WriteOutcome()
@@ -329,7 +373,7 @@ def _batch_outcome(chunk: Sequence[Write], body: Mapping[str, Any]) -> WriteOutc
             if rid in by_id:
                 category = str(error.get("category") or error.get("subCategory") or "error")
                 outcome.failed[by_id[rid].key] = SkippableRecord(
-                    f"HubSpot refused the update: {category}", code=category,
+                    refusal(category, str(error.get("message", ""))), code=category,
                     detail=str(error.get("message", "")))
     for result in body.get("results") or []:
         write = by_id.get(str(result.get("id")))

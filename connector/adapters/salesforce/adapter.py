@@ -19,6 +19,7 @@ from simple_salesforce.format import format_soql
 from connector.ports import CONTACT, LEAD, Account, CrmRecord, FollowUp, Opportunity, Write, WriteOutcome
 from connector.adapters.salesforce.soap import (HEADERS as SOAP_HEADERS, MAX_CONVERTS, convert_envelope,
                                                 parse_convert_response, soap_url)
+from connector.adapters.salesforce.remedies import refused_fields, remedy
 from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings, Token
 from connector.core.durations import parse_instant
 from connector.core.batches import chunks, unique
@@ -26,6 +27,7 @@ from connector.core.errors import ConfigError, Problem, SkippableRecord
 from connector.adapters.salesforce.mapping import SalesforceMapping
 from connector.core.mapping import read_fields
 from connector.core.model import Activity
+from connector.core.predicate import range_bounds
 from connector.transport import HttpPolicy, HttpStatusError
 
 T = TypeVar("T")
@@ -90,7 +92,8 @@ class SalesforceAdapter:
                   *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
         columns = unique(wanted)
         mapped = [m.status.reason_field, *(f.name for f in m.lead_fields), *(f.name for f in m.lead_write)]
-        missing = [c for c in unique(mapped) if c not in self._describe(m.lead_object)]
+        have = {name.casefold() for name in self._describe(m.lead_object)}   # API names ignore case
+        missing = [c for c in unique(mapped) if c.casefold() not in have]
         if missing:
             raise ConfigError([Problem(m.path, _mapping_key(m, name), f"{m.lead_object} has no field {name}")
                                for name in missing])
@@ -99,9 +102,9 @@ class SalesforceAdapter:
     def _contact_columns(self) -> list[str]:
         m = self.mapping
         base = ["Id", "Email", m.contact_external_id, "OwnerId", "AccountId", "SystemModstamp"]
-        existing = self._describe(m.contact_object)
+        existing = {name.casefold() for name in self._describe(m.contact_object)}
         # Lead-only fields (Company, Status, BANT…) have no Contact counterpart: read what exists.
-        extra = [f.name for f in (*m.lead_fields, *m.lead_write) if f.name in existing]
+        extra = [f.name for f in (*m.lead_fields, *m.lead_write) if f.name.casefold() in existing]
         return unique(base + extra)
 
     @staticmethod
@@ -219,7 +222,7 @@ class SalesforceAdapter:
         """The fields a write of a Lead or Contact sends: the mapped values plus the external id
         (linking a record found by email), the routed owner and account, and on a handoff the
         opening Status (a Contact has none)."""
-        values = dict(write.values)
+        values = {name: self._numeric(name, value) for name, value in write.values.items()}
         values[self._external_id(write.kind)] = write.key
         if write.owner_id:
             values["OwnerId"] = write.owner_id
@@ -228,6 +231,19 @@ class SalesforceAdapter:
         if write.opening and write.kind == LEAD and self.mapping.status.handoff:
             values["Status"] = self.mapping.status.handoff
         return values
+
+    def _numeric(self, name: str, value: Any) -> Any:
+        """A range picklist value from HubSpot ("100-500") written to a number field holds its
+        lower bound: the size the company is known to have at least."""
+        if name in self._number_fields and isinstance(value, str):
+            bounds = range_bounds(value)
+            if bounds is not None:
+                return int(bounds[0]) if self._number_fields[name] == "int" else bounds[0]
+        return value
+
+    @property
+    def _number_fields(self) -> dict[str, str]:
+        return {f.name: f.type for f in self.mapping.lead_fields if f.type in ("int", "float")}
 
     def upsert(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
@@ -245,11 +261,39 @@ class SalesforceAdapter:
 
     def update(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
-        for chunk in chunks([w for w in writes if w.record_id], COLLECTION_SIZE):
+        existing = self._onto_converted_contacts([w for w in writes if w.record_id], outcome)
+        for chunk in chunks(existing, COLLECTION_SIZE):
             records = [{"attributes": {"type": self._sobject(w.kind)}, "id": w.record_id,
                         **_json_values(self.planned_values(w))} for w in chunk]
             outcome.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
         return outcome
+
+    def _onto_converted_contacts(self, writes: Sequence[Write], outcome: WriteOutcome) -> list[Write]:
+        """After conversion the person lives on the Contact (and the Opportunity): Salesforce
+        refuses any write to a converted Lead (CANNOT_UPDATE_CONVERTED_LEAD). A write aimed at a
+        converted Lead goes to its Contact instead, with only what a Contact carries."""
+        m = self.mapping
+        lead_ids = sorted({str(w.record_id) for w in writes if w.kind == LEAD and w.record_id})
+        contacts: dict[str, str | None] = {}
+        for chunk in chunks(lead_ids, IN_CHUNK):
+            where = format_soql("Id IN {} AND IsConverted = true", chunk)
+            for raw in self._query(self._select(m.lead_object, ["Id", "ConvertedContactId"], where, "Id")):
+                contacts[raw["Id"]] = raw.get("ConvertedContactId")
+        if not contacts:
+            return list(writes)
+        carried = {f.name for f in m.lead_write} | {f.name for f in m.lead_fields if f.canonical in m.contact_carries}
+        redirected = []
+        for w in writes:
+            if w.kind != LEAD or w.record_id not in contacts:
+                redirected.append(w)
+                continue
+            contact_id = contacts[str(w.record_id)]
+            values = {k: v for k, v in w.values.items() if k in carried}
+            if contact_id and values:
+                redirected.append(Write(w.key, contact_id, values, CONTACT))
+            else:
+                outcome.written[w.key] = contact_id or str(w.record_id)   # nothing a Contact can hold
+        return redirected
 
     def follow_up(self, tasks: Sequence[FollowUp]) -> WriteOutcome:
         """A Task per new handoff, due at the SLA deadline, created once: when an open Task
@@ -339,11 +383,15 @@ class SalesforceAdapter:
 
 
 def record_error(errors: Sequence[Mapping[str, Any]]) -> SkippableRecord:
+    """One refused record: the code, the fields it names and what a person should do about it."""
     first = errors[0] if errors else {}
     code = str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN")
-    fields = ", ".join(first.get("fields") or [])
-    message = f"Salesforce refused the record: {code}" + (f" on {fields}" if fields else "")
-    return SkippableRecord(message, code=code, transient=code in TRANSIENT_CODES,
+    fields = refused_fields(first)
+    message = f"Salesforce refused the record: {code}" + (f" on {', '.join(fields)}" if fields else "")
+    transient = code in TRANSIENT_CODES
+    if not transient:
+        message += f". To do: {remedy(code, fields)}"
+    return SkippableRecord(message, code=code, transient=transient,
                            detail="; ".join(str(e.get("message", "")) for e in errors))
 
 

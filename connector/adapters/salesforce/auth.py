@@ -20,10 +20,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from connector.core.errors import ConfigError, Problem
+import json
+
+from connector.core.errors import ConfigError, FatalError, Problem, Retryable
 from connector.transport import HttpPolicy
 
 AUTH_FLOWS = ("client_credentials", "password", "session")
+LOGIN_HINT = ("https://login.salesforce.com, https://test.salesforce.com (sandboxes) or your My Domain, "
+              "https://<your-domain>.my.salesforce.com")
 # Refresh this long before a known expiry, so a long batch doesn't die halfway.
 EXPIRY_MARGIN_SECONDS = 120.0
 
@@ -86,9 +90,23 @@ class SalesforceAuth:
         s = self.settings
         if s.auth == "session":
             return Token(s.session_id, s.instance_url.rstrip("/"))
-        response = self._policy.request("salesforce", self._session, "POST", self.token_url,
-                                        data=self._grant(), headers={"Accept": "application/json"})
-        body = response.json()
+        grant = self._grant()
+        try:
+            response = self._policy.request("salesforce", self._session, "POST", self.token_url,
+                                            data=grant, headers={"Accept": "application/json"})
+            body = response.json()
+        except (ConfigError, FatalError) as exc:   # refused, or not a token endpoint at all
+            cause = exc.__cause__
+            raise ConfigError(sign_in_problem(s, self.token_url, getattr(cause, "body", None),
+                                              getattr(cause, "status", None))) from None
+        except Retryable as exc:          # nothing answered there
+            raise ConfigError(Problem("config", "salesforce.login_url",
+                                      f"{s.login_url} could not be reached ({exc.message}): check the host name "
+                                      f"(use {LOGIN_HINT})")) from None
+        except ValueError:
+            raise ConfigError(Problem("config", "salesforce.login_url",
+                                      f"{self.token_url} did not answer like a Salesforce OAuth token endpoint: "
+                                      f"use {LOGIN_HINT}")) from None
         if not body.get("access_token") or not body.get("instance_url"):
             raise ConfigError(Problem("config", "salesforce.login_url",
                                       "the token endpoint answered without an access token"))
@@ -119,3 +137,46 @@ class SalesforceAuth:
         except (TypeError, ValueError):
             return None
 
+
+
+def sign_in_problem(settings: SalesforceSettings, token_url: str, body: object,
+                    status: int | None = None) -> Problem:
+    """What a refused sign-in means, from the token endpoint's documented error body
+    (``{"error": …, "error_description": …}``): which credential is wrong, and where to fix it."""
+    try:
+        parsed = json.loads(body) if isinstance(body, (str, bytes)) else body
+    except ValueError:
+        parsed = None
+    error = str((parsed or {}).get("error", "")) if isinstance(parsed, dict) else ""
+    description = str((parsed or {}).get("error_description", "")) if isinstance(parsed, dict) else ""
+    said = f"({error}: {description})" if error else "(no OAuth error in the answer)"
+    flow = settings.auth
+    if error == "invalid_client_id":
+        return Problem("environment", "salesforce.client_id_env",
+                       f"Salesforce does not know this client id {said}: set it to the connected app's "
+                       "Consumer Key (Setup → App Manager → the app → View → Manage Consumer Details)")
+    if error == "invalid_client":
+        return Problem("environment", "salesforce.client_secret_env",
+                       f"Salesforce rejected the client secret for this client id {said}: set it to the "
+                       "connected app's Consumer Secret")
+    if error == "invalid_grant" and "not supported on this domain" in description:
+        return Problem("config", "salesforce.login_url",
+                       f"the client-credentials flow only works on your org's My Domain {said}: set login_url "
+                       f"to https://<your-domain>.my.salesforce.com, not {settings.login_url}")
+    if error == "invalid_grant" and "client credentials user" in description:
+        return Problem("config", "salesforce.auth",
+                       f"the connected app has no run-as user for the client-credentials flow {said}: pick the "
+                       "integration user under Client Credentials Flow → Run As in the app's policies")
+    if error == "invalid_grant" and flow == "password":
+        return Problem("environment", "salesforce.username_env",
+                       f"Salesforce did not accept this username and password {said}: check the user exists "
+                       "and is active, and that the password ends with the user's security token")
+    if error == "unsupported_grant_type":
+        return Problem("config", "salesforce.auth",
+                       f"this org does not allow the {flow} flow {said}: enable it on the connected app")
+    if not error:
+        return Problem("config", "salesforce.login_url",
+                       f"{token_url} is not a Salesforce OAuth token endpoint (it answered HTTP {status} "
+                       f"without an OAuth error): use {LOGIN_HINT}")
+    return Problem("config", "salesforce.login_url",
+                   f"Salesforce refused leadsync's sign-in at {token_url} {said}")

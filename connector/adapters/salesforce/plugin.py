@@ -13,6 +13,7 @@ from typing import Any
 from connector.adapters.salesforce.adapter import SalesforceAdapter
 from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings
 from connector.adapters.salesforce.mapping import SalesforceMapping, load_salesforce_mapping
+from connector.adapters.salesforce.setup import SalesforceSetup
 from connector.core.feedback import FeedbackRules
 from connector.core.handoff import HandoffRules
 from connector.ports import CrmTargets
@@ -49,6 +50,10 @@ class SalesforcePlugin:
 
     def check_secrets(self, secrets: Any) -> None:
         secrets.salesforce()
+
+    def setup(self, crm: SalesforceAdapter, clock: Any) -> SalesforceSetup:
+        """The org's readiness checks (``leadsync setup``) for this adapter's mapping."""
+        return SalesforceSetup(crm, clock)
 
     def build(self, config: Any, secrets: Any, mapping: SalesforceMapping, policy: HttpPolicy) -> SalesforceAdapter:
         sf = config.salesforce

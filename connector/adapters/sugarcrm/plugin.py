@@ -52,6 +52,11 @@ class SugarPlugin:
     def check_secrets(self, secrets: Any) -> None:
         secrets.sugarcrm()
 
+    def setup(self, crm: SugarAdapter, clock: Any) -> Any:
+        """The instance's readiness checks (``leadsync setup``) for this adapter's mapping."""
+        from connector.adapters.sugarcrm.setup import SugarSetup
+        return SugarSetup(crm, clock)
+
     def build(self, config: Any, secrets: Any, mapping: SugarMapping, policy: HttpPolicy) -> SugarAdapter:
         sugar = config.sugarcrm
         settings = SugarSettings(base_url=sugar.base_url, api_version=sugar.api_version, platform=sugar.platform,
