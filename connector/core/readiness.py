@@ -76,7 +76,7 @@ class PortalFacts:
 
 
 def same_name(a: str, b: str) -> bool:
-    """Salesforce API names are case-insensitive (``LeadSync_Stage__c`` is ``Leadsync_Stage__c``)."""
+    """CRM API names are compared case-insensitively, as Salesforce compares them."""
     return a.casefold() == b.casefold()
 
 
