@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--yes", action="store_true", help="confirm --all")
     q.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("sandbox", help="serve the HubSpot and CRM emulators locally")
+    p = sub.add_parser("sandbox", help="serve the HubSpot and Salesforce emulators locally")
     p.add_argument("--crm", choices=("salesforce", "sugarcrm"), default="salesforce",
                    help="which CRM to emulate beside HubSpot")
     p.add_argument("--portal", choices=("greenfield", "brownfield"), default="greenfield",
