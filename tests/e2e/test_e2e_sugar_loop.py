@@ -98,7 +98,7 @@ def test_given_a_person_at_a_customer_account_then_a_contact_for_the_account_own
     domain = account["website"].split("//")[-1].removeprefix("www.").split("/")[0]
     contact_id = sandbox.hubspot.add_contact({
         "email": f"dana.whitfield@{domain}", "firstname": "Dana", "lastname": "Whitfield", "company": account["name"],
-        "jobtitle": "VP Operations", "numberofemployees": "800", "industry": "Software", "country": "United States",
+        "jobtitle": "VP Operations", "numemployees": "500-1000", "industry": "Software", "country": "United States",
         "wants_sales_contact": "true"})
     sandbox.hubspot.add_demo_request(contact_id)
     sandbox.hubspot.add_page_view(contact_id, "https://www.example-vendor.com/pricing")
@@ -185,7 +185,7 @@ def test_given_calls_and_meetings_on_a_lead_then_they_count_as_touches_and_the_r
     runtime.sync()
     touches = [a for a in runtime.store.activities([lead["hubspot_id"]])[lead["hubspot_id"]] if a.type == "sales_touch"]
     assert sorted(a.attrs["kind"] for a in touches) == ["call", "meeting"], "held ones only; not the open task"
-    from connector.cli.reports import follow_ups
+    from connector.app.reporting import follow_ups
     [row] = [r for r in follow_ups(runtime.store, runtime.definition, handoff_at - timedelta(minutes=1),
                                    handoff_at + timedelta(hours=4)) if r.hubspot_id == lead["hubspot_id"]]
     assert row.first_touch_at == (handoff_at + timedelta(minutes=12)).replace(microsecond=0)
@@ -195,7 +195,7 @@ def test_given_calls_and_meetings_on_a_lead_then_they_count_as_touches_and_the_r
 def test_given_a_value_sugar_would_cut_then_quarantined_naming_module_and_field_and_nothing_written(runtime, sandbox):
     contact_id = sandbox.hubspot.add_contact({
         "email": "long.title@northwind-example.com", "firstname": "Lee", "lastname": "Long", "company": "Northwind",
-        "jobtitle": "VP " + "Global Strategic Revenue Operations and Enablement " * 3, "numberofemployees": "900",
+        "jobtitle": "VP " + "Global Strategic Revenue Operations and Enablement " * 3, "numemployees": "500-1000",
         "industry": "Software", "country": "United States", "wants_sales_contact": "true"})
     sandbox.hubspot.add_demo_request(contact_id)
     sandbox.hubspot.add_page_view(contact_id, "https://www.example-vendor.com/pricing")
@@ -211,7 +211,7 @@ def test_given_an_accepted_lead_whose_company_has_an_account_then_the_opportunit
     domain = account["website"].split("//")[-1].removeprefix("www.").split("/")[0]
     contact_id = sandbox.hubspot.add_contact({
         "email": f"rene.okafor@{domain}", "firstname": "Rene", "lastname": "Okafor", "company": account["name"],
-        "jobtitle": "VP Operations", "numberofemployees": "800", "industry": "Software", "country": "United States",
+        "jobtitle": "VP Operations", "numemployees": "500-1000", "industry": "Software", "country": "United States",
         "wants_sales_contact": "true"})
     sandbox.hubspot.add_demo_request(contact_id)
     sandbox.hubspot.add_page_view(contact_id, "https://www.example-vendor.com/pricing")
