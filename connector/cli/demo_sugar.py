@@ -47,7 +47,7 @@ def run_sugar_demo(args: Namespace) -> int:
                           f"CRM mapping: mappings/sugarcrm.toml; state: {state_file}")
             with Runtime.from_config_path(str(config_path)) as rt:
                 first = _step(console, rt, sandbox, "1. Marketing hands its mqls to the Leads module", report, CRM)
-                _show_first(console, rt, first, "New Leads in Sugar's Leads module (highest score first)")
+                _show_first(console, rt, first, title="New Leads in Sugar's Leads module (highest score first)")
                 _pipeline(console, sandbox, rt, report, "after step 1")
                 accepted = _accept(console, sandbox, first)
                 second = _step(console, rt, sandbox, "2. Sales accepts: each accepted Lead becomes an "
