@@ -8,6 +8,6 @@ package, ``leadsync_sandbox``; its dependencies come with the ``sandbox`` extra 
 from setuptools import find_packages, setup
 
 setup(
-    packages=find_packages(include=["connector", "connector.*", "jobs", "leadsync_sandbox"]) + ["leadsync_mappings"],
+    packages=find_packages(include=["connector", "connector.*", "jobs", "leadsync_sandbox", "leadsync_sandbox.*"]) + ["leadsync_mappings"],
     package_dir={"leadsync_mappings": "mappings"},
 )

@@ -96,7 +96,12 @@ class Crm(Protocol):
 
     def convert(self, record_ids: Sequence[str], *, opportunity_stage: str,
                 owner_ids: Mapping[str, str] | None = None) -> WriteOutcome:
-        """Convert qualified leads into opportunities at ``opportunity_stage``."""
+        """Convert leads that reached the CRM's ``convert_at`` stage into opportunities at
+        ``opportunity_stage``; the outcome is keyed by lead record id, valued by opportunity id."""
+
+    def set_opportunity_stage(self, opportunities: Mapping[str, str], stage: str) -> WriteOutcome:
+        """Move opportunities (key → opportunity id) to ``stage``: where leads convert at sal,
+        BANT verified moves the opportunity from the unqualified to the qualified pipeline."""
 
 
 class CrmPlugin(Protocol):

@@ -1,4 +1,6 @@
-"""``Sandbox``: both emulators on loopback HTTPS, seeded, with credentials and a config.
+"""``Sandbox``: HubSpot and a CRM emulator on loopback HTTPS, seeded, with credentials and a config.
+
+The CRM is Salesforce by default, or SugarCRM with ``crm="sugarcrm"``.
 
     with Sandbox() as sandbox:
         sandbox.hubspot.add_demo_request(contact_id)
@@ -33,6 +35,9 @@ from leadsync_sandbox.seed_brownfield import build_brownfield
 from leadsync_sandbox.tls import Certs, make_certificates
 
 HOST = "127.0.0.1"
+CRMS = ("salesforce", "sugarcrm")
+SUGAR_PLATFORM = "leadsync"        # registered in the sandbox's Admin > Configure API Platforms
+SUGAR_API_VERSION = "v11_4"
 DEFINITION_PATH = DEFAULT_MAPPINGS / "qualification.toml"
 # How long a HubSpot write takes to reach search ("a few moments" in HubSpot's guide).
 REALISTIC_SEARCH_LAG = 2.5
@@ -71,11 +76,14 @@ class Sandbox:
                  now: datetime | None = None, hubspot_rate_per_10s: int = 100,
                  salesforce_daily_limit: int = 15000, salesforce: bool = True,
                  search_lag_seconds: float | None = None, portal: str = "greenfield", fresh: bool = False,
-                 hubspot_scopes: Any = None) -> None:
+                 hubspot_scopes: Any = None, crm: str = "salesforce") -> None:
         # fresh=True: a portal with HubSpot's own properties only and an org with none of
         # leadsync's (or the BANT) custom fields, as on the day leadsync is first connected.
         if portal not in PORTALS:
             raise ValueError(f"portal must be one of {', '.join(PORTALS)}, got {portal!r}")
+        if crm not in CRMS:
+            raise ValueError(f"unknown CRM {crm!r}: use one of {', '.join(CRMS)}")
+        self.crm = crm
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="leadsync-sandbox-")
         # Absolute, so the config and CA bundle it prints work from any directory.
         self.directory = (Path(directory) if directory else Path(self._tmp.name)).resolve()
@@ -100,6 +108,11 @@ class Sandbox:
             "SF_PASSWORD": secrets.token_urlsafe(18),
         }
         self.credentials["SF_USERNAME"] = self._integration_username()
+        if crm == "sugarcrm":
+            self.credentials = {"HUBSPOT_TOKEN": self.credentials["HUBSPOT_TOKEN"],
+                                "SUGAR_CLIENT_SECRET": secrets.token_hex(24),
+                                "SUGAR_USERNAME": "leadsync.integration",
+                                "SUGAR_PASSWORD": secrets.token_urlsafe(18)}
         self.fresh = fresh
         self.hubspot = HubSpotState(self.seed.hubspot, now=now, rate_per_10s=hubspot_rate_per_10s,
                                     token=self.credentials["HUBSPOT_TOKEN"],
@@ -107,10 +120,13 @@ class Sandbox:
                                     custom_properties=portal == "greenfield" and not fresh,
                                     scopes=hubspot_scopes)
         # salesforce=False serves HubSpot alone (tests of the HubSpot side start faster).
-        self.salesforce = self._salesforce_state(now, salesforce_daily_limit) if salesforce else None
+        self.salesforce = (self._salesforce_state(now, salesforce_daily_limit)
+                           if salesforce and crm == "salesforce" else None)
+        self.sugarcrm = self._sugar_state(seed, now) if crm == "sugarcrm" else None
         self.certs: Certs | None = None
         self.hubspot_url = ""
         self.salesforce_url = ""
+        self.sugarcrm_url = ""
         self._servers: list[BaseWSGIServer] = []
         self._threads: list[threading.Thread] = []
 
@@ -125,6 +141,18 @@ class Sandbox:
                           "password": self.credentials["SF_PASSWORD"]}
         return module.SalesforceState(self.seed.salesforce, now=now, daily_limit=daily_limit,
                                       credentials=secrets_by_key, custom_fields=not self.fresh)
+
+    def _sugar_state(self, seed: int, now: datetime | None) -> Any:
+        from leadsync_sandbox.sugarcrm import SugarState, build_sugar_seed
+        self.sugar_seed = build_sugar_seed(seed, self.seed.now, self.seed.hubspot)
+        # The integration user signs in through a custom OAuth key (Admin > OAuth Keys).
+        credentials = {"client_id": "leadsync", "client_secret": self.credentials["SUGAR_CLIENT_SECRET"],
+                       "username": self.credentials["SUGAR_USERNAME"],
+                       "password": self.credentials["SUGAR_PASSWORD"]}
+        state = SugarState(self.sugar_seed, now=now, credentials=credentials, platform=SUGAR_PLATFORM)
+        state.store.system_update("Users", self.sugar_seed.integration_user_id,
+                                  {"user_name": credentials["username"]}, self.sugar_seed.integration_user_id)
+        return state
 
     def _integration_username(self) -> str:
         users = self.seed.salesforce.users
@@ -141,6 +169,9 @@ class Sandbox:
         if self.salesforce is not None:
             app = _salesforce_module().create_app(self.salesforce, self.faults, self.calls)
             self.salesforce_url = self._serve(app)
+        if self.sugarcrm is not None:
+            from leadsync_sandbox.sugarcrm import create_app as create_sugar_app
+            self.sugarcrm_url = self._serve(create_sugar_app(self.sugarcrm, self.faults, self.calls))
         return self
 
     def _serve(self, app: flask.Flask) -> str:
@@ -192,8 +223,11 @@ class Sandbox:
         """A leadsync config (SPEC §3) pointing at this sandbox, with demo-fast schedules."""
         path = Path(path)
         definition = write_portal_definition(DEFINITION_PATH, path.with_name(path.stem + "-definition.toml"))
-        path.write_text(_config_toml(self.hubspot_url, self.salesforce_url, state_url,
-                                     self.hubspot.limits.per_10s, definition), encoding="utf-8")
+        text = _config_toml(self.hubspot_url, self.salesforce_url, state_url, self.hubspot.limits.per_10s,
+                            definition, with_salesforce=self.crm == "salesforce")
+        if self.crm == "sugarcrm":
+            text += _sugar_toml(self.sugarcrm_url)
+        path.write_text(text, encoding="utf-8")
         return path
 
     def write_default_config(self) -> Path:
@@ -218,25 +252,39 @@ class Sandbox:
             self.stop()
 
 
-def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int, definition: Path) -> str:
+def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s: int, definition: Path, *,
+                 with_salesforce: bool = True) -> str:
     def q(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return "\n".join([
         "# leadsync configuration for the built-in sandbox (written by `leadsync sandbox`).",
         "[hubspot]", f"base_url = {q(hubspot_url)}", 'token_env = "HUBSPOT_TOKEN"',
         f"rate_limit_per_10s = {max(1, per_10s - 10)}", "",
-        "[salesforce]", 'auth = "client_credentials"', f"login_url = {q(salesforce_url)}",
-        'client_id_env = "SF_CLIENT_ID"', 'client_secret_env = "SF_CLIENT_SECRET"',
-        'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', "",
+        *(["[salesforce]", 'auth = "client_credentials"', f"login_url = {q(salesforce_url)}",
+           'client_id_env = "SF_CLIENT_ID"', 'client_secret_env = "SF_CLIENT_SECRET"',
+           'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', ""]
+          if with_salesforce else []),
         "[state]", f"url = {q(state_url)}", "",
         "[definition]", f"path = {q(str(definition))}", "",
         "[schedule]", 'hubspot_every = "5s"', 'salesforce_every = "10s"', 'reconcile_cron = "*/5 * * * *"', "",
     ])
 
 
+def _sugar_toml(sugarcrm_url: str) -> str:
+    return "\n".join([
+        "", "[crm]", 'system = "sugarcrm"', "",
+        "[sugarcrm]", f'base_url = "{sugarcrm_url}"', f'api_version = "{SUGAR_API_VERSION}"',
+        f'platform = "{SUGAR_PLATFORM}"', 'client_id = "leadsync"', 'client_secret_env = "SUGAR_CLIENT_SECRET"',
+        'username_env = "SUGAR_USERNAME"', 'password_env = "SUGAR_PASSWORD"', "",
+    ])
+
+
 def _announce(sandbox: Sandbox, config: Path, out: Any) -> None:
     print(f"HubSpot sandbox:    {sandbox.hubspot_url}", file=out)
-    print(f"Salesforce sandbox: {sandbox.salesforce_url or '(not available in this build)'}", file=out)
+    if sandbox.crm == "sugarcrm":
+        print(f"SugarCRM sandbox:   {sandbox.sugarcrm_url}/rest/{SUGAR_API_VERSION}", file=out)
+    else:
+        print(f"Salesforce sandbox: {sandbox.salesforce_url or '(not available in this build)'}", file=out)
     print(f"Config:             {config}", file=out)
     if sandbox.manifest is not None:
         print(f"Portal:             brownfield, {sandbox.manifest.people} people, seed {sandbox.manifest.seed}; "

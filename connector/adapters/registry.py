@@ -11,6 +11,7 @@ from typing import Any
 
 CRMS: dict[str, str] = {
     "salesforce": "connector.adapters.salesforce.plugin",
+    "sugarcrm": "connector.adapters.sugarcrm.plugin",
 }
 
 

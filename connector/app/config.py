@@ -120,6 +120,18 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class SugarConfig:
+    base_url: str = "https://example.sugarondemand.com"
+    api_version: str = "v11_4"           # the REST version path element
+    platform: str = "leadsync"           # registered in Sugar: Admin > Configure API Platforms
+    client_id: str = "sugar"             # Sugar's own client, or an OAuth key from Admin > OAuth Keys
+    client_secret_env: str = "SUGAR_CLIENT_SECRET"
+    username_env: str = "SUGAR_USERNAME"
+    password_env: str = "SUGAR_PASSWORD"
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class CrmConfig:
     system: str = "salesforce"           # a name in adapters/registry.py
 
@@ -130,6 +142,7 @@ class Config:
     hubspot: HubSpotConfig = field(default_factory=HubSpotConfig)
     crm: CrmConfig = field(default_factory=CrmConfig)
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
+    sugarcrm: SugarConfig = field(default_factory=SugarConfig)
     state_url: str = "sqlite:///leadsync.db"
     definition_path: Path = DEFAULT_MAPPINGS / "qualification.toml"
     mappings_dir: Path = DEFAULT_MAPPINGS
@@ -225,6 +238,20 @@ def _path(value: Any) -> str:
     return _str(value)
 
 
+def _sugar_version(value: Any) -> str:
+    text = _str(value)
+    if not re.match(r"^v1[01](_\d+)?$", text):
+        raise ValueError(f"{text!r} is not a Sugar REST version like 'v11_4' (the element after /rest/)")
+    return text
+
+
+def _platform(value: Any) -> str:
+    text = _str(value)
+    if not re.match(r"^[A-Za-z0-9_-]{1,127}$", text):
+        raise ValueError(f"{text!r} is not a Sugar platform name (letters, digits, - and _, at most 127)")
+    return text
+
+
 def _optional_env_name(value: Any) -> str:
     return "" if value == "" else _env_name(value)
 
@@ -261,6 +288,9 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "password_env": _env_name, "session_id_env": _env_name,
                    "max_daily_share": _share, "timeout_seconds": _seconds},
     "crm": {"system": _choice(*CRMS)},
+    "sugarcrm": {"base_url": _url, "api_version": _sugar_version, "platform": _platform, "client_id": _str,
+                 "client_secret_env": _env_name, "username_env": _env_name, "password_env": _env_name,
+                 "timeout_seconds": _seconds},
     "state": {"url": _state_url},
     "definition": {"path": _path},
     "mappings": {"dir": _path},
@@ -349,6 +379,7 @@ def parse_config(data: dict[str, Any], file: str, base_dir: Path | None = None) 
         hubspot=HubSpotConfig(**sections.get("hubspot", {})),
         crm=CrmConfig(**sections.get("crm", {})),
         salesforce=SalesforceConfig(**salesforce),
+        sugarcrm=SugarConfig(**sections.get("sugarcrm", {})),
         state_url=sections.get("state", {}).get("url", "sqlite:///leadsync.db"),
         definition_path=resolve(sections.get("definition", {}).get("path"), DEFAULT_MAPPINGS / "qualification.toml"),
         mappings_dir=resolve(sections.get("mappings", {}).get("dir"), DEFAULT_MAPPINGS),
@@ -401,9 +432,26 @@ class Secrets:
             values["password"] = self._get(sf.password_env, "salesforce.password_env")
         return values
 
+    def sugarcrm(self) -> dict[str, str | None]:
+        """Sugar's own ``sugar`` client has an empty secret; an admin's OAuth key has one."""
+        sugar = self.config.sugarcrm
+        return {"client_secret": self._get(sugar.client_secret_env, "sugarcrm.client_secret_env",
+                                           required=sugar.client_id != "sugar"),
+                "username": self._get(sugar.username_env, "sugarcrm.username_env"),
+                "password": self._get(sugar.password_env, "sugarcrm.password_env")}
+
     def all_values(self) -> list[str]:
         """Every secret value present in the environment, for redaction of logs and output."""
         env = self.environ if self.environ is not None else os.environ
+        sf, sugar = self.config.salesforce, self.config.sugarcrm
+        alerts = self.config.alerts
+        names = [self.config.hubspot.token_env, sf.client_id_env, sf.client_secret_env,
+                 sf.username_env, sf.password_env, sf.session_id_env, self.config.web.token_env,
+                 alerts.slack_webhook_env, alerts.webhook_url_env, alerts.smtp_password_env,
+                 sugar.client_secret_env, sugar.username_env, sugar.password_env]
+        return [env[name] for name in names if name and env.get(name)]
+
+
         sf = self.config.salesforce
         hs, alerts = self.config.hubspot, self.config.alerts
         names = [hs.token_env, hs.client_id_env, hs.client_secret_env, hs.refresh_token_env,

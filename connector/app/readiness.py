@@ -66,7 +66,7 @@ def preflight(rt: Any, marketing: Any, crm: Any) -> Report:
     report = Readiness(rt, marketing, crm).report(fresh=False)
     blocking = [f for f in report.blocking() if not (f.system == "hubspot" and f.creatable)]
     if blocking:
-        rt.store.put(CACHE_KEY.format(system="salesforce"), None)   # read afresh once fixed
+        rt.store.put(CACHE_KEY.format(system=rt.crm_plugin.name), None)   # read afresh once fixed
         rt.store.put(CACHE_KEY.format(system="hubspot"), None)
         raise ConfigError(problems(blocking) + [_hint()])
     return report

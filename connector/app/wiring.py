@@ -17,7 +17,8 @@ def build_adapters(rt: Any) -> tuple[HubSpotAdapter, Crm, HttpPolicy]:
     plugin = rt.crm_plugin
     policy = HttpPolicy(PolicySettings(
         connect_timeout=min(10.0, config.hubspot.timeout_seconds),
-        read_timeout=max(config.hubspot.timeout_seconds, config.salesforce.timeout_seconds),
+        read_timeout=max(config.hubspot.timeout_seconds, config.salesforce.timeout_seconds,
+                         config.sugarcrm.timeout_seconds),
         hubspot_rate_limit_per_10s=config.hubspot.rate_limit_per_10s,
         hubspot_search_per_s=float(config.hubspot.search_per_second),
         max_daily_share={"salesforce": config.salesforce.max_daily_share, "hubspot": 0.5},

@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help=JSON_HELP)
 
     p = sub.add_parser("sandbox", help="serve the HubSpot and Salesforce emulators locally")
+    p.add_argument("--crm", choices=("salesforce", "sugarcrm"), default="salesforce",
+                   help="which CRM to emulate beside HubSpot")
     p.add_argument("--portal", choices=("greenfield", "brownfield"), default="greenfield",
                    help="greenfield: a fresh portal and org; brownfield: two years of someone else's use")
     p.add_argument("--people", type=int, default=None,
@@ -114,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default=".leadsync/sandbox", help="where certificates and the config go")
 
     p = sub.add_parser("demo", help="run the whole product against the sandbox, narrated")
+    p.add_argument("--crm", choices=("salesforce", "sugarcrm"), default="salesforce",
+                   help="which CRM the story is told in")
     p.add_argument("--people", type=int, default=300)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dir", default=".leadsync/demo")
@@ -320,7 +324,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"leadsync sandbox: --search-lag must be 0 or more seconds, got {args.search_lag}", file=sys.stderr)
         return EXIT_CONFIG
     Sandbox(Path(args.dir), seed=args.seed, people=args.people, portal=args.portal,
-            search_lag_seconds=args.search_lag).run_forever()
+            search_lag_seconds=args.search_lag, crm=args.crm).run_forever()
     return EXIT_OK
 
 

@@ -23,6 +23,9 @@ from connector.app.runtime import Runtime
 
 
 def run_demo(args: Namespace) -> int:
+    if getattr(args, "crm", "salesforce") == "sugarcrm":
+        from connector.cli.demo_sugar import run_sugar_demo
+        return run_sugar_demo(args)
     from leadsync_sandbox.server import Sandbox
     console = Console(quiet=args.json)
     started = time.monotonic()
@@ -64,25 +67,27 @@ def run_demo(args: Namespace) -> int:
     return 0
 
 
-def _step(console: Console, rt: Runtime, sandbox: Any, title: str, report: dict[str, Any]) -> Any:
+def _step(console: Console, rt: Runtime, sandbox: Any, title: str, report: dict[str, Any],
+          crm: tuple[str, str] = ("salesforce", "Salesforce")) -> Any:
     console.rule(title)
     mark = sandbox.calls.mark()
     summary = rt.sync()
     calls = sandbox.calls.since(mark)
-    used = {system: sum(1 for c in calls if c.system == system) for system in ("hubspot", "salesforce")}
+    system, label = crm
+    used = {name: sum(1 for c in calls if c.system == name) for name in ("hubspot", system)}
     c = summary.counts
-    console.print(f"pulled {c['pulled_hubspot']} HubSpot / {c['pulled_crm']} Salesforce records; "
+    console.print(f"pulled {c['pulled_hubspot']} HubSpot / {c['pulled_crm']} {label} records; "
                   f"handed off {c['handed_off']}, converted {c['converted']}, recycled {c['recycled']}, "
                   f"disqualified {c['disqualified']}, near-qualified {c['near_qualified']}; "
-                  f"written {c['written_hubspot']} HubSpot / {c['written_crm']} Salesforce; "
-                  f"quarantined {c['quarantined']}; API calls HubSpot {used['hubspot']}, Salesforce {used['salesforce']}")
+                  f"written {c['written_hubspot']} HubSpot / {c['written_crm']} {label}; "
+                  f"quarantined {c['quarantined']}; API calls HubSpot {used['hubspot']}, {label} {used[system]}")
     report["steps"].append({"title": title, "counts": dict(c), "api_calls": used, "outcome": summary.outcome})
     return summary
 
 
-def _show_first(console: Console, rt: Runtime, summary: Any, shown: int = 8) -> None:
-    table = Table("score", "lead", "why sales gets it", title="Handed off to Salesforce (highest score first)",
-                  title_justify="left")
+def _show_first(console: Console, rt: Runtime, summary: Any, shown: int = 8,
+                title: str = "Handed off to Salesforce (highest score first)") -> None:
+    table = Table("score", "lead", "why sales gets it", title=title, title_justify="left")
     table.columns[1].overflow = table.columns[2].overflow = "fold"
     for h in sorted(summary.handoffs, key=lambda h: -(h["score"] or 0))[:shown]:
         table.add_row(f"{h['score']:g}", Text(f"{h['email']}\n{h['object']} {h['crm_id']}"), Text(h["reason"] or ""))

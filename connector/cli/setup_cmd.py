@@ -16,7 +16,7 @@ from connector.core.readiness import INFO, MISSING, OK, WARN, WRONG, Report
 
 MARKS = {OK: "[green]ok     [/]", MISSING: "[red]missing[/]", WRONG: "[red]wrong  [/]",
          WARN: "[yellow]warn   [/]", INFO: "[blue]info   [/]"}
-SYSTEMS = {"hubspot": "HubSpot", "salesforce": "Salesforce", "definition": "Definition"}
+SYSTEMS = {"hubspot": "HubSpot", "salesforce": "Salesforce", "sugarcrm": "SugarCRM", "definition": "Definition"}
 
 
 def setup_command(rt: Any, *, apply: bool, as_json: bool) -> int:
@@ -29,11 +29,12 @@ def setup_command(rt: Any, *, apply: bool, as_json: bool) -> int:
 
 
 def print_report(report: Report, console: Console) -> None:
-    for system in ("hubspot", "salesforce", "definition"):
+    # HubSpot first, then the configured CRM, then the definition.
+    for system in dict.fromkeys(["hubspot", *(f.system for f in report.findings), "definition"]):
         findings = [f for f in report.findings if f.system == system]
         if not findings:
             continue
-        console.print(f"[bold]{SYSTEMS[system]}[/]")
+        console.print(f"[bold]{SYSTEMS.get(system, system)}[/]")
         for f in findings:
             where = f"{f.object}.{f.name}" if f.object and f.kind != "forms" else f.name
             line = f"  {MARKS[f.status]} {escape(where)}: {escape(f.message)}"
@@ -43,7 +44,7 @@ def print_report(report: Report, console: Console) -> None:
     for created in report.applied:
         console.print(f"[green]created[/] {escape(created)}")
     for step in report.admin_steps:
-        console.print(f"[yellow]a Salesforce admin must still:[/] {escape(step)}")
+        console.print(f"[yellow]an admin must still:[/] {escape(step)}")
     blocking = report.blocking()
     if blocking:
         console.print(f"[red]not ready:[/] {len(blocking)} item(s) missing or wrong"

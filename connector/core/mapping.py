@@ -26,7 +26,9 @@ from connector.core.predicate import is_missing, range_bounds
 FIELD_TYPES = ("string", "int", "float", "bool", "datetime", "range")
 WRITE_TYPES = ("string", "number", "datetime", "bool")
 SYNC_RULES = ("hubspot_unless_blank", "always_hubspot", "salesforce_unless_blank", "always_salesforce",
-              "two_way", "none")
+              "two_way", "none", "crm_unless_blank", "always_crm")
+# The CRM-wins rules spelt for any CRM; they mean the same as the Salesforce-named ones.
+SYNC_SYNONYMS = {"crm_unless_blank": "salesforce_unless_blank", "always_crm": "always_salesforce"}
 ROUTINGS = ("assignment_rule", "round_robin")
 # What leadsync derives per person and can write (core/plan.py ``Outputs``).
 OUTPUTS = ("stage", "score", "fit_score", "engagement_score", "handoff_at", "reason", "missing",
@@ -149,6 +151,7 @@ def field_maps(reader: MappingReader, key: str, name_key: str, types: Sequence[s
         if not isinstance(length, int) or isinstance(length, bool) or length < 1:
             reader.fail(f"{where}.max_length", "must be a positive whole number")
             length = DEFAULT_MAX_LENGTH
+        sync = SYNC_SYNONYMS.get(sync, sync)
         result.append(FieldMap(canonical, name.strip(), type_, sync, str(entry.get("label", "")), length))
     return tuple(result)
 

@@ -119,6 +119,22 @@ def reaches_crm(stage: str, has_crm_record: bool) -> bool:
     return stage in HANDED_OFF or has_crm_record
 
 
+def converts(from_stage: str, to_stage: str, convert_at: str, person: Mapping[str, Any]) -> bool:
+    """Whether this cycle converts the person's Lead into an Opportunity: it has just reached
+    the CRM's ``convert_at`` stage (sql by default; sal where accepting a lead converts it),
+    it is a Lead in the CRM and not converted yet."""
+    if not person.get("crm_id") or person.get("opportunity_id") or person.get("crm_object") == CONTACT:
+        return False
+    if convert_at == "sal":
+        return from_stage in ("sal", "sql") and to_stage in ("sal", "sql")
+    return from_stage == "sal" and to_stage == "sql"
+
+
+def advances(from_stage: str, to_stage: str, person: Mapping[str, Any]) -> bool:
+    """An opportunity made at sal moves to the qualified pipeline when its lead becomes an sql."""
+    return from_stage == "sal" and to_stage == "sql" and bool(person.get("opportunity_id"))
+
+
 def changed(desired: Mapping[str, Any], last_written: Mapping[str, Any]) -> dict[str, Any]:
     """The values that differ from what leadsync last wrote (compared in their JSON form)."""
     return {k: v for k, v in desired.items() if _comparable(last_written.get(k, _MISSING)) != _comparable(v)}
@@ -201,5 +217,6 @@ class PersonPlan:
     crm: dict[str, Any] = field(default_factory=dict)           # changed CRM fields
     new_handoff: bool = False
     convert: bool = False
+    advance: bool = False                                        # move its opportunity to the qualified stage
     recycling: bool = False
     old: dict[tuple[str, str], Any] = field(default_factory=dict)  # (side, field) → value before

@@ -299,7 +299,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
 
     def _follow_opportunities(self, now: datetime, summary: Summary, only: set[str] | None = None) -> None:
         open_people = [p for p in self._people().values()
-                       if p.get("opportunity_id") and p["stage"] in ("sql", "opportunity")
+                       if p.get("opportunity_id") and p["stage"] in ("sal", "sql", "opportunity")
                        and (only is None or p["hubspot_id"] in only)]
         if not open_people:
             return

@@ -83,7 +83,8 @@ class WriteBack:
         stage, new_stage = row["stage"], result.stage
         plan = P.PersonPlan(person.id, lead.get("email"), stage, new_stage, rule=_why(result))
         plan.new_handoff = new_stage == "mql" and stage != "mql"
-        plan.convert = new_stage == "sql" and stage == "sal" and bool(row.get("crm_id"))
+        plan.convert = P.converts(stage, new_stage, self.feedback.convert_at, row)
+        plan.advance = P.advances(stage, new_stage, row)
         if new_stage == "sql" and stage == "sal":
             passed = [b.criterion for b in result.bant if b.verdict]
             plan.rule = (f"BANT verified: {result.bant_score:g} passed, {self.definition.bant_require:g} needed "
@@ -141,6 +142,12 @@ class WriteBack:
         # say sql before it becomes an Opportunity (the admin's hard gate checks exactly that).
         converted = self._convert([(row, pl) for p, row, pl, out in plans
                                    if pl.convert and pl.hubspot_id not in crm_outcome.failed], summary)
+        # An opportunity made when its lead was accepted moves to the qualified stage at sql;
+        # a failure there holds the stage back like a failed conversion.
+        advanced = self._advance([(row, pl) for p, row, pl, out in plans
+                                  if pl.advance and pl.hubspot_id not in crm_outcome.failed])
+        converted.failed.update({row["crm_id"]: advanced.failed[pl.hubspot_id] for p, row, pl, out in plans
+                                 if pl.hubspot_id in advanced.failed})
         hs_writes = [Write(pl.hubspot_id, pl.hubspot_id, pl.hubspot) for p, row, pl, out in plans if pl.hubspot]
         # A failed handoff must not tell HubSpot the lead reached sales.
         hs_writes = [w for w in hs_writes if w.key not in handed.failed]
@@ -228,11 +235,24 @@ class WriteBack:
         if self.dry_run:
             for row, pl in items:
                 self.planned.append({"system": "crm", "key": pl.hubspot_id, "record": row["crm_id"], "object": LEAD,
-                                     "values": {"convert": self.feedback.qualified_stage}})
+                                     "values": {"convert": self.feedback.conversion_stage}})
             return WriteOutcome()
         ids = [row["crm_id"] for row, _ in items]
-        outcome = self.crm.convert(ids, opportunity_stage=self.feedback.qualified_stage)
+        outcome = self.crm.convert(ids, opportunity_stage=self.feedback.conversion_stage)
         return outcome
+
+    def _advance(self, items: list[tuple[dict[str, Any], P.PersonPlan]]) -> WriteOutcome:
+        """Move the opportunities of leads that just became sql (made at sal) to the qualified
+        pipeline stage. Keyed by HubSpot id."""
+        if not items:
+            return WriteOutcome()
+        stage = self.feedback.qualified_stage
+        if self.dry_run:
+            for row, pl in items:
+                self.planned.append({"system": "crm", "key": pl.hubspot_id, "record": row["opportunity_id"],
+                                     "object": "opportunity", "values": {"stage": stage}})
+            return WriteOutcome()
+        return self.crm.set_opportunity_stage({pl.hubspot_id: row["opportunity_id"] for row, pl in items}, stage)
 
     def _record(self, plans: list, handed: WriteOutcome, crm_outcome: WriteOutcome, converted: WriteOutcome,
                 hs_outcome: WriteOutcome, now: datetime, summary: Summary) -> None:

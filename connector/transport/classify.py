@@ -30,7 +30,7 @@ FATAL_CONFIG = "fatal_config"
 FATAL = "fatal"
 ACTIONS = (RETRY, REAUTH, RATE_LIMITED, QUOTA_EXHAUSTED, SKIP_RECORD, FATAL_CONFIG, FATAL)
 
-SYSTEM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
+SYSTEM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "sugarcrm": "SugarCRM"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,21 @@ RULES: tuple[Rule, ...] = (
     Rule(QUOTA_EXHAUSTED, "daily_quota", "{name}'s daily API limit is used up",
          "hubspot", (429,), _codes("DAILY")),
     Rule(RATE_LIMITED, "rate_limit", "{name} asked leadsync to slow down", statuses=(429,)),
+    # Sugar: an access token past its hour (or ended by another sign-in on the same platform)
+    # is 401 invalid_grant on a data call; the token endpoint's own refusals are 400/401 too
+    # and end up as a configuration error, since nothing is left to re-authenticate with.
+    Rule(REAUTH, "session_expired", "the {name} session expired", "sugarcrm", (401,),
+         _codes("invalid_grant", "need_login")),
+    Rule(FATAL_CONFIG, "api_version", "{name} does not serve the configured api_version", "sugarcrm", (301,),
+         _codes("incorrect_version")),
+    Rule(FATAL_CONFIG, "platform_not_registered",
+         "{name} refused leadsync's platform: register it in Admin > Configure API Platforms", "sugarcrm", (422,),
+         text="configure api platforms"),
+    # Another save won the race (edit_conflict): the same full-value write succeeds on a retry.
+    Rule(RETRY, "edit_conflict", "{name} reported an edit conflict", "sugarcrm", (409,), _codes("edit_conflict")),
+    # A conversion whose sub-create failed (424, Sugar's labels swapped in the body).
+    Rule(SKIP_RECORD, "conversion_failed", "{name} could not convert this lead", "sugarcrm", (424,),
+         single_record=True),
     # The OAuth token endpoint's answers (RFC 6749 §5.2): wrong secrets are not worth a retry.
     Rule(FATAL_CONFIG, "credentials_rejected", "{name} rejected leadsync's sign-in", statuses=(400, 401),
          codes=_codes("invalid_grant", "invalid_client", "invalid_client_id", "unauthorized_client",

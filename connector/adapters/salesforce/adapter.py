@@ -430,6 +430,14 @@ class SalesforceAdapter:
             outcome.notes[key] = f"converted, but the opportunity stage was not set: {error}"
         return outcome
 
+    def set_opportunity_stage(self, opportunities: Mapping[str, str], stage: str) -> WriteOutcome:
+        outcome = WriteOutcome()
+        writes = [Write(key, opp, {}) for key, opp in opportunities.items()]
+        for chunk in _chunks(writes, COLLECTION_SIZE):
+            records = [{"attributes": {"type": "Opportunity"}, "id": w.record_id, "StageName": stage} for w in chunk]
+            outcome.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
+        return outcome
+
     def _convert_chunk(self, lead_ids: Sequence[str], owner_ids: Mapping[str, str] | None) -> list:
         status = self.mapping.status.converted
 

@@ -26,6 +26,7 @@ class OpportunityRules:
     won_stages: tuple[str, ...]
     lost_stages: tuple[str, ...]
     stalled_after_days: int
+    convert_at: str = "sql"                    # Salesforce converts only sales-qualified leads (SPEC §5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ LAYOUT: Mapping[str, frozenset[str] | None] = {
     "contact": frozenset({"object", "external_id", "fields"}),
     "status": frozenset({"handoff", "converted", "reason_field", "feedback"}),
     "touches": None,
-    "opportunity": frozenset({"qualified_stage", "won_stages", "lost_stages", "stalled_after_days"}),
+    "opportunity": frozenset({"convert_at", "qualified_stage", "won_stages", "lost_stages", "stalled_after_days"}),
     "handoff": frozenset({"routing", "users", "account_owner_wins", "customer_account_as_contact",
                           "customer_account_types", "follow_up_task", "task_subject"}),
 }
@@ -109,9 +110,13 @@ def _opportunity(reader: MappingReader) -> OpportunityRules:
     days = reader.get("opportunity.stalled_after_days", int, 90)
     if days < 1:
         reader.fail("opportunity.stalled_after_days", "must be at least 1")
+    convert_at = reader.get("opportunity.convert_at", str, "sql", required=False)
+    if convert_at != "sql":
+        reader.fail("opportunity.convert_at", f"{convert_at!r}: Salesforce leads convert only at sql "
+                                              "(convertLead makes the Opportunity at the qualified stage)")
     return OpportunityRules(reader.get("opportunity.qualified_stage", str, ""),
                             tuple(reader.get("opportunity.won_stages", list, [])),
-                            tuple(reader.get("opportunity.lost_stages", list, [])), days)
+                            tuple(reader.get("opportunity.lost_stages", list, [])), days, "sql")
 
 
 def _handoff(reader: MappingReader) -> HandoffRules:

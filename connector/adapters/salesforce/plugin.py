@@ -38,6 +38,7 @@ class SalesforcePlugin:
     def feedback_rules(self, mapping: SalesforceMapping) -> FeedbackRules:
         o = mapping.opportunity
         return FeedbackRules(status_to_stage=dict(mapping.status.feedback), qualified_stage=o.qualified_stage,
+                             convert_at=o.convert_at,
                              won_stages=tuple(o.won_stages), lost_stages=tuple(o.lost_stages),
                              stalled_after=timedelta(days=o.stalled_after_days))
 
