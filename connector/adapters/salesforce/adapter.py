@@ -433,7 +433,7 @@ class SalesforceAdapter:
     def set_opportunity_stage(self, opportunities: Mapping[str, str], stage: str) -> WriteOutcome:
         outcome = WriteOutcome()
         writes = [Write(key, opp, {}) for key, opp in opportunities.items()]
-        for chunk in _chunks(writes, COLLECTION_SIZE):
+        for chunk in chunks(writes, COLLECTION_SIZE):
             records = [{"attributes": {"type": "Opportunity"}, "id": w.record_id, "StageName": stage} for w in chunk]
             outcome.merge(self._collection("PATCH", "composite/sobjects", chunk, records, False))
         return outcome
