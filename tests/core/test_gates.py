@@ -1,0 +1,72 @@
+"""The explanation behind each mql decision: every gate, profile rule and BANT criterion with its
+verdict, as `leadsync explain` shows it (SPEC §4). Each test builds its definition afresh, so the
+precomputed plan behind it is built by the test itself."""
+
+from __future__ import annotations
+
+from connector.core.qualify import evaluate, lead_value
+from tests.core.test_qualify import NOW, act, definition, demo, person
+
+
+def gates_of(result, kind):
+    return [(g.field, g.verdict) for g in result.gates if g.kind == kind]
+
+
+def test_given_one_required_field_missing_when_evaluated_then_its_gate_fails_and_the_others_pass():
+    result = evaluate(person(company=None), [demo()], definition(), NOW)
+    assert gates_of(result, "required") == [("email", True), ("first_name", True), ("last_name", True),
+                                            ("company", False)]
+    assert result.missing_required == ("company",) and result.missing == "company"
+
+
+def test_given_fit_value_missing_when_evaluated_then_its_gate_is_unknown_not_failed():
+    result = evaluate(person(employees=None), [demo()], definition(), NOW)
+    assert gates_of(result, "fit") == [("employees", None), ("email_domain", True)]
+    assert result.disqualified_by is None and result.missing == "employees"
+
+
+def test_given_fit_passes_when_evaluated_then_each_fit_gate_passes_on_its_field():
+    result = evaluate(person(), [demo()], definition(), NOW)
+    assert gates_of(result, "fit") == [("employees", True), ("email_domain", True)]
+    assert result.mql
+
+
+def test_given_any_lead_when_evaluated_then_every_gate_and_contribution_is_named_and_explained():
+    for lead in (person(), person(company=None, employees=None, title="Intern", industry=None)):
+        result = evaluate(lead, [demo()], definition(), NOW)
+        assert all(g.name and g.detail for g in result.gates)
+        assert all(c.rule and c.detail for c in result.contributions)
+
+
+def test_given_profile_rules_hit_missed_and_unknown_when_evaluated_then_the_breakdown_adds_up_to_the_score():
+    result = evaluate(person(title="Intern", industry=None), [demo()], definition(), NOW)
+    profile = {c.rule: (c.kind, c.points, c.count) for c in result.contributions if c.kind == "profile"}
+    assert profile == {"Senior title": ("profile", 0.0, 0), "Target industry": ("profile", 0.0, 0),
+                       "Ideal size": ("profile", 15.0, 1)}
+    assert result.profile_score == 15.0
+    assert sum(c.points for c in result.contributions) == result.score
+
+
+def test_given_bant_answers_when_evaluated_then_each_criterion_shows_its_verdict_and_weight():
+    result = evaluate(person(bant_budget=True, bant_timeline="12 months"), [demo()], definition(), NOW, "sal")
+    assert [(b.criterion, b.verdict, b.weight) for b in result.bant] == [
+        ("budget", True, 2.0), ("authority", True, 1.0), ("need", False, 1.0), ("timeline", False, 1.0)]
+    assert (result.bant_score, result.stage) == (3.0, "sql")
+
+
+def test_given_only_an_email_and_its_domain_and_a_declined_checkbox_when_evaluated_then_still_a_subscriber():
+    lead = {"email": "a@b.com", "email_domain": "b.com", "wants_sales_contact": False}
+    assert evaluate(lead, [act("email_open", 1)], definition(), NOW).stage == "subscriber"
+    assert evaluate({"email": "a@b.com", "title": "CTO"}, [], definition(), NOW).stage == "lead"
+
+
+def test_given_email_with_mixed_case_domain_when_domain_read_then_lowercased_from_the_email():
+    assert lead_value({"email": "Ann@Acme.COM "}, "email_domain") == "acme.com"
+    assert lead_value({"email": "ann@acme.com", "email_domain": "acme.io"}, "email_domain") == "acme.io"
+    assert lead_value({}, "email_domain") is None
+    assert lead_value({"title": "VP"}, "title") == "VP"
+
+
+def test_given_free_mail_in_mixed_case_when_evaluated_then_disqualified_by_the_business_email_rule():
+    result = evaluate(person(email="Ann@GMAIL.com"), [demo()], definition(), NOW)
+    assert (result.disqualified_by, result.stage) == ("Business email", "disqualified")
