@@ -4,8 +4,8 @@ precomputed plan behind it is built by the test itself."""
 
 from __future__ import annotations
 
-from connector.core.qualify import evaluate, lead_value
-from tests.core.test_qualify import NOW, act, definition, demo, person
+from connector.core.qualify import evaluate, handoff_reason, lead_value
+from tests.core.test_qualify import NOW, act, definition, demo, person, pricing
 
 
 def gates_of(result, kind):
@@ -70,3 +70,55 @@ def test_given_email_with_mixed_case_domain_when_domain_read_then_lowercased_fro
 def test_given_free_mail_in_mixed_case_when_evaluated_then_disqualified_by_the_business_email_rule():
     result = evaluate(person(email="Ann@GMAIL.com"), [demo()], definition(), NOW)
     assert (result.disqualified_by, result.stage) == ("Business email", "disqualified")
+
+
+# --- the handoff reason a rep reads (255 characters at most) -----------------------------------
+
+MORE_BEHAVIOR = "".join(f"""
+[[behavior]]
+name = "{name}"
+activity = "page_view"
+where = {{ url = {{ contains = "/{path}" }} }}
+points = {points}
+""" for name, path, points in (("Case study", "case-study", 5), ("Webinar page", "webinar", 4),
+                                ("Docs page", "docs", 3)))
+
+
+def page(path, days_ago=1):
+    return act("page_view", days_ago, url=f"https://www.example-vendor.com/{path}")
+
+
+def test_given_many_actions_when_reason_built_then_signals_then_the_three_strongest_other_actions():
+    lead = person()
+    activities = [demo(4), page("case-study"), page("webinar"), page("webinar", 2), page("docs"),
+                  act("email_open", 1), act("email_open", 2), page("careers")]
+    reason = handoff_reason(evaluate(lead, activities, definition(extra=MORE_BEHAVIOR), NOW), lead)
+    actions = reason.split("; ")
+    assert actions[:4] == ["Demo request 2026-11-20", "Webinar page ×2", "Case study", "Docs page"]
+    assert "Email open" not in reason and "Careers page" not in reason and "Senior title" not in reason
+
+
+def test_given_only_one_point_actions_when_reason_built_then_they_still_tell_what_the_lead_did():
+    lead = person()
+    reason = handoff_reason(evaluate(lead, [act("email_open", 1), act("email_open", 2)], definition(), NOW), lead)
+    assert reason.startswith("Email open ×2; ")
+
+
+def _reason_with_title(title_length):
+    lead = person(title="T" * title_length)
+    result = evaluate(lead, [demo(4), pricing(1)], definition(), NOW)
+    return handoff_reason(result, lead)
+
+
+def test_given_reason_of_exactly_255_characters_when_built_then_kept_whole():
+    title_length = 1 + 255 - len(_reason_with_title(1))
+    reason = _reason_with_title(title_length)
+    assert len(reason) == 255
+    assert reason.startswith("Pricing page 2026-11-23; Demo request 2026-11-20; ") and "…" not in reason
+
+
+def test_given_reason_just_over_255_when_built_then_the_least_important_action_is_dropped_whole():
+    reason = _reason_with_title(1 + 256 - len(_reason_with_title(1)))
+    assert len(reason) <= 255 and "…" not in reason
+    # Buying signals come most recent first: the oldest one goes.
+    assert reason.startswith("Pricing page 2026-11-23; T") and "Demo request" not in reason
