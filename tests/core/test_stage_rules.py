@@ -13,6 +13,7 @@ import pytest
 from connector.core.feedback import FeedbackRules, from_opportunity, from_record
 from connector.core.handoff import HandoffRules, route
 from connector.ports import Account, CrmRecord, Opportunity
+from tests.core.test_qualify import definition
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 RULES = FeedbackRules(status_to_stage={"Open - Not Contacted": "mql", "Working - Contacted": "sal",
@@ -183,3 +184,27 @@ def test_given_no_account_and_no_round_robin_then_a_new_lead_for_the_crms_assign
     decision = route("7", "a@new.io", {}, [], {}, HandoffRules(), never)
     assert (decision.kind, decision.record_id, decision.assigned_owner, decision.auto_assign) == \
         ("lead", None, None, True)
+
+
+# --- The rep's follow-up task on a new handoff ------------------------------------------------
+
+SLA_DEFINITION = """
+[sla]
+first_touch_target = "4h"
+first_touch_deadline = "2d"
+"""
+
+
+def test_given_sla_deadline_when_handed_off_then_the_follow_up_is_due_at_it_for_the_owner_on_the_record():
+    decision = route("7", "a@new.io", {}, [], {}, HandoffRules(routing="round_robin"), lambda: "005B")
+    task = HandoffRules().follow_up("7", "00Q1", decision, NOW, definition(extra=SLA_DEFINITION))
+    assert (task.key, task.record_id, task.owner_id, task.due) == ("7", "00Q1", "005B", NOW + timedelta(days=2))
+    assert task.subject == HandoffRules().task_subject
+    assert "4 hours" in task.description and "2026-11-26 12:00 UTC" in task.description
+
+
+def test_given_no_sla_deadline_when_handed_off_then_the_follow_up_is_due_a_day_later():
+    decision = route("7", "a@new.io", {}, [], {}, HandoffRules(), lambda: None)
+    task = HandoffRules().follow_up("7", "00Q1", decision, NOW, definition())
+    assert (task.owner_id, task.due) == (None, NOW + timedelta(days=1))
+    assert "within" not in task.description and "2026-11-25 12:00 UTC" in task.description
