@@ -122,3 +122,24 @@ def test_given_reason_just_over_255_when_built_then_the_least_important_action_i
     assert len(reason) <= 255 and "…" not in reason
     # Buying signals come most recent first: the oldest one goes.
     assert reason.startswith("Pricing page 2026-11-23; T") and "Demo request" not in reason
+
+
+def test_given_any_lead_when_evaluated_then_the_decision_gates_follow_required_and_fit_in_order():
+    result = evaluate(person(), [], definition(), NOW)
+    assert [g.kind for g in result.gates] == ["required"] * 4 + ["fit"] * 2 + ["score", "engagement", "readiness"]
+    assert [g.verdict for g in result.gates[-3:]] == [False, False, False]
+
+
+DOMAIN_PROFILE = """
+[[profile]]
+name = "Target account"
+field = "email_domain"
+in = ["acme.com"]
+points = 5
+"""
+
+
+def test_given_profile_rule_on_the_email_domain_when_evaluated_then_the_domain_is_derived_from_the_email():
+    result = evaluate(person(), [demo()], definition(extra=DOMAIN_PROFILE), NOW)
+    hit = next(c for c in result.contributions if c.rule == "Target account")
+    assert (hit.points, hit.count) == (5.0, 1) and result.profile_score == 45.0
