@@ -4,8 +4,11 @@ precomputed plan behind it is built by the test itself."""
 
 from __future__ import annotations
 
+import tomllib
+
+from connector.core.definition import DEFAULT_BANT_FIELDS, parse_definition
 from connector.core.qualify import evaluate, handoff_reason, lead_value
-from tests.core.test_qualify import NOW, act, definition, demo, person, pricing
+from tests.core.test_qualify import DEFINITION, NOW, act, definition, demo, person, pricing
 
 
 def gates_of(result, kind):
@@ -143,3 +146,28 @@ def test_given_profile_rule_on_the_email_domain_when_evaluated_then_the_domain_i
     result = evaluate(person(), [demo()], definition(extra=DOMAIN_PROFILE), NOW)
     hit = next(c for c in result.contributions if c.rule == "Target account")
     assert (hit.points, hit.count) == (5.0, 1) and result.profile_score == 45.0
+
+
+def test_given_fit_value_present_but_failing_or_unreadable_when_evaluated_then_the_gate_names_its_field():
+    too_small = evaluate(person(employees=50), [demo()], definition(), NOW)
+    unreadable = evaluate(person(employees="lots"), [demo()], definition(), NOW)
+    assert gates_of(too_small, "fit") == [("employees", False), ("email_domain", True)]
+    assert gates_of(unreadable, "fit") == [("employees", None), ("email_domain", True)]
+    assert too_small.stage == "disqualified" and unreadable.disqualified_by is None
+
+
+def test_given_sales_contact_requested_without_buying_signal_when_evaluated_then_the_ready_gate_passes_on_the_field():
+    white_paper = act("form_submission", 1, form_id="whitepaper-download")
+    result = evaluate(person(wants_sales_contact=True), [white_paper], definition(), NOW)
+    ready = [g for g in result.gates if g.kind == "readiness"]
+    assert [(g.field, g.verdict) for g in ready] == [("wants_sales_contact", True)]
+    assert ready[0].name and ready[0].detail and result.buying_signals == ()
+
+
+def test_given_definition_without_bant_when_sales_accepted_lead_evaluated_then_it_stays_sal():
+    text = DEFINITION.replace("HALF_LIFE", "0")
+    no_bant = parse_definition(tomllib.loads(text[:text.index("[bant]")]), "test.toml", DEFAULT_BANT_FIELDS)
+    answers = person(bant_budget=True, bant_need="yes", bant_timeline="0-3 months")
+    result = evaluate(answers, [demo()], no_bant, NOW, "sal")
+    assert (result.stage, result.bant_required, result.bant) == ("sal", None, ())
+    assert evaluate(answers, [demo()], definition(), NOW, "sal").bant_required == 3
