@@ -74,12 +74,17 @@ class SugarAdapter:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def changed_records(self, since: datetime, until: datetime) -> Iterator[list[CrmRecord]]:
+    def changed_records(self, since: datetime, until: datetime, *,
+                        unlinked: bool = False) -> Iterator[list[CrmRecord]]:
+        """Leads and Contacts modified in [since, until), oldest first, each once: those carrying
+        a HubSpot id, or with ``unlinked`` every one (adoption of an existing CRM)."""
         m = self.mapping
         linked = [{m.lead_external_id: {"$not_null": True}}]
-        leads = (("lead", r) for r in self.client.changed(m.lead_object, linked, self._lead_columns(), since, until))
+        lead_filter = [] if unlinked else linked
+        contact_filter = [] if unlinked else [{m.contact_external_id: {"$not_null": True}}]
+        leads = (("lead", r) for r in self.client.changed(m.lead_object, lead_filter, self._lead_columns(), since, until))
         contacts = (("contact", r) for r in self.client.changed(
-            m.contact_object, [{m.contact_external_id: {"$not_null": True}}], self._contact_columns(), since, until))
+            m.contact_object, contact_filter, self._contact_columns(), since, until))
         opportunities = (("opportunity", r) for r in self.client.changed(
             OPPORTUNITIES, linked, self._opportunity_columns(), since, until)) if m.opportunity_fields else iter(())
         merged = heapq.merge(leads, contacts, opportunities,
@@ -124,7 +129,15 @@ class SugarAdapter:
             modified_at=parse_time(modified or raw.get("date_modified")), is_converted=bool(raw.get("converted")),
             opportunity_id=raw.get("opportunity_id") or None, account_id=raw.get("account_id") or None,
             reason=(raw.get(m.status.reason_field) or None) if m.status.reason_field else None,
-            written={f.name: raw.get(f.name) for f in m.lead_write if f.name in raw}, notes=tuple(notes))
+            written={f.name: raw.get(f.name) for f in m.lead_write if f.name in raw}, notes=tuple(notes),
+            stage=self._stage_said(raw))
+
+    def _stage_said(self, raw: Mapping[str, Any]) -> str | None:
+        """What a Lead's own status says, through the mapping's status → stage table (how a first
+        sync learns who sales already owns); a converted Lead is at least sal, where Sugar converts."""
+        if raw.get("converted"):
+            return "sal"
+        return self.mapping.status.feedback.get(raw.get("status") or "")
 
     def _contact(self, raw: Mapping[str, Any]) -> CrmRecord:
         m = self.mapping
