@@ -171,3 +171,10 @@ def test_given_definition_without_bant_when_sales_accepted_lead_evaluated_then_i
     result = evaluate(answers, [demo()], no_bant, NOW, "sal")
     assert (result.stage, result.bant_required, result.bant) == ("sal", None, ())
     assert evaluate(answers, [demo()], definition(), NOW, "sal").bant_required == 3
+
+
+def test_given_buying_signal_inside_the_window_then_the_ready_gate_passes_and_outside_it_fails():
+    inside = evaluate(person(), [pricing(89)], definition(), NOW)
+    outside = evaluate(person(), [pricing(91)], definition(), NOW)
+    assert gates_of(inside, "readiness")[0][1] is True and inside.ready
+    assert gates_of(outside, "readiness") == [("wants_sales_contact", False)] and not outside.ready
