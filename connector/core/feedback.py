@@ -67,7 +67,7 @@ def from_opportunity(stage: str, opportunity: Opportunity, rules: FeedbackRules,
     """An opportunity's progress: worked → opportunity, won → customer, lost or stalled → recycled.
     ``may_stall`` is False for an opportunity sales had before leadsync: sales' own pace is
     theirs, and only sales closing it moves the person. An sal holds an opportunity only where
-    leads convert at sal; then only its close counts."""
+    leads convert at sal; then its close (or stall) counts, and its stage moves are BANT's."""
     if stage not in ("sal", "sql", "opportunity"):
         return None
     if opportunity.is_closed or opportunity.stage in rules.won_stages or opportunity.stage in rules.lost_stages:

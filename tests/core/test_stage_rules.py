@@ -115,9 +115,17 @@ def test_given_sql_when_opportunity_moves_past_qualification_then_the_lead_is_an
     assert from_opportunity("opportunity", opp("Negotiation/Review"), RULES, NOW) is None
 
 
-@pytest.mark.parametrize("stage", ["mql", "sal", "customer", "recycled"])
-def test_given_lead_not_at_sql_or_opportunity_when_opportunity_read_then_nothing_moves(stage):
+@pytest.mark.parametrize("stage", ["mql", "customer", "recycled"])
+def test_given_lead_without_an_open_opportunity_stage_when_opportunity_read_then_nothing_moves(stage):
     assert from_opportunity(stage, opp("Closed Lost", closed=True), RULES, NOW) is None
+
+
+def test_given_sal_holding_an_opportunity_when_it_closes_then_that_counts_but_its_stage_moves_do_not():
+    # Where leads convert at sal (SugarCRM), an sal already has its opportunity: closing it
+    # counts; moving its stage is BANT's business, not a promotion to opportunity.
+    assert from_opportunity("sal", opp("Closed Lost", closed=True), RULES, NOW).to_stage == "recycled"
+    assert from_opportunity("sal", opp("Closed Won", closed=True, won=True), RULES, NOW).to_stage == "customer"
+    assert from_opportunity("sal", opp("Proposal/Price Quote"), RULES, NOW) is None
 
 
 # --- Handoff: which record, whose (route) -----------------------------------------------------
