@@ -60,18 +60,18 @@ def main() -> int:
             console.print(f"waiting out the {lookback:.0f} s lookback so the next cycles are quiet…")
             time.sleep(lookback + 1.5)
             rows.append(("last cycle within the lookback", *measure(sandbox, rt.sync)))
-            quiet_hot = measure(sandbox, lambda: rt.sync(kind="hubspot", legs=("hubspot",)))
+            quiet_hot = measure(sandbox, lambda: rt.sync(kind="hubspot", legs=("marketing",)))
             rows.append(("quiet hot-loop cycle", *quiet_hot))
             every = rt.engine().activities_every
             rt.engine().activities_every = rt.engine().activities_every * 0   # the timer is due now
-            timer_pull = measure(sandbox, lambda: rt.sync(kind="hubspot", legs=("hubspot",)))
+            timer_pull = measure(sandbox, lambda: rt.sync(kind="hubspot", legs=("marketing",)))
             rt.engine().activities_every = every
             rows.append((f"quiet hot-loop cycle with the {every.total_seconds():.0f} s activity pull", *timer_pull))
-            quiet_feedback = measure(sandbox, lambda: rt.sync(kind="salesforce", legs=("salesforce",)))
+            quiet_feedback = measure(sandbox, lambda: rt.sync(kind="salesforce", legs=("crm",)))
             rows.append(("quiet feedback cycle", *quiet_feedback))
             contact = sandbox.hubspot.contacts()[0]["id"]
             sandbox.hubspot.add_page_view(contact, "https://www.example-vendor.com/pricing")
-            rows.append(("hot-loop cycle, one new page view", *measure(sandbox, lambda: rt.sync(legs=("hubspot",)))))
+            rows.append(("hot-loop cycle, one new page view", *measure(sandbox, lambda: rt.sync(legs=("marketing",)))))
             reconcile = measure(sandbox, rt.reconcile)
             rows.append(("nightly reconciliation", *reconcile))
 

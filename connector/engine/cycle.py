@@ -33,6 +33,7 @@ from connector.engine.writeback import PLANNED_ID, WriteBack
 log = logging.getLogger("leadsync.sync")
 
 HUBSPOT_CURSOR = "hubspot.people"
+LEGS = frozenset({"crm", "marketing"})   # a cycle's halves: sales' feedback, then marketing's changes
 ACTIVITY_CURSOR = "hubspot.activities"
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a first full read
 # Pulls read a little past the cycle's start: SOQL datetimes have whole seconds, and a system's
@@ -120,6 +121,9 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
 
     # -- legs ------------------------------------------------------------------------------------
     def _legs(self, now: datetime, summary: Summary, legs: Sequence[str]) -> None:
+        unknown = set(legs) - LEGS
+        if unknown:   # a misnamed leg would make a cycle that silently does nothing
+            raise ValueError(f"unknown leg(s) {', '.join(sorted(unknown))}; legs are {', '.join(sorted(LEGS))}")
         if self.dry_run:
             self.schema_plan = self.marketing.missing_schema()   # said, never created
         elif not self._schema_ready:

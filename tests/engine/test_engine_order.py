@@ -183,3 +183,9 @@ def test_given_qualified_people_when_reconciled_again_then_qualified_counts_only
     assert engine.cycle(legs=("marketing",)).counts["qualified"] == 2
     quiet = engine.reconcile()
     assert quiet.counts["pulled_hubspot"] == 2 and quiet.counts["qualified"] == 0
+
+
+def test_given_a_misnamed_leg_when_cycled_then_it_is_refused_not_silently_skipped(engine_for):
+    engine = engine_for(FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3))]]), FakeCrm())
+    with pytest.raises(ValueError, match="unknown leg"):
+        engine.cycle(legs=("hubspot",))
