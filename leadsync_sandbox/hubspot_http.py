@@ -100,7 +100,7 @@ SCOPES = {
     "list_groups": "crm.schemas.{kind}.read", "create_property": "crm.schemas.{kind}.write",
     "create_group": "crm.schemas.{kind}.write",
     "associations_batch_read": "crm.objects.{kind}.read", "associations_of": "crm.objects.{kind}.read",
-    "email_events": "content", "list_forms": "forms",
+    "email_events": "content", "forms": "forms", "forms_no_slash": "forms", "form": "forms",
 }
 
 

@@ -25,7 +25,7 @@ def runtime(sandbox, sqlite_url, sandbox_config):
 
 
 def _convert_through_bant(rt, sandbox):
-    lead = max((p for p in rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "Lead"),
+    lead = max((p for p in rt.store.people().values() if p["stage"] == "mql" and p.get("crm_object") == "lead"),
                key=lambda p: p["score"] or 0)
     sandbox.salesforce.set_lead_status(lead["crm_id"], "Working - Contacted")
     sandbox.salesforce.set_bant(lead["crm_id"], budget=True, need="Pipeline reviews take days", timeline="0-3 months")

@@ -80,7 +80,10 @@ def test_given_fresh_org_when_setup_applies_then_everything_exists_and_a_sync_ex
     assert main(["--config", config, "sync"]) == 0
     capsys.readouterr()
     handed = [r for r in fresh.salesforce.records("Lead") if r.get("HubSpot_Contact_Id__c")]
-    assert handed and all(r["Leadsync_Stage__c"] == "mql" for r in handed)
+    # New handoffs open at mql; a Lead sales was already working is adopted at sal.
+    said = {"Open - Not Contacted": "mql", "Working - Contacted": "sal"}
+    assert handed and all(r["Leadsync_Stage__c"] == said[r["Status"]] for r in handed)
+    assert any(r["Leadsync_Stage__c"] == "mql" for r in handed)
     # Setup twice changes nothing: nothing left to create.
     code, again = setup_json(config, capsys, "--apply")
     assert code == 0 and again["applied"] == []
