@@ -230,6 +230,35 @@ def check_outputs(reader: MappingReader, key: str, writes: Sequence[FieldMap]) -
             reader.fail(f"{key}.{write.canonical}", f"unknown output; leadsync writes {', '.join(OUTPUTS)}")
 
 
+@dataclass(frozen=True, slots=True)
+class HandoffRules:
+    """``[handoff]`` of a CRM mapping (what ``core.handoff.HandoffRules`` is built from)."""
+    routing: str
+    users: tuple[str, ...]
+    account_owner_wins: bool
+    customer_account_as_contact: bool
+    customer_account_types: tuple[str, ...]
+    follow_up_task: bool
+    task_subject: str
+
+
+def handoff_rules(reader: MappingReader, crm: str = "") -> HandoffRules:
+    """``[handoff]``: owner routing, farming and the follow-up task, as every CRM's mapping spells it."""
+    routing = reader.get("handoff.routing", str, "assignment_rule")
+    users = tuple(reader.get("handoff.users", list, [], required=False))
+    if routing not in ROUTINGS:
+        reader.fail("handoff.routing", f"unknown routing {routing!r}; use one of {', '.join(ROUTINGS)}")
+    elif routing == "round_robin" and not users:
+        reader.fail("handoff.users", f"round_robin routing needs at least one {crm + ' ' if crm else ''}user id")
+    return HandoffRules(
+        routing, users,
+        reader.get("handoff.account_owner_wins", bool, True, required=False),
+        reader.get("handoff.customer_account_as_contact", bool, False, required=False),
+        tuple(reader.get("handoff.customer_account_types", list, [], required=False)),
+        reader.get("handoff.follow_up_task", bool, False, required=False),
+        reader.get("handoff.task_subject", str, "Follow up leadsync handoff", required=False))
+
+
 # -- values ------------------------------------------------------------------------------------
 
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from connector.core.mapping import (FIELD_TYPES, IDENTIFIER, ROUTINGS, FieldMap, MappingReader, check_outputs,
+from connector.core.mapping import (FIELD_TYPES, IDENTIFIER, FieldMap, HandoffRules, MappingReader, check_outputs, handoff_rules,
                                     field_maps)
 from connector.core.model import STAGES
 
@@ -27,17 +27,6 @@ class OpportunityRules:
     lost_stages: tuple[str, ...]
     stalled_after_days: int
     convert_at: str = "sql"                    # Salesforce converts only sales-qualified leads (SPEC §5)
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffRules:
-    routing: str
-    users: tuple[str, ...]
-    account_owner_wins: bool
-    customer_account_as_contact: bool
-    customer_account_types: tuple[str, ...]
-    follow_up_task: bool
-    task_subject: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +84,7 @@ def load_salesforce_mapping(path: str | Path) -> SalesforceMapping:
                          reader.get("status.reason_field", str, "", required=False), dict(feedback)),
         touches=dict(touches),
         opportunity=_opportunity(reader),
-        handoff=_handoff(reader),
+        handoff=handoff_rules(reader),
     )
     check_outputs(reader, "lead.write", mapping.lead_write)
     lead_names = {f.canonical for f in mapping.lead_fields}
@@ -117,19 +106,3 @@ def _opportunity(reader: MappingReader) -> OpportunityRules:
     return OpportunityRules(reader.get("opportunity.qualified_stage", str, ""),
                             tuple(reader.get("opportunity.won_stages", list, [])),
                             tuple(reader.get("opportunity.lost_stages", list, [])), days, "sql")
-
-
-def _handoff(reader: MappingReader) -> HandoffRules:
-    routing = reader.get("handoff.routing", str, "assignment_rule")
-    users = tuple(reader.get("handoff.users", list, [], required=False))
-    if routing not in ROUTINGS:
-        reader.fail("handoff.routing", f"unknown routing {routing!r}; use one of {', '.join(ROUTINGS)}")
-    elif routing == "round_robin" and not users:
-        reader.fail("handoff.users", "round_robin routing needs at least one user id")
-    return HandoffRules(
-        routing, users,
-        reader.get("handoff.account_owner_wins", bool, True, required=False),
-        reader.get("handoff.customer_account_as_contact", bool, False, required=False),
-        tuple(reader.get("handoff.customer_account_types", list, [], required=False)),
-        reader.get("handoff.follow_up_task", bool, False, required=False),
-        reader.get("handoff.task_subject", str, "Follow up leadsync handoff", required=False))

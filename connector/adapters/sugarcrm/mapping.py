@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from connector.core.mapping import (FIELD_TYPES, IDENTIFIER, ROUTINGS, FieldMap, MappingReader, check_outputs,
+from connector.core.mapping import (FIELD_TYPES, IDENTIFIER, FieldMap, HandoffRules, MappingReader, check_outputs, handoff_rules,
                                     field_maps)
 from connector.core.model import STAGES
 
@@ -32,17 +32,6 @@ class OpportunityRules:
     won_stages: tuple[str, ...]
     lost_stages: tuple[str, ...]
     stalled_after_days: int
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffRules:
-    routing: str
-    users: tuple[str, ...]
-    account_owner_wins: bool
-    customer_account_as_contact: bool
-    customer_account_types: tuple[str, ...]
-    follow_up_task: bool
-    task_subject: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +93,7 @@ def load_sugar_mapping(path: str | Path) -> SugarMapping:
                          reader.get("status.reason_field", str, "", required=False), dict(feedback)),
         touches=dict(touches),
         opportunity=_opportunity(reader),
-        handoff=_handoff(reader),
+        handoff=handoff_rules(reader, "Sugar"),
         opportunity_fields=field_maps(reader, "opportunity.fields", "field", FIELD_TYPES, "always_crm",
                                       required=False),
     )
@@ -135,19 +124,3 @@ def _opportunity(reader: MappingReader) -> OpportunityRules:
     return OpportunityRules(convert_at, unqualified, reader.get("opportunity.qualified_stage", str, ""),
                             tuple(reader.get("opportunity.won_stages", list, [])),
                             tuple(reader.get("opportunity.lost_stages", list, [])), days)
-
-
-def _handoff(reader: MappingReader) -> HandoffRules:
-    routing = reader.get("handoff.routing", str, "assignment_rule")
-    users = tuple(reader.get("handoff.users", list, [], required=False))
-    if routing not in ROUTINGS:
-        reader.fail("handoff.routing", f"unknown routing {routing!r}; use one of {', '.join(ROUTINGS)}")
-    elif routing == "round_robin" and not users:
-        reader.fail("handoff.users", "round_robin routing needs at least one Sugar user id")
-    return HandoffRules(
-        routing, users,
-        reader.get("handoff.account_owner_wins", bool, True, required=False),
-        reader.get("handoff.customer_account_as_contact", bool, False, required=False),
-        tuple(reader.get("handoff.customer_account_types", list, [], required=False)),
-        reader.get("handoff.follow_up_task", bool, False, required=False),
-        reader.get("handoff.task_subject", str, "Follow up leadsync handoff", required=False))
