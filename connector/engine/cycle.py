@@ -70,6 +70,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     _staged: Staged | None = None
     _crm_unlinked: dict[str, list[CrmRecord]] | None = None   # first run: CRM records with no HubSpot id, by email
     _linked_crm_ids: set[str] = field(default_factory=set)
+    _transitions_due: list[dict[str, Any]] = field(default_factory=list)   # written with the next save of people
 
     # -- entry points ----------------------------------------------------------------------
     def cycle(self, kind: str = "sync", legs: Sequence[str] = ("crm", "marketing")) -> Summary:
@@ -110,6 +111,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
                                  detail=getattr(exc, "detail", None) or repr(exc))
             raise
         finally:
+            # Every transition is saved with its people; any left belong to a batch cut short.
+            self._transitions_due.clear()
             summary.api = _usage_since(before, self.usage())
             self.store.finish_run(summary.run_id, self.clock(), summary.outcome, summary.counts, summary.api, summary.message)
         return summary

@@ -33,6 +33,7 @@ class StateView:
     store: Store
     dry_run: bool
     _staged: Staged | None
+    _transitions_due: list[dict[str, Any]]
 
     def _people(self, ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         wanted = None if ids is None else list(ids)
@@ -45,6 +46,10 @@ class StateView:
             found[key] = {**found.get(key, {"stage": "subscriber", "crm_fields": {}, "handoffs": 0}), **row}
         return found
 
+    def _flush_transitions(self) -> None:
+        due, self._transitions_due[:] = list(self._transitions_due), []
+        self.store.add_transitions(due)
+
     def _people_by_crm_id(self, crm_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found = {p["crm_id"]: p for p in self.store.find_people(crm_ids=list(crm_ids))}
         if self._staged is not None:
@@ -54,8 +59,10 @@ class StateView:
         return found
 
     def _save_people(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
+        """Save people, with the stage transitions decided for them since the last save."""
         clean = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
         if self._staged is None:
+            self._flush_transitions()
             self.store.save_people(clean, now)
             return
         for row in clean:

@@ -11,7 +11,7 @@ Ordering guarantees:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -41,13 +41,15 @@ MARKETING_STAGES = frozenset({"subscriber", "lead", "mql", "recycled", "disquali
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Remote:
     """Compare with what each system holds now (reconcile, resync) instead of with what
-    leadsync last wrote (the incremental loops)."""
+    leadsync last wrote (the incremental loops). ``ours``: what leadsync last wrote, per side
+    ("hubspot", "crm") and person, read once for the batch."""
 
     compare: bool
     crm_records: Mapping[str, CrmRecord]
+    ours: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
 
 class WriteBack:
@@ -67,6 +69,8 @@ class WriteBack:
         stored = self._people([p.id for p in people])
         window = timedelta(days=self.definition.engagement.window_days)
         activities = self._activities([p.id for p in people], since=now - window)
+        ids = [p.id for p in people]
+        remote.ours = {"hubspot": self._written("hubspot", ids), "crm": self._written(self.crm.name, ids)}
         plans: list[tuple[Person, dict[str, Any], P.PersonPlan, P.Outputs]] = []
         for person in people:
             row = stored.get(person.id) or {"hubspot_id": person.id, "stage": "subscriber", "crm_fields": {},
@@ -102,7 +106,7 @@ class WriteBack:
         # each write would bump the record and come back as a change (ping-pong).
         out = P.Outputs(new_stage, round(result.score), round(result.profile_score), round(result.engagement_score),
                         handoff_at, reason or "", result.missing or "", result.definition_version)
-        ours = self._written("hubspot", [person.id]).get(person.id, {})
+        ours = remote.ours["hubspot"].get(person.id, {})
         last_hs = dict(ours)
         if remote.compare:
             # Reconciliation and resync trust what HubSpot holds now over what leadsync last wrote.
@@ -113,7 +117,7 @@ class WriteBack:
         plan.old = {("hubspot", k): (person.written or {}).get(k, last_hs.get(k)) for k in plan.hubspot}
         if P.reaches_crm(new_stage, bool(row.get("crm_id"))) and new_stage != "disqualified":
             desired = P.crm_values(out, lead, self.maps)
-            last_crm = self._written(self.crm.name, [person.id]).get(person.id, {})
+            last_crm = remote.ours["crm"].get(person.id, {})
             record = remote.crm_records.get(person.id)
             if remote.compare and record is not None:
                 last_crm = {**last_crm, **P.remote_values(record.written or {})}
@@ -259,6 +263,7 @@ class WriteBack:
         """Commit what was written: per-system values, changes, transitions, people, quarantine."""
         changes, rows = [], []
         written: dict[str, dict[str, dict[str, Any]]] = {self.crm.name: {}, "hubspot": {}}
+        released: dict[str, list[str]] = {self.crm.name: [], "hubspot": []}
         for person, row, pl, out in plans:
             crm_failed = handed.failed.get(pl.hubspot_id) or crm_outcome.failed.get(pl.hubspot_id)
             convert_failed = converted.failed.get(row.get("crm_id") or "")
@@ -296,7 +301,7 @@ class WriteBack:
                 written[self.crm.name][pl.hubspot_id] = dict(pl.crm)
                 changes += _changes(pl, self.crm.name, "crm", record_id, pl.crm, out, now, summary.run_id)
                 summary.add("written_crm")
-                self._release(self.crm.name, pl.hubspot_id)
+                released[self.crm.name].append(pl.hubspot_id)
             if convert_failed:
                 self._quarantine(pl.hubspot_id, pl.email, self.crm.name, "convert", convert_failed, now, summary)
             hs_failed = hs_outcome.failed.get(pl.hubspot_id)
@@ -307,7 +312,7 @@ class WriteBack:
                 written["hubspot"][pl.hubspot_id] = {**pl.hubspot, ECHO: P.stamp(stamp) if stamp else None}
                 changes += _changes(pl, "hubspot", "hubspot", pl.hubspot_id, pl.hubspot, out, now, summary.run_id)
                 summary.add("written_hubspot")
-                self._release("hubspot", pl.hubspot_id)
+                released["hubspot"].append(pl.hubspot_id)
             if out.missing:
                 summary.add("near_qualified")
             if pl.to_stage == "disqualified" and pl.from_stage != "disqualified":
@@ -317,15 +322,14 @@ class WriteBack:
             rows.append(snapshot)
         for system, by_record in written.items():
             self._record_written_many(system, by_record, now)
+        if not self.dry_run:
+            for system, keys in released.items():
+                self.store.release_many(system, keys)
         self._save_people(rows, now)
         if self.dry_run:
             self.planned_changes.extend(changes)
         else:
             self.store.add_changes(changes)
-
-    def _release(self, system: str, key: str) -> None:
-        if not self.dry_run:
-            self.store.release(system=system, hubspot_id=key)
 
     def _transition(self, person: Mapping[str, Any], to_stage: str, cause: str, rule: str, now: datetime,
                     summary: Summary) -> None:
@@ -336,8 +340,10 @@ class WriteBack:
                                              "from": person.get("stage"), "to": to_stage, "cause": cause,
                                              "rule": rule})
             return
-        self.store.add_transition(person["hubspot_id"], person.get("stage"), to_stage, now, cause=cause, rule=rule,
-                                  definition_version=self.definition.version, run_id=summary.run_id)
+        # Kept with the people they move: written by the next _save_people (staging.py).
+        self._transitions_due.append({"hubspot_id": person["hubspot_id"], "from_stage": person.get("stage"),
+                                      "to_stage": to_stage, "at": now, "cause": cause, "rule": rule,
+                                      "definition_version": self.definition.version, "run_id": summary.run_id})
 
     def _quarantine(self, key: str, email: str | None, system: str, operation: str, error: SkippableRecord,
                     now: datetime, summary: Summary) -> None:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine
 
 from connector.state import schema as s
@@ -152,41 +152,58 @@ class Store:
             return [_row(r) for r in conn.execute(select(s.people).where(or_(*conditions)))]
 
     def save_people(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
+        """Insert or update people, a batch at a time: rows with the same columns go in one
+        executemany, so a page of 200 people costs a few statements, not 200."""
         if not rows:
             return
+        merged: dict[str, dict[str, Any]] = {}
+        for row in rows:       # the same person twice in a batch: the later values win
+            values = {k: json_safe(v) if k in ("fields", "crm_fields") else v for k, v in row.items()}
+            merged.setdefault(row["hubspot_id"], {}).update(values, updated_at=now)
+        c = s.people.c
         with self.engine.begin() as conn:
-            existing = set(conn.execute(select(s.people.c.hubspot_id).where(
-                s.people.c.hubspot_id.in_([r["hubspot_id"] for r in rows]))).scalars())
-            for row in rows:
-                values = {k: json_safe(v) if k in ("fields", "crm_fields") else v for k, v in row.items()}
-                values["updated_at"] = now
-                if row["hubspot_id"] in existing:
-                    conn.execute(update(s.people).where(s.people.c.hubspot_id == row["hubspot_id"]).values(**values))
+            existing: set[str] = set()
+            for chunk in _chunks(list(merged), 500):
+                existing.update(conn.execute(select(c.hubspot_id).where(c.hubspot_id.in_(chunk))).scalars())
+            updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            inserts: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for hubspot_id, values in merged.items():
+                if hubspot_id in existing:
+                    updates.setdefault(tuple(sorted(values)), []).append(values)
                 else:
-                    conn.execute(insert(s.people).values(**{"fields": {}, "crm_fields": {}, **values}))
+                    full = {"fields": {}, "crm_fields": {}, **values}
+                    inserts.setdefault(tuple(sorted(full)), []).append(full)
+            for columns, batch in updates.items():
+                setting = {k: bindparam(f"v_{k}") for k in columns if k != "hubspot_id"}
+                statement = update(s.people).where(c.hubspot_id == bindparam("v_hubspot_id")).values(setting)
+                conn.execute(statement, [{f"v_{k}": v for k, v in values.items()} for values in batch])
+            for batch in inserts.values():
+                conn.execute(insert(s.people), batch)
 
     # -- activities ---------------------------------------------------------------------------
     def add_activities(self, by_person: Mapping[str, Sequence[Activity]]) -> int:
         """Store activities, ignoring ones already stored (same person, source and id)."""
-        added = 0
+        wanted = [hubspot_id for hubspot_id, items in by_person.items() if items]
+        if not wanted:
+            return 0
+        c = s.activities.c
+        fresh: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
-            for hubspot_id, items in by_person.items():
-                if not items:
-                    continue
-                known = {(r.source, r.id) for r in conn.execute(select(s.activities.c.source, s.activities.c.id).where(
-                    s.activities.c.hubspot_id == hubspot_id))}
-                fresh = []
-                for a in items:
-                    key = (a.source, a.id or f"{a.type}@{a.occurred_at.isoformat()}")
+            known: set[tuple[str, str, str]] = set()
+            for chunk in _chunks(wanted, 500):
+                known.update((r.hubspot_id, r.source, r.id) for r in conn.execute(
+                    select(c.hubspot_id, c.source, c.id).where(c.hubspot_id.in_(chunk))))
+            for hubspot_id in wanted:
+                for a in by_person[hubspot_id]:
+                    key = (hubspot_id, a.source, a.id or f"{a.type}@{a.occurred_at.isoformat()}")
                     if key in known:
                         continue
                     known.add(key)
-                    fresh.append({"hubspot_id": hubspot_id, "source": key[0], "id": key[1], "type": a.type,
+                    fresh.append({"hubspot_id": hubspot_id, "source": key[1], "id": key[2], "type": a.type,
                                   "occurred_at": a.occurred_at, "attrs": json_safe(dict(a.attrs))})
-                if fresh:
-                    conn.execute(insert(s.activities), fresh)
-                    added += len(fresh)
-        return added
+            for chunk in _chunks(fresh, 1000):
+                conn.execute(insert(s.activities), chunk)
+        return len(fresh)
 
     def activities(self, hubspot_ids: Sequence[str], since: datetime | None = None) -> dict[str, list[Activity]]:
         result: dict[str, list[Activity]] = {i: [] for i in hubspot_ids}
@@ -208,8 +225,10 @@ class Store:
             return result
         c = s.written.c
         with self.engine.connect() as conn:
-            for r in conn.execute(select(s.written).where(and_(c.system == system, c.record_id.in_(list(record_ids))))):
-                result.setdefault(r.record_id, {})[r.field] = r.value
+            for chunk in _chunks(list(record_ids), 500):
+                query = select(c.record_id, c.field, c.value).where(and_(c.system == system, c.record_id.in_(chunk)))
+                for r in conn.execute(query):
+                    result.setdefault(r.record_id, {})[r.field] = r.value
         return result
 
     def record_written(self, system: str, record_id: str, values: Mapping[str, Any], now: datetime) -> None:
@@ -248,6 +267,12 @@ class Store:
             conn.execute(insert(s.transitions).values(
                 hubspot_id=hubspot_id, from_stage=from_stage, to_stage=to_stage, at=at, cause=cause,
                 rule=rule, definition_version=definition_version, run_id=run_id))
+
+    def add_transitions(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Many transitions in one statement (each row: add_transition's arguments by name)."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(s.transitions), [dict(r) for r in rows])
 
     def transitions(self, since: datetime | None = None, hubspot_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
         c = s.transitions.c
@@ -368,6 +393,16 @@ class Store:
         with self.engine.begin() as conn:
             return conn.execute(delete(s.quarantine).where(where)).rowcount
 
+    def release_many(self, system: str, hubspot_ids: Sequence[str]) -> int:
+        """``release`` for many people of one system at once."""
+        c = s.quarantine.c
+        gone = 0
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(hubspot_ids), 500):
+                gone += conn.execute(delete(s.quarantine).where(and_(
+                    c.system == system, c.hubspot_id.in_(chunk), c.dropped_at.is_(None)))).rowcount
+        return gone
+
     def drop_quarantined(self, ids: Sequence[int], now: datetime | None = None) -> int:
         """Give up on these entries: kept, marked dropped, so the record stays dropped (a later
         reconciliation neither writes it nor quarantines it again)."""
@@ -419,6 +454,12 @@ class Store:
         if not database or database == ":memory:":
             return Path(os.environ.get("TMPDIR", "/tmp")) / f"leadsync-{os.getpid()}-{name}.lock"
         return Path(f"{database}.{name}.lock")
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Slices of at most ``size``: IN lists and executemany batches stay within the driver's limits."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _row(row: Any) -> dict[str, Any]:

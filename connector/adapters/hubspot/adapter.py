@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import hubspot
 import urllib3
+from hubspot.discovery.discovery_base import DiscoveryBase
 
 from connector.ports import Person, Write, WriteOutcome
 from connector.adapters.hubspot.rules import (keyset_search, lifecycle_phases, modified_millis, to_millis,
@@ -48,7 +50,25 @@ def hubspot_client(settings: HubSpotSettings) -> hubspot.Client:
     """The client with retries off (the policy retries) and HTTPS verified like requests does."""
     return hubspot.Client.create(access_token=settings.token, retry=urllib3.Retry(0),
                                  host=settings.base_url.rstrip("/"),
-                                 ssl_ca_cert=os.environ.get("REQUESTS_CA_BUNDLE") or None)
+                                 ssl_ca_cert=os.environ.get("REQUESTS_CA_BUNDLE") or None,
+                                 api_factory=_kept_apis())
+
+
+def _kept_apis() -> Callable[[Any, str, Mapping[str, Any]], Any]:
+    """The client builds a new API object, with its own connection pool, on every attribute
+    access (``client.crm.contacts.batch_api``): each call would open a fresh TLS connection and
+    load the CA bundle again. This factory builds each API once and keeps it, so connections
+    are reused. The access token is set on the kept object before every call (``_authorise``)."""
+    kept: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def factory(package: Any, api_name: str, config: Mapping[str, Any]) -> Any:
+        key = (package.__name__, api_name)
+        with lock:
+            if key not in kept:
+                kept[key] = DiscoveryBase._default_api_factory(package, api_name, config)
+            return kept[key]
+    return factory
 
 
 class HubSpotAdapter:
