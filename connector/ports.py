@@ -34,10 +34,12 @@ class MarketingPlatform(Protocol):
         """leadsync's own properties ``ensure_schema`` would create (read only: for dry runs)."""
 
     def changed_people(self, since: datetime, until: datetime, *,
-                       echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
+                       echoes: Callable[[Sequence[Person]], set[str]] | None = None,
+                       unmanaged: bool = False) -> Iterator[list[Person]]:
         """Batches of people modified in [since, until), oldest first, every one exactly once
         whatever is written meanwhile. ``echoes`` is shown each page's people before anything
-        more is read about them; the ids it returns come back bare with ``echo`` set."""
+        more is read about them; the ids it returns come back bare with ``echo`` set.
+        ``unmanaged``: only people leadsync has written no stage to yet."""
 
     def everyone(self, *, echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
         """Every person, in no time order, each once however many are written meanwhile (a

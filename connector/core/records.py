@@ -87,6 +87,7 @@ class Write:
     owner_id: str | None = None          # routed owner (a CRM user id), when leadsync chose one
     account_id: str | None = None        # the account a contact is created on
     opening: bool = False                # a handoff: the record opens in the CRM's new-lead status
+    held: Mapping[str, Any] | None = None  # what the record held of these fields when read (None: unknown)
 
 
 @dataclass(frozen=True, slots=True)

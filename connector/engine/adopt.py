@@ -10,6 +10,7 @@ CRM records that match nobody in the marketing platform are linked to nobody and
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -36,6 +37,8 @@ class Adoption:
         if self._crm_unlinked is not None:
             # A first run read every CRM record already: match here, no lookups.
             records = [r for e in emails for r in self._crm_unlinked.get(e, [])]
+            waiting = self._crm_waiting or {}
+            records += [r for p in new for r in waiting.pop(p.id, [])]
         else:
             records = self.crm.find_records(emails=emails) if emails else []
         self._adopt([(p, records_of(p.id, p.fields.get("email"), records)) for p in new], now, summary)
@@ -59,6 +62,13 @@ class Adoption:
             else:
                 self._report_crm_only(record, now, summary, why="carries the id of a contact HubSpot no longer has")
         already = self._people(list(by_person))
+        # A survivor met already (a first run adopts people as its marketing pass meets them)
+        # with no record of its own takes this one in, as if it carried the survivor's id.
+        unlinked = [replace(record, hubspot_id=pid) for pid, row in already.items()
+                    if not row.get("crm_id") and not row.get("opportunity_id") for record in by_person[pid]]
+        if unlinked:
+            self._absorb_records(unlinked, now, summary)
+            summary.add("linked", len({r.hubspot_id for r in unlinked}))
         fresh = [people[pid] for pid in by_person if pid not in already]
         # The same person's records that carry no id yet (typed in by sales) count too.
         self._adopt([(p, by_person[p.id] + self._twins(p)) for p in fresh], now, summary)

@@ -69,6 +69,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     _schema_ready: bool = False
     _staged: Staged | None = None
     _crm_unlinked: dict[str, list[CrmRecord]] | None = None   # first run: CRM records with no HubSpot id, by email
+    _crm_waiting: dict[str, list[CrmRecord]] | None = None    # first run: records with a HubSpot id, by that id
     _linked_crm_ids: set[str] = field(default_factory=set)
     _transitions_due: list[dict[str, Any]] = field(default_factory=list)   # written with the next save of people
 
@@ -95,7 +96,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         now = self.clock()
         summary = Summary(kind=kind)
         self._staged = Staged() if self.dry_run else None
-        self._crm_unlinked, self._linked_crm_ids = None, set()
+        self._crm_unlinked, self._crm_waiting, self._linked_crm_ids = None, None, set()
         summary.run_id = self.store.start_run(f"{kind}-dry-run" if self.dry_run else kind, now, account=account)
         before = self.usage()
         try:
@@ -132,19 +133,22 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             self.marketing.ensure_schema()
             self._schema_ready = True
         if "crm" in legs:
-            self._crm_leg(now, summary)
+            self._crm_leg(now, summary, defer="marketing" in legs)
         if "marketing" in legs:
             self._hubspot_leg(now, summary)
+            if not self.stopping():
+                self._settle_waiting(now, summary)
             self._report_unlinked(now, summary)
         self._retry_quarantine(now, summary)
 
     def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
         since = EPOCH if full else self._since(HUBSPOT_CURSOR, now)
-        # A first run (and the nightly pass) reads everyone by id: a contact another writer moves
-        # in time while the pull goes on cannot slip out of it. Later runs read their window.
-        whole = full or (self.store.cursor(HUBSPOT_CURSOR) is None and self.first_run_since is None)
+        # The nightly pass reads everyone by id (the list API: no index lag, and it is the pass
+        # that proves who is gone). Every other run, the first one included, reads its window
+        # by search, oldest first: search pages are cheap (200 a call, outside the burst limit).
+        first_run = not full and self.store.cursor(HUBSPOT_CURSOR) is None
         echoes = None if full else self._echoes
-        batches = iter(self.marketing.everyone(echoes=echoes) if whole
+        batches = iter(self.marketing.everyone(echoes=echoes) if full
                        else self.marketing.changed_people(since, now + AHEAD, echoes=echoes))
         first = next(batches, None)
         if self.stopping():
@@ -164,26 +168,39 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         summary.add("activities", self._add_activities(found))
         pending = set(found)
         seen: set[str] = set()
-        for batch in itertools.chain([first] if first else [], batches):
-            if not batch:
-                continue
+
+        def take(batch: list[Person], *, in_time_order: bool) -> None:
             summary.add("pulled_hubspot", len(batch))
             # A person whose only change is leadsync's own write is not news (unless new
             # activities came in: then it is read whole below, with everyone else who has some).
             live = [p for p in batch if not p.echo]
             summary.add("echoes", len(batch) - len(live))
+            self._claim_waiting(live, now, summary)
             self._adopt_people(live, now, summary)
             self._process(live, now, summary, compare_remote=full)
-            pending -= {p.id for p in live}
-            seen |= {p.id for p in batch}
-            if not self.dry_run and not whole:     # a read by id is in no time order
+            pending.difference_update(p.id for p in live)
+            if full:
+                seen.update(p.id for p in batch)
+            if not self.dry_run and in_time_order:     # a read by id is in no time order
                 newest = max(p.modified_at for p in batch)
                 self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
+
+        for batch in itertools.chain([first] if first else [], batches):
+            if batch:
+                take(batch, in_time_order=not full)
+        if first_run and not self.dry_run and not self.stopping():
+            # Someone else's write moves a contact past the pass before the pass reaches it:
+            # on a first run, pick up whoever still has no stage (a few calls, not a re-read).
+            for batch in self.marketing.changed_people(now - self.lookback, FAR_FUTURE, echoes=echoes,
+                                                       unmanaged=True):
+                if batch:
+                    take(batch, in_time_order=False)
         if self.stopping():
             return   # the pull was cut short: cursors stay at the last batch written
         if pending:
             people = self.marketing.people(sorted(pending))
             summary.add("pulled_hubspot", len(people))
+            self._claim_waiting(people, now, summary)
             self._adopt_people(people, now, summary)
             self._process(people, now, summary)
         if not self.dry_run:
@@ -207,17 +224,14 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         if not self.dry_run:
             self.store.set_cursor(cursor, now, now)
 
-    def _crm_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
+    def _crm_leg(self, now: datetime, summary: Summary, *, full: bool = False, defer: bool = False) -> None:
         since = EPOCH if full else self._since(self._crm_cursor, now)
-        for batch in self._crm_batches(since, now + AHEAD, full=full):
+        batches = self._crm_batches(since, now + AHEAD, full=full, defer=defer)
+        summary.add("pulled_crm", sum(len(records) for records in (self._crm_waiting or {}).values()))
+        for batch in batches:
             if not batch:
                 continue
-            summary.add("pulled_crm", len(batch))
-            ids = self._absorb_records(batch, now, summary)
-            adopted = self._adopt_records(batch, now, summary)
-            people = adopted + (self.marketing.people(ids) if ids else [])
-            self._process(people, now, summary, compare_remote=full,
-                          crm_records={r.hubspot_id: r for r in batch if r.hubspot_id})
+            self._take_records(batch, now, summary, full=full)
             if not self.dry_run:
                 self.store.set_cursor(self._crm_cursor, min(max(r.modified_at for r in batch), now), now)
         if self.stopping():
@@ -226,18 +240,57 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         self._follow_opportunities(now, summary)
         self._pull_touches(now, summary)
 
-    def _crm_batches(self, since: datetime, until: datetime, *, full: bool) -> Any:
+    def _take_records(self, batch: Sequence[CrmRecord], now: datetime, summary: Summary, *, full: bool = False,
+                      counted: bool = False) -> None:
+        """Sales' changes: absorbed into the people they belong to, strangers adopted, and
+        everyone concerned qualified again."""
+        if not counted:
+            summary.add("pulled_crm", len(batch))
+        ids = self._absorb_records(batch, now, summary)
+        adopted = self._adopt_records(batch, now, summary)
+        people = adopted + (self.marketing.people(ids) if ids else [])
+        self._process(people, now, summary, compare_remote=full,
+                      crm_records={r.hubspot_id: r for r in batch if r.hubspot_id})
+
+    def _crm_batches(self, since: datetime, until: datetime, *, full: bool, defer: bool = False) -> Any:
         """The CRM's changed records. On the first run, every record, read whole before any is
         adopted: a person's records that carry no HubSpot id yet (typed in by sales) count
-        towards where they start, and the ones nobody matches are reported at the end."""
+        towards where they start, and the ones nobody matches are reported at the end. With
+        ``defer`` (the marketing leg follows), records that carry a HubSpot id wait for their
+        person to come by in that leg's pass (``_claim_waiting``), so nobody is read twice."""
         if full or self.store.cursor(self._crm_cursor) is not None:
             return self.crm.changed_records(since, until)
         self._crm_unlinked = {}
         # Every record, whatever its clock says: one stamped ahead of ours is still someone's.
         records = [r for batch in self.crm.changed_records(since, FAR_FUTURE, unlinked=True) for r in batch]
         self._collect_unlinked(records)
+        if defer:
+            self._crm_waiting = {}
+            for record in records:
+                if record.hubspot_id:
+                    self._crm_waiting.setdefault(record.hubspot_id, []).append(record)
+            return iter(())
         linked = iter([r for r in records if r.hubspot_id])
         return iter(lambda: list(islice(linked, ADOPTION_BATCH)), [])
+
+    def _claim_waiting(self, people: Sequence[Person], now: datetime, summary: Summary) -> None:
+        """First run: the CRM records waiting for these people. Known people take them in as
+        sales' feedback; new people are adopted with them (``_adopt_people`` asks)."""
+        waiting = self._crm_waiting
+        if not waiting:
+            return
+        known = self._people([p.id for p in people if p.id in waiting])
+        feedback = [r for pid in known for r in waiting.pop(pid, [])]
+        if feedback:
+            self._absorb_records(feedback, now, summary)
+
+    def _settle_waiting(self, now: datetime, summary: Summary) -> None:
+        """First run, after the marketing pass: records whose person never came by (merged away
+        or deleted in the marketing platform) are followed or reported as the CRM leg would."""
+        leftover = [r for records in (self._crm_waiting or {}).values() for r in records]
+        self._crm_waiting = None
+        for start in range(0, len(leftover), ADOPTION_BATCH):
+            self._take_records(leftover[start:start + ADOPTION_BATCH], now, summary, counted=True)
 
     def _resync(self, now: datetime, summary: Summary, account: str) -> None:
         people = self.marketing.people_of_company(account)

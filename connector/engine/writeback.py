@@ -152,7 +152,8 @@ class WriteBack:
                                   if pl.advance and pl.hubspot_id not in crm_outcome.failed])
         converted.failed.update({row["crm_id"]: advanced.failed[pl.hubspot_id] for p, row, pl, out in plans
                                  if pl.hubspot_id in advanced.failed})
-        hs_writes = [Write(pl.hubspot_id, pl.hubspot_id, pl.hubspot) for p, row, pl, out in plans if pl.hubspot]
+        hs_writes = [Write(pl.hubspot_id, pl.hubspot_id, pl.hubspot, held=p.written)
+                     for p, row, pl, out in plans if pl.hubspot]
         # A failed handoff must not tell HubSpot the lead reached sales.
         hs_writes = [w for w in hs_writes if w.key not in handed.failed]
         hs_outcome = self._send(self.marketing.write, hs_writes, summary, "hubspot") if hs_writes else WriteOutcome()

@@ -19,7 +19,7 @@ from tests.fault_helpers import certs_dir, config, expected, run, sandbox  # noq
 
 pytestmark = pytest.mark.e2e
 
-LIST = "/crm/v3/objects/contacts$"          # a first run reads everyone by the list API
+SEARCH = "/crm/v3/objects/contacts/search"  # every run but the nightly one reads by search
 BATCH_READ = "/crm/v3/objects/contacts/batch/read"
 BATCH_UPDATE = "/crm/v3/objects/contacts/batch/update"
 EVENTS = "/events/v3/events"
@@ -34,7 +34,7 @@ def status_calls(sandbox, status):
 
 
 def test_given_short_5xx_bursts_on_both_systems_when_synced_then_retried_and_same_as_fault_free(run, sandbox, expected):
-    for system, path, status in (("hubspot", LIST, 502), ("hubspot", BATCH_READ, 500), ("hubspot", EVENTS, 503),
+    for system, path, status in (("hubspot", SEARCH, 502), ("hubspot", BATCH_READ, 500), ("hubspot", EVENTS, 503),
                                  ("hubspot", BATCH_UPDATE, 504), ("salesforce", SF_TOKEN, 503),
                                  ("salesforce", SF_QUERY, 500), ("salesforce", SF_UPSERT, 503),
                                  ("salesforce", SF_COLLECTIONS, 502)):
@@ -68,7 +68,7 @@ def test_given_5xx_outage_longer_than_the_retries_when_synced_then_cycle_fails_a
 
 def test_given_connection_resets_mid_response_when_synced_then_retried_and_same_as_fault_free(
         run, sandbox, expected):
-    for system, path in (("hubspot", LIST), ("hubspot", BATCH_READ), ("hubspot", BATCH_UPDATE),
+    for system, path in (("hubspot", SEARCH), ("hubspot", BATCH_READ), ("hubspot", BATCH_UPDATE),
                          ("hubspot", "/email/public/v1/events"), ("salesforce", SF_TOKEN),
                          ("salesforce", SF_QUERY), ("salesforce", SF_UPSERT), ("salesforce", SF_COLLECTIONS)):
         sandbox.faults.add(FaultRule(system, path=path, kind="reset", times=2))

@@ -38,9 +38,10 @@ class FakeHubSpot:
     def ensure_schema(self):
         pass
 
-    def changed_people(self, since, until, echoes=None):
+    def changed_people(self, since, until, echoes=None, unmanaged=False):
+        staged = {w.key for batch in self.writes for w in batch if "leadsync_stage" in w.values}
         for batch in self.batches:
-            yield [p for p in batch if since <= p.modified_at < until]
+            yield [p for p in batch if since <= p.modified_at < until and not (unmanaged and p.id in staged)]
 
     def everyone(self, echoes=None):
         yield from self.batches
@@ -152,8 +153,8 @@ def test_given_daemon_stopping_after_first_batch_then_cursor_stays_at_that_batch
     stopping = {"now": False}
 
     class StopAfterFirst(FakeHubSpot):
-        def changed_people(self, since, until, echoes=None):
-            for batch in super().changed_people(since, until, echoes):
+        def changed_people(self, since, until, echoes=None, unmanaged=False):
+            for batch in super().changed_people(since, until, echoes, unmanaged):
                 yield batch
                 stopping["now"] = True
                 return

@@ -84,6 +84,7 @@ class HubSpotAdapter:
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
         self._written = unique([f.name for f in mapping.contact_write] + ["lifecyclestage", "hs_lead_status"])
         self._properties = unique([f.name for f in mapping.contact_fields] + self._written + ["lastmodifieddate"])
+        self._stage_property = next((f.name for f in mapping.contact_write if f.canonical == "stage"), None)
 
     def _api(self, method: Callable[..., Any], *args: Any, lane: str | None = None,
              single_record: bool = False, **kwargs: Any) -> tuple[int, dict[str, Any]]:
@@ -159,15 +160,19 @@ class HubSpotAdapter:
     # -- people ----------------------------------------------------------------------------------
 
     def changed_people(self, since: datetime, until: datetime, *,
-                       echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
+                       echoes: Callable[[Sequence[Person]], set[str]] | None = None,
+                       unmanaged: bool = False) -> Iterator[list[Person]]:
         search_api = self.client.crm.contacts.search_api
+        # unmanaged: only contacts that carry no leadsync stage yet (HubSpot filters them).
+        also = ([{"propertyName": self._stage_property, "operator": "NOT_HAS_PROPERTY"}]
+                if unmanaged and self._stage_property else [])
 
         def search(filter_groups: list[dict[str, Any]], sort: str) -> Mapping[str, Any]:
             body = {"filterGroups": filter_groups, "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
                     "properties": self._properties, "limit": self.settings.search_page_size}
             return self._api(search_api.do_search, body, lane="hubspot_search")[1]
         for page in keyset_search(search, to_millis(since), to_millis(until),
-                                  page_size=self.settings.search_page_size):
+                                  page_size=self.settings.search_page_size, also=also):
             yield self._people_from(page, echoes)
 
     def everyone(self, *, echoes: Callable[[Sequence[Person]], set[str]] | None = None) -> Iterator[list[Person]]:
@@ -376,8 +381,14 @@ class HubSpotAdapter:
 
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
         outcome = WriteOutcome()
-        moving = [w.key for w in writes if w.values.get("lifecyclestage")]
-        first, second = lifecycle_phases(writes, self._current_lifecycle(moving))
+        # The backwards rule needs what HubSpot holds: the value read with the contact this
+        # cycle when the write carries it, else read now. (Moved forward by someone in between,
+        # HubSpot ignores the backwards value and keeps the later stage, which is what sales
+        # would want; the nightly reconciliation compares with what HubSpot then holds.)
+        moving = [w for w in writes if w.values.get("lifecyclestage")]
+        current = {w.key: w.held.get("lifecyclestage") for w in moving if w.held is not None}
+        current.update(self._current_lifecycle([w.key for w in moving if w.held is None]))
+        first, second = lifecycle_phases(writes, current)
         outcome.merge(self._update(first))
         # Only records whose clearing went through get their new stage.
         outcome.merge(self._update([w for w in second if w.key in outcome.written]))

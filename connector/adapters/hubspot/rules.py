@@ -41,8 +41,8 @@ def modified_millis(result: Mapping[str, Any]) -> int:
     return to_millis(parse_instant(text))
 
 
-def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *,
-                  page_size: int) -> Iterator[list[Mapping[str, Any]]]:
+def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size: int,
+                  also: Sequence[Mapping[str, str]] = ()) -> Iterator[list[Mapping[str, Any]]]:
     """Pages of results modified in [since_ms, until_ms), oldest first, each record once.
 
     HubSpot's ``after`` is an offset into a result set evaluated again for every page: a record
@@ -52,11 +52,13 @@ def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *,
     Everything older than a full page's newest instant is complete (the sort says so); that
     instant is read again from the next query. A full page of a single instant is read by
     ``hs_object_id`` keyset within it. A record only ever moves forward in this order, so none
-    is skipped; one that moved after it was read is not yielded again."""
+    is skipped; one that moved after it was read is not yielded again. ``also``: more filters
+    every query carries (ANDed)."""
     lower, lower_open = since_ms, False            # lastmodifieddate >= lower (> lower when open)
-    seen: set[str] = set()
+    seen: set[int] = set()                         # ids as numbers: a million of them stay small
+    extra = [dict(f) for f in also]
     while True:
-        window = [_modified("GT" if lower_open else "GTE", lower), _modified("LT", until_ms)]
+        window = [_modified("GT" if lower_open else "GTE", lower), _modified("LT", until_ms), *extra]
         results = list(search([{"filters": window}], "lastmodifieddate").get("results") or [])
         if len(results) < page_size:
             if fresh := _unseen(results, seen):
@@ -66,7 +68,7 @@ def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *,
         top = max(stamps)
         if min(stamps) == top:
             # One instant fills the page: read that instant alone, by id.
-            yield from _one_instant(search, top, page_size, seen)
+            yield from _one_instant(search, top, page_size, seen, extra)
             lower, lower_open = top, True
             continue
         if fresh := _unseen([r for r, stamp in zip(results, stamps) if stamp < top], seen):
@@ -74,10 +76,12 @@ def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *,
         lower, lower_open = top, False
 
 
-def _one_instant(search: SearchFn, instant: int, page_size: int, seen: set[str]) -> Iterator[list[Mapping[str, Any]]]:
+def _one_instant(search: SearchFn, instant: int, page_size: int, seen: set[int],
+                 extra: list[dict[str, str]]) -> Iterator[list[Mapping[str, Any]]]:
     last_id = 0
     while True:
-        filters = [_modified("EQ", instant), {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}]
+        filters = [_modified("EQ", instant), {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
+                   *extra]
         results = list(search([{"filters": filters}], "hs_object_id").get("results") or [])
         if fresh := _unseen(results, seen):
             yield fresh
@@ -90,9 +94,9 @@ def _modified(operator: str, millis: int) -> dict[str, str]:
     return {"propertyName": "lastmodifieddate", "operator": operator, "value": str(millis)}
 
 
-def _unseen(results: Sequence[Mapping[str, Any]], seen: set[str]) -> list[Mapping[str, Any]]:
-    fresh = [r for r in results if str(r["id"]) not in seen]
-    seen.update(str(r["id"]) for r in fresh)
+def _unseen(results: Sequence[Mapping[str, Any]], seen: set[int]) -> list[Mapping[str, Any]]:
+    fresh = [r for r in results if int(r["id"]) not in seen]
+    seen.update(int(r["id"]) for r in fresh)
     return fresh
 
 
