@@ -211,8 +211,8 @@ class SalesforceDriver(Driver):
         return {"account_id": r.get("AccountId"), "owner_id": r.get("OwnerId"), "email": r.get("Email")}
 
     def accounts(self) -> list[AccountView]:
-        return [AccountView(a["Id"], a["Name"], _domain(a.get("Website")), a.get("OwnerId"), a.get("Type") == "Customer")
-                for a in self.org.records("Account")]
+        return [AccountView(a["Id"], a["Name"], _domain(a.get("Website")), a.get("OwnerId"),
+                            a.get("Type") == "Customer") for a in self.org.records("Account")]
 
     def follow_up_tasks(self) -> collections.Counter:
         return collections.Counter(t.get("WhoId") for t in self.org.records("Task") if t.get("Subject") == TASK_SUBJECT)

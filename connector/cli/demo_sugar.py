@@ -49,7 +49,8 @@ def run_sugar_demo(args: Namespace) -> int:
             console.print(f"{args.people} contacts seeded; definition: mappings/qualification.toml; "
                           f"CRM mapping: mappings/sugarcrm.toml; state: {state_file}")
             with Runtime.from_config_path(str(config_path)) as rt:
-                first = _step(console, rt, sandbox, "1. Sales' own Leads linked; marketing's mqls to the Leads module", report, CRM)
+                first = _step(console, rt, sandbox, "1. Sales' own Leads linked; marketing's mqls to the Leads module",
+                              report, CRM)
                 _show_adopted(console, first, report)
                 _show_first(console, rt, first, title="New Leads in Sugar's Leads module (highest score first)")
                 _pipeline(console, sandbox, rt, report, "after step 1")

@@ -53,7 +53,8 @@ def test_given_a_lead_marked_dead_then_recycled_in_both_systems_with_the_reps_wo
     contact = sandbox.hubspot.contact(dead["hubspot_id"])
     assert (contact["leadsync_stage"], contact["lifecyclestage"]) == ("recycled", "lead")
     assert "Student project" in contact["leadsync_reason"]
-    assert not [o for o in sandbox.sugarcrm.records("Opportunities") if o.get("hubspot_contact_id_c") == dead["hubspot_id"]]
+    assert not [o for o in sandbox.sugarcrm.records("Opportunities")
+                if o.get("hubspot_contact_id_c") == dead["hubspot_id"]]
 
 
 def test_given_a_planned_call_on_a_lead_then_it_is_no_touch_until_held(run, sandbox):

@@ -446,7 +446,8 @@ class SalesforceAdapter:
         def attempt() -> bytes | None:
             if any(unsure):
                 # Converting a lead twice fails: the leads say which ones the lost attempt did.
-                done.update({r.id: r.opportunity_id for r in self.find_records(ids=[i for i in lead_ids if i not in done])
+                found = self.find_records(ids=[i for i in lead_ids if i not in done])
+                done.update({r.id: r.opportunity_id for r in found
                              if r.kind == LEAD and r.is_converted and r.opportunity_id})
             pending = [i for i in lead_ids if i not in done]
             if not pending:
