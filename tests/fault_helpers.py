@@ -15,7 +15,6 @@ configuration changes, and every wait the policy decides on is still computed an
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,10 +25,10 @@ from typing import Any, Callable, Iterator
 from connector.app.runtime import Runtime
 from leadsync_sandbox.server import Sandbox
 from connector.transport.policy import HttpPolicy
+from tests.crm_helpers import TASK_SUBJECT, driver_for  # noqa: F401  (TASK_SUBJECT: re-exported)
 
 SEED = 7
 PEOPLE = 60
-TASK_SUBJECT = "Follow up leadsync handoff"
 ROOMY = 1_000_000     # sandbox limits that never get in the way unless a test lowers them
 
 
@@ -149,44 +148,13 @@ def install_hooks(sandbox: Sandbox, *hooks: CallHook) -> None:
 
 # -- what both systems hold ------------------------------------------------------------------------
 
-HUBSPOT_KEYS = ("leadsync_stage", "leadsync_score", "leadsync_fit_score", "leadsync_engagement_score",
-                "leadsync_reason", "leadsync_missing", "leadsync_definition_version", "lifecyclestage",
-                "hs_lead_status")
-CRM_KEYS = ("Leadsync_Stage__c", "Leadsync_Score__c", "Leadsync_Reason__c", "Leadsync_Definition_Version__c",
-            "Status", "Email")
-
-
 def snapshot(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
-    """The synced state of both systems, keyed by HubSpot contact id. Timestamps the run itself
-    chooses (handoff time) are reduced to whether they are set; owners depend on the order of
-    round-robin turns, not on correctness, so they are left out."""
-    hubspot = {c["id"]: {**{k: c.get(k) for k in HUBSPOT_KEYS}, "handoff_at": bool(c.get("leadsync_handoff_at"))}
-               for c in sandbox.hubspot.contacts()}
-    crm: dict[str, Any] = {}
-    tasks = collections.Counter(t.get("WhoId") for t in sandbox.salesforce.records("Task")
-                                if t.get("Subject") == TASK_SUBJECT)
-    for obj in ("Lead", "Contact"):
-        for record in sandbox.salesforce.records(obj):
-            key = record.get("HubSpot_Contact_Id__c")
-            if key:
-                crm[key] = {"object": obj, **{k: record.get(k) for k in CRM_KEYS},
-                            "handoff_at": bool(record.get("Leadsync_Handoff_At__c")),
-                            "follow_up_tasks": tasks.get(record["Id"], 0)}
-    return {"hubspot": hubspot, "crm": crm}
-
-
-def external_id_counts(sandbox: Sandbox) -> collections.Counter:
-    """How many live Leads and Contacts carry each HubSpot contact id (each must be 1)."""
-    return collections.Counter(r["HubSpot_Contact_Id__c"] for obj in ("Lead", "Contact")
-                               for r in sandbox.salesforce.records(obj) if r.get("HubSpot_Contact_Id__c"))
+    """The synced state of both systems, keyed by HubSpot contact id (crm_helpers.Driver.snapshot)."""
+    return driver_for(sandbox).snapshot()
 
 
 def assert_no_duplicates(sandbox: Sandbox) -> None:
-    doubled = {k: n for k, n in external_id_counts(sandbox).items() if n != 1}
-    assert not doubled, f"HubSpot ids with more than one Salesforce record: {doubled}"
-    emails = collections.Counter((r.get("Email") or "").lower() for r in sandbox.salesforce.records("Lead")
-                                 if r.get("HubSpot_Contact_Id__c"))
-    assert all(n == 1 for n in emails.values()), f"duplicate Leads by email: {emails.most_common(3)}"
+    driver_for(sandbox).assert_no_duplicates()
 
 
 def differing(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
@@ -204,19 +172,21 @@ def assert_same_as(expected: dict[str, dict[str, Any]], sandbox: Sandbox) -> Non
     assert_no_duplicates(sandbox)
 
 
-_BASELINES: dict[tuple[int, int], dict[str, dict[str, Any]]] = {}
+_BASELINES: dict[tuple[int, int, str], dict[str, dict[str, Any]]] = {}
 _BASELINE_LOCK = threading.Lock()
 
 
-def fault_free(directory: Path, monkeypatch: Any, *, people: int = PEOPLE) -> dict[str, dict[str, Any]]:
+def fault_free(directory: Path, monkeypatch: Any, *, people: int = PEOPLE,
+               crm: str = "salesforce") -> dict[str, dict[str, Any]]:
     """The snapshot a fault-free sync leaves on a sandbox seeded like the tests' (computed once per
-    size and reused: the seed is deterministic and every timestamp is relative to its start)."""
-    key = (SEED, people)
+    size and CRM and reused: the seed is deterministic and every timestamp is relative to its start)."""
+    key = (SEED, people, crm)
     with _BASELINE_LOCK:
         if key not in _BASELINES:
-            with new_sandbox(directory / "sandbox-certs", people=people) as sandbox, monkeypatch.context() as m:
+            with new_sandbox(directory / "sandbox-certs", people=people, crm=crm) as sandbox, \
+                    monkeypatch.context() as m:
                 virtual_policy(m, VirtualTime())
-                with runtime_for(sandbox, write_config(sandbox, directory / f"baseline-{people}"), m) as rt:
+                with runtime_for(sandbox, write_config(sandbox, directory / f"baseline-{crm}-{people}"), m) as rt:
                     first = rt.sync()
                     assert first.outcome == "ok", first.message
                     assert rt.sync().counts["written_crm"] == 0     # settled after one cycle
@@ -259,6 +229,13 @@ class FaultRun:
         return summary
 
 
+def forget_sign_in(rt: Runtime) -> None:
+    """The CRM adapter's token is dropped: its next call signs in again."""
+    crm = rt.engine().crm
+    auth = getattr(crm, "auth", None) or crm.client.auth
+    auth._token = None
+
+
 # -- fixtures (import the ones a module uses) --------------------------------------------------------
 
 import pytest  # noqa: E402  (fixtures below; helpers above stay importable without pytest's plugins)
@@ -270,14 +247,21 @@ def certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.getbasetemp() / "sandbox-certs"
 
 
-@pytest.fixture
-def expected(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
-    return fault_free(tmp_path_factory.getbasetemp(), monkeypatch)
+@pytest.fixture(scope="module")
+def crm_name() -> str:
+    """The CRM of a module's sandboxes; crm_helpers' fixture of the same name runs both."""
+    return "salesforce"
 
 
 @pytest.fixture
-def sandbox(certs_dir: Path, expected: dict[str, dict[str, Any]]) -> Iterator[Sandbox]:
-    with new_sandbox(certs_dir) as running:
+def expected(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+             crm_name: str) -> dict[str, dict[str, Any]]:
+    return fault_free(tmp_path_factory.getbasetemp(), monkeypatch, crm=crm_name)
+
+
+@pytest.fixture
+def sandbox(certs_dir: Path, expected: dict[str, dict[str, Any]], crm_name: str) -> Iterator[Sandbox]:
+    with new_sandbox(certs_dir, crm=crm_name) as running:
         yield running
 
 
@@ -294,5 +278,5 @@ def run(sandbox: Sandbox, config: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
         # The readiness check a process runs before its first write happens here, before a
         # test injects its faults: the faults are meant for the cycle.
         rt.preflight()
-        rt.engine().crm.auth._token = None   # the cycle signs in itself, as the tests' faults expect
+        forget_sign_in(rt)   # the cycle signs in itself, as the tests' faults expect
         yield FaultRun(rt, clock, vtime)

@@ -1,6 +1,9 @@
 """``leadsync demo --crm sugarcrm``: the seeds' story, told in Sugar's terms.
 
-Marketing's mqls land in the Leads module; sales accepts some (status In Process), which
+The first sync meets the Leads sales already has (typed in at trade shows, or linked by an earlier
+integration): each is linked, never created again, and starts where sales has it; one sales had
+accepted already (In Process) becomes an Opportunity at Prospecting at once. Marketing's new
+mqls land in the Leads module; sales accepts some (status In Process), which
 converts each into an Opportunity in the "unqualified pipeline" (Prospecting); sales verifies
 BANT on those Opportunities, and the ones that pass move to the "qualified pipeline"
 (Qualification) as sqls; a rejected lead (Recycled/Dead) goes back to marketing. A last sync
@@ -46,7 +49,9 @@ def run_sugar_demo(args: Namespace) -> int:
             console.print(f"{args.people} contacts seeded; definition: mappings/qualification.toml; "
                           f"CRM mapping: mappings/sugarcrm.toml; state: {state_file}")
             with Runtime.from_config_path(str(config_path)) as rt:
-                first = _step(console, rt, sandbox, "1. Marketing hands its mqls to the Leads module", report, CRM)
+                first = _step(console, rt, sandbox, "1. Sales' own Leads linked; marketing's mqls to the Leads module",
+                              report, CRM)
+                _show_adopted(console, first, report)
                 _show_first(console, rt, first, title="New Leads in Sugar's Leads module (highest score first)")
                 _pipeline(console, sandbox, rt, report, "after step 1")
                 accepted = _accept(console, sandbox, first)
@@ -73,6 +78,19 @@ def run_sugar_demo(args: Namespace) -> int:
     if args.json:
         print(json.dumps(report, default=str))
     return 0
+
+
+def _show_adopted(console: Console, summary: Any, report: dict[str, Any]) -> None:
+    """What the first sync found in Sugar: Leads linked rather than created again."""
+    c = summary.counts
+    adopted = {"linked": c["linked"], "accepted_before": c["adopted_sales_owned"],
+               "open_before": c["adopted_handed_off"], "converted": c["converted"], "crm_only": c["crm_only"]}
+    report["adopted"] = adopted
+    console.print(f"Sugar already had Leads for {adopted['linked']} of marketing's people: linked by HubSpot id or "
+                  f"email, none created again. {adopted['accepted_before']} sales had accepted already → "
+                  f"{adopted['converted']} Opportunities at Prospecting (unqualified pipeline); "
+                  f"{adopted['open_before']} stay open in the Leads module with no second handoff. "
+                  f"{adopted['crm_only']} records match nobody in HubSpot: left to sales.")
 
 
 def _top_leads(summary: Any, n: int) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from leadsync_sandbox.seed import HubSpotSeed
-from leadsync_sandbox.seed_catalog import COMPANY_NAMES, FIRST_NAMES, LAST_NAMES, SALES_USERS
+from leadsync_sandbox.seed_catalog import COMPANY_NAMES, FIRST_NAMES, FORM_GUIDS, LAST_NAMES, SALES_USERS
 
 LATE_FORMS = frozenset({"demo-request", "free-trial", "contact-us"})
 INDUSTRIES = ("Technology", "Finance", "Healthcare", "Manufacturing", "Retail", "Consulting")
@@ -103,7 +103,9 @@ def _customer_history(data: SugarSeed, rng: random.Random, ids: _Ids, now: datet
 
 def _leads(data: SugarSeed, rng: random.Random, ids: _Ids, now: datetime, hubspot: HubSpotSeed,
            reps: list[dict[str, Any]]) -> None:
-    engaged = {e.contact_id for e in hubspot.events if e.properties.get("hs_form_id") in LATE_FORMS}
+    # Events name their form by GUID, as HubSpot's do.
+    late = {FORM_GUIDS[slug] for slug in LATE_FORMS}
+    engaged = {e.contact_id for e in hubspot.events if e.properties.get("hs_form_id") in late}
     known = [c for c in hubspot.contacts if c.id in engaged] or hubspot.contacts
     chosen = rng.sample(known, k=min(7, len(known)))
     for index, contact in enumerate(chosen):

@@ -14,7 +14,7 @@ import pytest
 from connector.cli.commands import main
 from connector.engine.cycle import HUBSPOT_CURSOR
 from tests import fault_helpers as F
-from tests.fault_helpers import certs_dir, config, expected, run, sandbox  # noqa: F401  (fixtures)
+from tests.fault_helpers import certs_dir, config, crm_name, expected, run, sandbox  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 

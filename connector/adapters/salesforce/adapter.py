@@ -18,7 +18,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
 
 from connector.ports import CONTACT, LEAD, Account, CrmRecord, FollowUp, Opportunity, Write, WriteOutcome
-from connector.adapters.salesforce.soap import (HEADERS as SOAP_HEADERS, MAX_CONVERTS, convert_envelope,
+from connector.adapters.salesforce.soap import (HEADERS as SOAP_HEADERS, MAX_CONVERTS, ConvertResult, convert_envelope,
                                                 parse_convert_response, soap_url)
 from connector.adapters.salesforce.remedies import refused_fields, remedy
 from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSettings, Token
@@ -440,20 +440,35 @@ class SalesforceAdapter:
 
     def _convert_chunk(self, lead_ids: Sequence[str], owner_ids: Mapping[str, str] | None) -> list:
         status = self.mapping.status.converted
+        done: dict[str, str] = {}          # converted by an earlier attempt whose answer was lost
+        unsure: list[bool] = []            # an attempt failed after the org may have acted on it
 
-        def attempt() -> bytes:
+        def attempt() -> bytes | None:
+            if any(unsure):
+                # Converting a lead twice fails: the leads say which ones the lost attempt did.
+                found = self.find_records(ids=[i for i in lead_ids if i not in done])
+                done.update({r.id: r.opportunity_id for r in found
+                             if r.kind == LEAD and r.is_converted and r.opportunity_id})
+            pending = [i for i in lead_ids if i not in done]
+            if not pending:
+                return None
             token = self.auth.token()      # rebuilt per attempt: a re-auth changes the session id
-            response = self._session.post(soap_url(token.instance_url, self.settings.api_version),
-                                          data=convert_envelope(token.access_token, lead_ids, status, owner_ids),
-                                          headers=SOAP_HEADERS)
+            try:
+                response = self._session.post(soap_url(token.instance_url, self.settings.api_version),
+                                              data=convert_envelope(token.access_token, pending, status, owner_ids),
+                                              headers=SOAP_HEADERS)
+            except Exception:
+                unsure.append(True)
+                raise
             if response.status_code >= 400:
+                unsure.append(b"INVALID_SESSION_ID" not in response.content)   # a refused session did nothing
                 raise HttpStatusError(response.status_code, response.headers, response.text)
             return response.content
-        results, usage = parse_convert_response(
-            self.policy.call("salesforce", attempt, reauth=self.auth.refresh))
+        body = self.policy.call("salesforce", attempt, reauth=self.auth.refresh)
+        results, usage = parse_convert_response(body) if body else ([], None)
         if usage:
             self.policy.observe_usage("salesforce", *usage)
-        return results
+        return results + [ConvertResult(lead, True, opportunity) for lead, opportunity in done.items()]
 
 
 def record_error(errors: Sequence[Mapping[str, Any]]) -> SkippableRecord:
