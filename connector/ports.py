@@ -20,8 +20,24 @@ from connector.core.model import CONTACT, LEAD, Activity
 from connector.core.records import (Account, CrmRecord, CrmTargets, FollowUp, Opportunity, Person, Write,
                                     WriteOutcome)
 
-__all__ = ["CONTACT", "LEAD", "Account", "Activity", "Crm", "CrmPlugin", "CrmRecord", "CrmTargets", "FollowUp",
-           "MarketingPlatform", "Opportunity", "Person", "Write", "WriteOutcome"]
+__all__ = ["CONTACT", "LEAD", "Account", "Activity", "CompanyBook", "Crm", "CrmPlugin", "CrmRecord", "CrmTargets",
+           "FollowUp", "MarketingPlatform", "Opportunity", "Person", "Write", "WriteOutcome"]
+
+
+class CompanyBook(Protocol):
+    """Where the marketing platform's companies are kept between reads (the state store): a
+    page of people names its companies' ids, and they are looked up here, not read again."""
+
+    def companies(self, company_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Company id → properties, for the ids kept."""
+
+    def keep_companies(self, rows: Mapping[str, tuple[Mapping[str, Any], datetime | None]], now: datetime) -> None:
+        """Company id → (properties, modified time), replacing what was kept."""
+
+    def cursor(self, name: str) -> datetime | None:
+        """How far the companies have been read."""
+
+    def set_cursor(self, name: str, value: datetime, now: datetime) -> None: ...
 
 
 class MarketingPlatform(Protocol):

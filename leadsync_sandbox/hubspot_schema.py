@@ -86,6 +86,8 @@ def default_properties(*, custom: bool = True) -> dict[str, dict[str, PropertyDe
         _p("createdate", "Create Date", "datetime"), _p("lastmodifieddate", "Last Modified Date", "datetime"),
         _p("hs_object_id", "Record ID", "number"),
         _p("hs_merged_object_ids", "Merged Record IDs", "enumeration"),
+        # HubSpot keeps it equal to the primary associated company's id.
+        _p("associatedcompanyid", "Primary Associated Company ID", "number"),
         # Kept up to date by HubSpot's analytics and email tools (read-only for integrations):
         # each update moves lastmodifieddate, which is how a sync notices new activity.
         _p("hs_analytics_num_page_views", "Number of Pageviews", "number", group="analyticsinformation"),

@@ -119,9 +119,10 @@ class HubSpotState:
             self._put("companies", company.id, company.properties, company.created_at)
         for contact in seed.contacts:
             modified = datetime.fromisoformat(contact.properties["lastmodifieddate"].replace("Z", "+00:00"))
-            self._put("contacts", contact.id, contact.properties, contact.created_at, modified)
+            record = self._put("contacts", contact.id, contact.properties, contact.created_at, modified)
             if contact.company_id:
                 self.primary_company[contact.id] = contact.company_id
+                record.properties["associatedcompanyid"] = contact.company_id
         self.merged_into.update(dict(seed.merges))
         # A seed that names its forms (brownfield) brings them; the greenfield portal has the
         # catalog's forms, under their GUIDs.
@@ -267,6 +268,7 @@ class HubSpotState:
                     record.properties["createdate"] = record.properties["lastmodifieddate"] = iso(at)
             if company_id:
                 self.primary_company[record.id] = company_id
+                record.properties["associatedcompanyid"] = company_id
             return record.id
 
     def bulk_add_contacts(self, count: int, *, domain: str = "bulk.example.com") -> list[str]:
@@ -424,7 +426,10 @@ class HubSpotState:
             for old, new in list(self.merged_into.items()):
                 if new == secondary_id:
                     self.merged_into[old] = primary_id
-            self.primary_company.pop(secondary_id, None)
+            company = self.primary_company.pop(secondary_id, None)
+            if company and primary_id not in self.primary_company:   # the survivor takes its company
+                self.primary_company[primary_id] = company
+                primary.properties["associatedcompanyid"] = company
             self._touch("contacts", primary)
 
     def archive(self, contact_id: str) -> None:

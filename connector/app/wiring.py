@@ -24,7 +24,7 @@ def build_adapters(rt: Any) -> tuple[HubSpotAdapter, Crm, HttpPolicy]:
         max_daily_share={"salesforce": config.salesforce.max_daily_share, "hubspot": 0.5},
     ))
     hubspot = HubSpotAdapter(HubSpotSettings(base_url=config.hubspot.base_url, token=secrets.hubspot_token()),
-                             rt.hubspot_mapping, policy, auth=_hubspot_auth(rt, secrets, policy))
+                             rt.hubspot_mapping, policy, auth=_hubspot_auth(rt, secrets, policy), book=rt.store)
     return hubspot, plugin.build(config, secrets, rt.crm_mapping, policy), policy
 
 

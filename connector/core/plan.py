@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from connector.core.durations import parse_instant
 from connector.core.model import CONTACT, HANDED_OFF
@@ -87,6 +87,13 @@ def leave_sales_status(values: Mapping[str, Any], managed: bool, current: Mappin
 def stamp(moment: datetime) -> str:
     """A modified time as leadsync keeps it (UTC, milliseconds)."""
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def sales_owned_fields(maps: WriteMaps) -> Callable[[str], bool]:
+    """Whether a canonical field read from the CRM is sales' word (BANT, fields the CRM wins),
+    as opposed to a profile field leadsync copies there from HubSpot."""
+    copied = {name for name, (_, rule) in maps.crm_fields.items() if rule in HUBSPOT_WINS or rule == "two_way"}
+    return lambda name: name not in copied
 
 
 def crm_values(out: Outputs, lead: Mapping[str, Any], maps: WriteMaps) -> dict[str, Any]:

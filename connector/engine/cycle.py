@@ -246,7 +246,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         everyone concerned qualified again."""
         if not counted:
             summary.add("pulled_crm", len(batch))
-        ids = self._absorb_records(batch, now, summary)
+        ids = self._absorb_records(batch, now, summary, news_only=not full)
         adopted = self._adopt_records(batch, now, summary)
         people = adopted + (self.marketing.people(ids) if ids else [])
         self._process(people, now, summary, compare_remote=full,
@@ -324,8 +324,11 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         found = self.marketing.activities(people, now - window, now)
         summary.add("activities", self._add_activities(found))
 
-    def _absorb_records(self, records: Sequence[CrmRecord], now: datetime, summary: Summary) -> list[str]:
-        """Take sales' view of each record in: identity, BANT fields, status → stage."""
+    def _absorb_records(self, records: Sequence[CrmRecord], now: datetime, summary: Summary, *,
+                        news_only: bool = False) -> list[str]:
+        """Take sales' view of each record in: identity, BANT fields, status → stage. With
+        ``news_only``, a record that says what leadsync already holds is passed over."""
+        sales_fields = P.sales_owned_fields(self.maps)
         by_crm_id = self._people_by_crm_id([r.id for r in records])
         known = self._people([r.hubspot_id for r in records if r.hubspot_id])
         touched: list[str] = []
@@ -334,6 +337,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             person = known.get(record.hubspot_id or "") or by_crm_id.get(record.id)
             if person is None:
                 continue   # not known yet: adoption's (or, matching nobody, reported)
+            if news_only and _as_known(record, person, sales_fields):
+                continue   # nothing sales changed (leadsync's own write coming back): no news
             row = {"hubspot_id": person["hubspot_id"], "crm_id": record.id, "crm_object": record.kind,
                    "crm_fields": dict(record.fields), "crm_status": record.status, "owner_id": record.owner_id}
             if record.opportunity_id:
@@ -397,6 +402,28 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         summary.add("activities", self._add_activities(by_person))
 
     # -- qualify and write -----------------------------------------------------------------------
+
+
+def _as_known(record: CrmRecord, person: Mapping[str, Any], sales_fields: Callable[[str], bool]) -> bool:
+    """Whether a CRM record says what leadsync already holds of it: same record, status, owner,
+    account, opportunity, and the same values in the fields where the CRM's word counts (BANT,
+    fields the CRM wins). Then its change was leadsync's own write (profile fields it copies
+    from HubSpot), and there is nothing to take in. The nightly reconciliation compares all."""
+    if person.get("crm_id") != record.id or (person.get("crm_object") or LEAD) != record.kind:
+        return False
+    if (person.get("crm_status"), person.get("owner_id")) != (record.status, record.owner_id):
+        return False
+    if (record.opportunity_id or None) != (person.get("opportunity_id") or None):
+        return False
+    if record.account_id and record.account_id != person.get("account_id"):
+        return False
+    return _comparable(record.fields, sales_fields) == _comparable(person.get("crm_fields") or {}, sales_fields)
+
+
+def _comparable(fields: Mapping[str, Any], keep: Callable[[str], bool]) -> dict[str, str]:
+    """Field values as stored (JSON) and as read compare equal when they are the same value."""
+    return {k: v.isoformat() if isinstance(v, datetime) else str(v)
+            for k, v in fields.items() if v not in (None, "") and keep(k)}
 
 
 def _usage_since(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:

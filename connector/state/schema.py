@@ -165,6 +165,17 @@ kv = Table(
 )
 
 
+# The marketing platform's companies as last read: contacts name their primary company's id,
+# so a page of contacts needs no company reads once its companies are here.
+companies = Table(
+    "companies", metadata,
+    Column("company_id", String(32), primary_key=True),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("modified_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[
         cursors, people, activities, written, transitions, runs, changes, errors, quarantine, kv,
@@ -190,10 +201,16 @@ def _v3_record_kinds(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE people ALTER COLUMN {column} TYPE VARCHAR(36)"))
 
 
+def _v4_companies(conn: Connection) -> None:
+    """A table of the marketing platform's companies, read incrementally (a cache)."""
+    metadata.create_all(conn, tables=[companies])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_quarantine_dropped),
     (3, _v3_record_kinds),
+    (4, _v4_companies),
 ]
 
 LATEST = MIGRATIONS[-1][0]

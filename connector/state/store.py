@@ -180,6 +180,30 @@ class Store:
             for batch in inserts.values():
                 conn.execute(insert(s.people), batch)
 
+    # -- companies (the marketing platform's, as last read) -------------------------------------
+    def companies(self, company_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        c = s.companies.c
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(company_ids), 500):
+                for r in conn.execute(select(c.company_id, c.properties).where(c.company_id.in_(chunk))):
+                    found[r.company_id] = r.properties or {}
+        return found
+
+    def keep_companies(self, rows: Mapping[str, tuple[Mapping[str, Any], datetime | None]], now: datetime) -> None:
+        """Company id → (properties, modified time): replaces what was kept."""
+        if not rows:
+            return
+        c = s.companies.c
+        with self.engine.begin() as conn:
+            ids = list(rows)
+            for chunk in _chunks(ids, 500):
+                conn.execute(delete(s.companies).where(c.company_id.in_(chunk)))
+            values = [{"company_id": cid, "properties": json_safe(dict(props)), "modified_at": modified,
+                       "updated_at": now} for cid, (props, modified) in rows.items()]
+            for chunk in _chunks(values, 1000):
+                conn.execute(insert(s.companies), chunk)
+
     # -- activities ---------------------------------------------------------------------------
     def add_activities(self, by_person: Mapping[str, Sequence[Activity]]) -> int:
         """Store activities, ignoring ones already stored (same person, source and id)."""

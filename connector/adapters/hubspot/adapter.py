@@ -13,15 +13,16 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import hubspot
 import urllib3
 from hubspot.discovery.discovery_base import DiscoveryBase
 
-from connector.ports import Person, Write, WriteOutcome
+from connector.ports import CompanyBook, Person, Write, WriteOutcome
 from connector.adapters.hubspot.rules import (keyset_search, lifecycle_phases, modified_millis, to_millis,
                                               wire_value)
 from connector.core.batches import chunks, unique
@@ -32,6 +33,9 @@ from connector.adapters.hubspot.auth import StaticToken
 from connector.transport import HttpPolicy, HttpStatusError
 
 BATCH = 100                      # batch read/update inputs per call
+COMPANY_CURSOR = "hubspot.companies"
+COMPANY_REFRESH_SECONDS = 60.0   # how often changed companies are pulled (when people change)
+COMPANY_LOOKBACK = timedelta(seconds=60)   # re-read past the cursor: search-index lag
 PRIMARY_COMPANY_TYPE = 1         # associations v4: HUBSPOT_DEFINED contact→company "Primary"
 PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
                   "datetime": ("datetime", "date"), "bool": ("bool", "booleancheckbox")}
@@ -75,15 +79,20 @@ class HubSpotAdapter:
     name = "hubspot"
 
     def __init__(self, settings: HubSpotSettings, mapping: HubSpotMapping, policy: HttpPolicy,
-                 client: hubspot.Client | None = None, auth: Any = None) -> None:
+                 client: hubspot.Client | None = None, auth: Any = None, book: CompanyBook | None = None) -> None:
         self.settings, self.mapping, self.policy = settings, mapping, policy
+        # Companies kept between reads (the state store): contacts carry associatedcompanyid,
+        # so with a book a page of contacts costs no association or company reads.
+        self.book = book
+        self._companies_pulled_at: float | None = None
         # A private app's static token, or a public app's OAuth refresh flow (auth.py).
         self.auth = auth or StaticToken(settings.token)
         self.client = client or hubspot_client(settings)
         self._session = policy.session("hubspot")
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
         self._written = unique([f.name for f in mapping.contact_write] + ["lifecyclestage", "hs_lead_status"])
-        self._properties = unique([f.name for f in mapping.contact_fields] + self._written + ["lastmodifieddate"])
+        self._properties = unique([f.name for f in mapping.contact_fields] + self._written
+                                  + ["lastmodifieddate", "associatedcompanyid"])
         self._stage_property = next((f.name for f in mapping.contact_write if f.canonical == "stage"), None)
 
     def _api(self, method: Callable[..., Any], *args: Any, lane: str | None = None,
@@ -261,21 +270,72 @@ class HubSpotAdapter:
             return []
         bare = [self._person(r, None, {}) for r in results] if echoes else []
         echo_ids = echoes(bare) if echoes else set()
-        ids = [str(r["id"]) for r in results if str(r["id"]) not in echo_ids]
-        primary = {cid: targets[0] for cid, targets in
-                   self._associated("contacts", "companies", ids, primary_only=True).items() if targets}
+        live = [r for r in results if str(r["id"]) not in echo_ids]
+        primary = self._primary_companies(live)
         companies = self._companies(sorted(set(primary.values())))
         echoed = {p.id: replace(p, echo=True) for p in bare if p.id in echo_ids}
         return [echoed.get(str(r["id"])) or self._person(r, primary.get(str(r["id"])), companies) for r in results]
 
+    def _primary_companies(self, results: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """Contact id → its primary company's id: ``associatedcompanyid``, which HubSpot keeps
+        equal to the primary association, so no association reads (those are for contacts read
+        without the property)."""
+        primary: dict[str, str] = {}
+        unread = []
+        for r in results:
+            props = r.get("properties") or {}
+            if "associatedcompanyid" not in props:
+                unread.append(str(r["id"]))
+            elif props.get("associatedcompanyid"):
+                primary[str(r["id"])] = str(props["associatedcompanyid"]).split(".")[0]
+        if unread:
+            primary.update({cid: targets[0] for cid, targets in
+                            self._associated("contacts", "companies", unread, primary_only=True).items() if targets})
+        return primary
+
     def _companies(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
-        props = [f.name for f in self.mapping.company_fields]
+        """Companies by id: from the book (refreshed with what changed since it was last read),
+        read by batch only when missing from it."""
+        if not ids:
+            return {}
         found: dict[str, Mapping[str, Any]] = {}
-        for chunk in chunks(list(ids), BATCH):
+        if self.book is not None:
+            self._pull_changed_companies()
+            found.update(self.book.companies(ids))
+        missing = [i for i in ids if i not in found]
+        read: dict[str, tuple[Mapping[str, Any], datetime | None]] = {}
+        props = [f.name for f in self.mapping.company_fields]
+        for chunk in chunks(missing, BATCH):
             body = {"properties": props, "inputs": [{"id": i} for i in chunk]}
             for row in self._api(self.client.crm.companies.batch_api.read, body)[1].get("results", []):
-                found[str(row["id"])] = row.get("properties") or {}
+                read[str(row["id"])] = (row.get("properties") or {}, None)
+        if read and self.book is not None:
+            self.book.keep_companies(read, datetime.now(timezone.utc))
+        found.update({cid: values for cid, (values, _) in read.items()})
         return found
+
+    def _pull_changed_companies(self) -> None:
+        """Every company changed since the last pull (all of them the first time), by keyset
+        search on ``hs_lastmodifieddate``, into the book; at most once a minute."""
+        clock = time.monotonic()
+        if self._companies_pulled_at is not None and clock - self._companies_pulled_at < COMPANY_REFRESH_SECONDS:
+            return
+        self._companies_pulled_at = clock
+        started = datetime.now(timezone.utc)
+        cursor = self.book.cursor(COMPANY_CURSOR)
+        since = cursor - COMPANY_LOOKBACK if cursor else datetime(2000, 1, 1, tzinfo=timezone.utc)
+        search_api = self.client.crm.companies.search_api
+        props = unique([f.name for f in self.mapping.company_fields] + ["hs_lastmodifieddate"])
+
+        def search(filter_groups: list[dict[str, Any]], sort: str) -> Mapping[str, Any]:
+            body = {"filterGroups": filter_groups, "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+                    "properties": props, "limit": self.settings.search_page_size}
+            return self._api(search_api.do_search, body, lane="hubspot_search")[1]
+        for page in keyset_search(search, to_millis(since), to_millis(started) + 1000,
+                                  page_size=self.settings.search_page_size, modified="hs_lastmodifieddate"):
+            self.book.keep_companies({str(r["id"]): (r.get("properties") or {}, _stamp(r, "hs_lastmodifieddate"))
+                                      for r in page}, started)
+        self.book.set_cursor(COMPANY_CURSOR, started, started)
 
     def _person(self, raw: Mapping[str, Any], company_id: str | None,
                 companies: Mapping[str, Mapping[str, Any]]) -> Person:
@@ -474,6 +534,10 @@ def _activity(rule: ActivityMap, props: Mapping[str, Any], when: Any, activity_i
         return None
     attrs = {name: props.get(source) for name, source in rule.attrs.items() if props.get(source) is not None}
     return Activity(rule.type, occurred, attrs, source="hubspot", id=activity_id)
+
+
+def _stamp(row: Mapping[str, Any], name: str) -> datetime:
+    return datetime.fromtimestamp(modified_millis(row, name) / 1000, tz=timezone.utc)
 
 
 def _iso(moment: datetime) -> str:

@@ -29,12 +29,12 @@ def to_millis(moment: datetime) -> int:
     return int(moment.astimezone(timezone.utc).timestamp() * 1000)
 
 
-def modified_millis(result: Mapping[str, Any]) -> int:
-    """A search result's lastmodifieddate (ISO text, or epoch ms on older portals)."""
-    raw = (result.get("properties") or {}).get("lastmodifieddate") or result.get("updatedAt")
+def modified_millis(result: Mapping[str, Any], name: str = "lastmodifieddate") -> int:
+    """A search result's modified time (``lastmodifieddate`` on contacts, ``hs_lastmodifieddate``
+    on companies; ISO text, or epoch ms on older portals)."""
+    raw = (result.get("properties") or {}).get(name) or result.get("updatedAt")
     if raw is None:
-        raise FatalError("HubSpot returned a contact without lastmodifieddate",
-                         detail=f"contact {result.get('id')}")
+        raise FatalError(f"HubSpot returned a record without {name}", detail=f"record {result.get('id')}")
     text = str(raw).strip()
     if text.isdigit():
         return int(text)
@@ -42,7 +42,8 @@ def modified_millis(result: Mapping[str, Any]) -> int:
 
 
 def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size: int,
-                  also: Sequence[Mapping[str, str]] = ()) -> Iterator[list[Mapping[str, Any]]]:
+                  also: Sequence[Mapping[str, str]] = (),
+                  modified: str = "lastmodifieddate") -> Iterator[list[Mapping[str, Any]]]:
     """Pages of results modified in [since_ms, until_ms), oldest first, each record once.
 
     HubSpot's ``after`` is an offset into a result set evaluated again for every page: a record
@@ -53,22 +54,23 @@ def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size: 
     instant is read again from the next query. A full page of a single instant is read by
     ``hs_object_id`` keyset within it. A record only ever moves forward in this order, so none
     is skipped; one that moved after it was read is not yielded again. ``also``: more filters
-    every query carries (ANDed)."""
+    every query carries (ANDed). ``modified``: the object's modified-time property."""
     lower, lower_open = since_ms, False            # lastmodifieddate >= lower (> lower when open)
     seen: set[int] = set()                         # ids as numbers: a million of them stay small
     extra = [dict(f) for f in also]
     while True:
-        window = [_modified("GT" if lower_open else "GTE", lower), _modified("LT", until_ms), *extra]
-        results = list(search([{"filters": window}], "lastmodifieddate").get("results") or [])
+        window = [_modified("GT" if lower_open else "GTE", lower, modified), _modified("LT", until_ms, modified),
+                  *extra]
+        results = list(search([{"filters": window}], modified).get("results") or [])
         if len(results) < page_size:
             if fresh := _unseen(results, seen):
                 yield fresh
             return
-        stamps = [modified_millis(r) for r in results]
+        stamps = [modified_millis(r, modified) for r in results]
         top = max(stamps)
         if min(stamps) == top:
             # One instant fills the page: read that instant alone, by id.
-            yield from _one_instant(search, top, page_size, seen, extra)
+            yield from _one_instant(search, top, page_size, seen, extra, modified)
             lower, lower_open = top, True
             continue
         if fresh := _unseen([r for r, stamp in zip(results, stamps) if stamp < top], seen):
@@ -77,10 +79,10 @@ def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size: 
 
 
 def _one_instant(search: SearchFn, instant: int, page_size: int, seen: set[int],
-                 extra: list[dict[str, str]]) -> Iterator[list[Mapping[str, Any]]]:
+                 extra: list[dict[str, str]], modified: str) -> Iterator[list[Mapping[str, Any]]]:
     last_id = 0
     while True:
-        filters = [_modified("EQ", instant), {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
+        filters = [_modified("EQ", instant, modified), {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
                    *extra]
         results = list(search([{"filters": filters}], "hs_object_id").get("results") or [])
         if fresh := _unseen(results, seen):
@@ -90,8 +92,8 @@ def _one_instant(search: SearchFn, instant: int, page_size: int, seen: set[int],
         last_id = max(int(r["id"]) for r in results)
 
 
-def _modified(operator: str, millis: int) -> dict[str, str]:
-    return {"propertyName": "lastmodifieddate", "operator": operator, "value": str(millis)}
+def _modified(operator: str, millis: int, name: str = "lastmodifieddate") -> dict[str, str]:
+    return {"propertyName": name, "operator": operator, "value": str(millis)}
 
 
 def _unseen(results: Sequence[Mapping[str, Any]], seen: set[int]) -> list[Mapping[str, Any]]:
