@@ -5,13 +5,13 @@ leads it would have handed off, week by week, who would newly qualify or drop ou
 leads actually converted, and whether marketing could still meet its quarterly commitment.
 
 Pure: people, both definitions and the period in, a report out. Each person is evaluated as of
-each week's end with only the activities that had happened by then. Lead fields are as known
+each week's end with only the activities that had happened by then, on the score-only path
+(``fastscore``: the engine's verdict without its explanation). Lead fields are as known
 today (the store keeps no field history), so a replay is an estimate for profile changes.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
@@ -23,7 +23,7 @@ from rich.text import Text
 from connector.core import model
 from connector.core.definition import Definition
 from connector.core.durations import week_ends
-from connector.core.qualify import evaluate
+from connector.core.fastscore import micros, score_plan
 
 Person = tuple[Mapping[str, Any], Sequence[model.Activity], Sequence[tuple[str, datetime]]]
 
@@ -97,14 +97,19 @@ def _stage_at(history: Sequence[tuple[str, datetime]], moment: datetime) -> str 
     return stage
 
 
-def _first_crossing(lead: Mapping[str, Any], acts: Sequence[model.Activity], times: Sequence[datetime],
-                    definition: Definition, start_stage: str | None, ends: Sequence[datetime],
-                    near: list[int]) -> int | None:
-    """The week index where the person first becomes mql; counts near-qualified weeks on the way."""
+def _first_crossing(lead: Mapping[str, Any], acts: Sequence[model.Activity], definition: Definition,
+                    start_stage: str | None, ends: Sequence[int], near: list[int]) -> int | None:
+    """The week index where the person first becomes mql; counts near-qualified weeks on the way.
+
+    Each week's end sees only the activities that had happened by then. Score only: the verdict
+    is ``qualify.evaluate``'s, without the explanation nobody reads in a replay; the person's
+    fields are judged once and the activities matched to the rules once, for every week."""
+    plan = score_plan(definition)
+    facts = plan.facts(lead)
+    prepared = plan.prepare(acts)
     stage = start_stage
     for week, end in enumerate(ends):
-        known = acts[: bisect_right(times, end)]
-        result = evaluate(lead, known, definition, end, current_stage=stage)
+        result = plan.score_prepared(facts, prepared, end, current_stage=stage)
         if result.mql:
             return week
         if result.missing is not None:
@@ -128,6 +133,7 @@ def simulate(people: Iterable[Person], current: Definition, candidate: Definitio
              since: datetime, now: datetime) -> SimulationReport:
     """Replay ``people`` week by week from ``since`` to ``now`` under both definitions."""
     ends = week_ends(since, now)
+    end_micros = [micros(end) for end in ends]
     mql = {"current": [0] * len(ends), "candidate": [0] * len(ends)}
     near = {"current": [0] * len(ends), "candidate": [0] * len(ends)}
     crossed: dict[str, list[tuple[str, frozenset[str]]]] = {"current": [], "candidate": []}
@@ -139,11 +145,10 @@ def simulate(people: Iterable[Person], current: Definition, candidate: Definitio
             already += 1
             continue
         acts = sorted(activities, key=lambda a: a.occurred_at)
-        times = [a.occurred_at for a in acts]
         reached = frozenset(stage for stage, at in history if at >= since)
         email = str(lead.get("email") or "")
         for which, definition in (("current", current), ("candidate", candidate)):
-            week = _first_crossing(lead, acts, times, definition, start_stage, ends, near[which])
+            week = _first_crossing(lead, acts, definition, start_stage, end_micros, near[which])
             if week is not None:
                 mql[which][week] += 1
                 crossed[which].append((email, reached))

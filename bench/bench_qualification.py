@@ -1,0 +1,158 @@
+"""How many people the shipped definition qualifies on the brownfield sandbox portal, with its
+form rules as shipped (placeholders) and pointed at the portal's own form GUIDs.
+
+    .venv/bin/python bench/bench_qualification.py [--people 2000] [--workdir DIR]
+
+Runs the product's first-day commands against a brownfield sandbox (two years of another
+team's use; form submissions name their form by GUID only):
+1. ``leadsync setup --apply --json``: creates leadsync's properties and fields, and lists the
+   portal's forms by name and GUID;
+2. a copy of the shipped ``qualification.toml`` with each placeholder replaced by the GUIDs of
+   the forms a marketer would pick from that list (``FORMS_FOR`` below);
+3. ``leadsync sync``: the first cycle, which loads the state store (on the sandbox only);
+4. ``leadsync definition simulate <pointed copy> --since 730d --json``: both definitions
+   replayed week by week over the portal's two years (new MQLs in the period);
+then counts, over the stored people, who qualifies as of now under each definition (the
+engine's verdict, ``mql``, from the score-only path), beside the portal's own MQL count from
+the seed's manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from connector.cli.commands import main as leadsync  # noqa: E402
+from connector.core.definition import load_definition  # noqa: E402
+from connector.core.fastscore import score_plan  # noqa: E402
+from connector.core.lead import activities_that_count, merge_fields  # noqa: E402
+from leadsync_sandbox.server import DEFINITION_PATH, Sandbox  # noqa: E402
+
+# Placeholder in the shipped definition → the brownfield forms (by name) a marketer would name.
+FORMS_FOR = {
+    "demo request": ("Request a demo", "Demo request - pricing page"),
+    "free trial": ("Start your free trial",),
+    "contact us": ("Contact sales",),
+    "datasheet download": ("Datasheet download",),
+    "whitepaper download": ("Whitepaper - lead handoff playbook", "Ebook: The RevOps handbook"),
+    "webinar registration": ("Webinar registration (Q3 product tour)",),
+    "newsletter signup": ("Newsletter signup", "Blog subscription (footer)"),
+}
+_LISTED = re.compile(r'"([^"]+)" = ([0-9a-fA-F-]{36})')
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    """One ``leadsync`` command in this process: (exit code, what it printed)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = leadsync(args)
+    return code, out.getvalue()
+
+
+def listed_forms(setup_json: str) -> dict[str, str]:
+    """Form name → GUID, from the forms line of ``leadsync setup --json``."""
+    report = json.loads(setup_json)
+    forms: dict[str, str] = {}
+    for finding in report["findings"]:
+        if finding["kind"] == "forms":
+            forms.update(_LISTED.findall(finding["fix"] + " " + finding["message"]))
+    return forms
+
+
+def pointed_definition(forms: dict[str, str]) -> str:
+    text = DEFINITION_PATH.read_text(encoding="utf-8")
+    for slug, names in FORMS_FOR.items():
+        guids = ", ".join(f'"{forms[name]}"' for name in names)
+        text = text.replace(f'"<GUID of your {slug} form>"', f"[{guids}]")
+    if "<GUID of your" in text:
+        raise SystemExit("a placeholder is left: " + re.findall(r"<GUID of your [^>]+>", text)[0])
+    return text
+
+
+def qualified_now(rt_store: object, crm_rules: object, definition_file: Path, extra: object, now: object) -> int:
+    """People the definition qualifies as of ``now`` (``mql``), the lead built as the sync builds it."""
+    definition = load_definition(definition_file, extra_fields=extra)
+    plan = score_plan(definition)
+    people = rt_store.people()
+    activities = rt_store.activities(list(people))
+    count = 0
+    for pid, person in people.items():
+        lead = merge_fields(person.get("fields") or {}, person.get("crm_fields") or {}, crm_rules)
+        counted = activities_that_count(person, activities.get(pid, []))
+        count += plan.score(lead, counted, now).mql
+    return count
+
+
+def measure(people: int, workdir: Path) -> dict[str, object]:
+    from connector.app.runtime import Runtime
+    from connector.cli.definition_cmd import mapped_fields
+    sandbox = Sandbox(workdir / "sandbox", people=people, portal="brownfield", hubspot_rate_per_10s=100_000)
+    sandbox.start()
+    try:
+        os.environ.update({**sandbox.env(), "REQUESTS_CA_BUNDLE": str(sandbox.certs.ca_path)})
+        config = sandbox.write_config(workdir / "leadsync.toml", f"sqlite:///{workdir / 'state.db'}")
+        current = config.with_name(config.stem + "-definition.toml")
+        current.write_text(DEFINITION_PATH.read_text(encoding="utf-8"), encoding="utf-8")  # as shipped
+        code, out = run(["--config", str(config), "setup", "--apply", "--json"])
+        forms = listed_forms(out)
+        pointed = workdir / "qualification-pointed.toml"
+        pointed.write_text(pointed_definition(forms), encoding="utf-8")
+        started = time.perf_counter()
+        sync_code, _ = run(["--config", str(config), "sync"])
+        synced = time.perf_counter() - started
+        sim_code, sim_out = run(["--config", str(config), "definition", "simulate", str(pointed),
+                                 "--since", "730d", "--json"])
+        simulation = json.loads(sim_out)
+        with Runtime.from_config_path(str(config), connect=False) as rt:
+            now = rt.clock()
+            extra, rules = mapped_fields(rt.config), rt.write_maps().crm_fields
+            placeholders = qualified_now(rt.store, rules, current, extra, now)
+            named = qualified_now(rt.store, rules, pointed, extra, now)
+            stored = len(rt.store.people())
+        portal_mqls = sum(1 for s in sandbox.manifest.stages.values() if s == "marketingqualifiedlead")
+        return {"people": people, "stored": stored, "setup_exit": code, "forms_listed": len(forms),
+                "sync_exit": sync_code, "sync_seconds": round(synced, 1), "simulate_exit": sim_code,
+                "qualified_now_placeholders": placeholders, "qualified_now_pointed": named,
+                "portal_mqls": portal_mqls,
+                "simulated_new_mqls_730d": {"placeholders": simulation["conversions"]["current"]["mql"],
+                                            "pointed": simulation["conversions"]["candidate"]["mql"],
+                                            "already_handed_off": simulation["already_handed_off"]}}
+    finally:
+        sandbox.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=2_000)
+    parser.add_argument("--workdir", type=Path, help="keep the sandbox, config and store here")
+    args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        workdir = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        workdir.mkdir(parents=True, exist_ok=True)
+        result = measure(args.people, workdir)
+    share = lambda n: f"{n:,} ({n / result['stored']:.1%})"  # noqa: E731
+    print(f"brownfield portal, {result['people']:,} people ({result['stored']:,} stored after the first sync, "
+          f"{result['sync_seconds']} s); setup exit {result['setup_exit']}, {result['forms_listed']} forms listed; "
+          f"sync exit {result['sync_exit']}")
+    print(f"qualified now, form rules as shipped (placeholders): {share(result['qualified_now_placeholders'])}")
+    print(f"qualified now, form rules pointed at the portal's GUIDs: {share(result['qualified_now_pointed'])}")
+    print(f"the portal's own MQLs (lifecyclestage = marketingqualifiedlead): {share(result['portal_mqls'])}")
+    sim = result["simulated_new_mqls_730d"]
+    print(f"definition simulate --since 730d (exit {result['simulate_exit']}): new MQLs in the period "
+          f"{sim['placeholders']:,} as shipped, {sim['pointed']:,} pointed "
+          f"({sim['already_handed_off']:,} already handed off before it)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
