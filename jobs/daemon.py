@@ -7,6 +7,9 @@ lock, call the runtime, record the run; every rule lives in ``connector``.
 - SIGTERM/SIGINT: no new job starts; the cycle in hand stops pulling after its current batch
   (the engine checkpoints per batch) and the process exits 0 within ``STOP_GRACE`` seconds.
 - A job that raises is logged with its user-facing message; the daemon keeps running.
+- ``[webhooks] port`` > 0: HubSpot webhook deliveries are received (connector.app.webhooks_http)
+  and the contacts they name are synced at once by the webhook job, a burst together, under the
+  same cycle lock as every other cycle. The hot loop keeps polling: it is the safety net.
 """
 
 from __future__ import annotations
@@ -62,8 +65,10 @@ class Interruptible:
 
 
 class Daemon:
-    def __init__(self, rt: Any, metrics: Metrics | None = None, alerter: Any = None) -> None:
+    def __init__(self, rt: Any, metrics: Metrics | None = None, alerter: Any = None,
+                 webhook_queue: Any = None) -> None:
         self.rt, self.metrics, self.alerter = rt, metrics, alerter
+        self.webhook_queue = webhook_queue      # connector.app.webhooks.ContactQueue, when receiving
         self.stopping = threading.Event()
         self._busy = 0
         self._idle = threading.Condition()
@@ -79,6 +84,24 @@ class Daemon:
     def reconcile(self) -> None:
         reconcile = getattr(self.rt, "reconcile", None)
         self._cycle("reconcile", reconcile if callable(reconcile) else lambda: self.rt.sync(kind="reconcile"))
+
+    def webhook_cycle(self, ids: list[str]) -> None:
+        """The contacts HubSpot's webhooks named, synced now (connector.engine.targeted)."""
+        from connector.engine.targeted import KIND, people_cycle
+
+        def run() -> Any:
+            engine = self.rt.engine()
+            self.rt.preflight()
+            with self.rt.store.cycle_lock(wait=True, timeout=300):
+                return people_cycle(engine, ids)
+        self._cycle(KIND, run)
+
+    def _drain_webhooks(self) -> None:
+        """The webhook job: one cycle per burst of queued contacts, until the daemon stops."""
+        while not self.stopping.is_set():
+            ids = self.webhook_queue.take(self.stopping)
+            if ids and not self.stopping.is_set():
+                self._guard("webhook", "HubSpot webhook cycle", lambda: self.webhook_cycle(ids))()
 
     def _cycle(self, kind: str, run: Callable[[], Any]) -> None:
         self._interruptible_engine()
@@ -150,6 +173,9 @@ class Daemon:
     def guarded(self, spec: JobSpec, job: Callable[[], None]) -> Callable[[], None]:
         """A job as the scheduler runs it: skipped once stopping, counted while in progress,
         and never allowed to take the daemon down."""
+        return self._guard(spec.id, spec.name, job)
+
+    def _guard(self, job_id: str, name: str, job: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
             if self.stopping.is_set():
                 return
@@ -157,11 +183,11 @@ class Daemon:
                 try:
                     job()
                 except LeadsyncError as exc:
-                    log.error("%s failed: %s", spec.name, exc, extra={"job": spec.id, "kind": type(exc).__name__})
+                    log.error("%s failed: %s", name, exc, extra={"job": job_id, "kind": type(exc).__name__})
                     if exc.detail:
-                        log.debug("%s detail: %s", spec.name, exc.detail)
+                        log.debug("%s detail: %s", name, exc.detail)
                 except Exception:
-                    log.exception("%s failed unexpectedly", spec.name, extra={"job": spec.id})
+                    log.exception("%s failed unexpectedly", name, extra={"job": job_id})
         return run
 
     @contextlib.contextmanager
@@ -198,7 +224,12 @@ class Daemon:
         # The scheduler runs on the wall clock; the runtime's clock is the domain's "now".
         scheduler = self.scheduler(specs, datetime.now(timezone.utc))
         scheduler.start()
-        log.info("daemon started: %s", ", ".join(f"{s.name} ({s.trigger})" for s in specs))
+        drain = None
+        if self.webhook_queue is not None:
+            drain = threading.Thread(target=self._drain_webhooks, name="leadsync-webhook-cycles", daemon=True)
+            drain.start()
+        log.info("daemon started: %s%s", ", ".join(f"{s.name} ({s.trigger})" for s in specs),
+                 ", HubSpot webhook cycles (on delivery)" if drain else "")
         while not stop.wait(1.0):
             pass
         log.info("stopping: no new jobs; the cycle in hand finishes its batch")
@@ -244,6 +275,31 @@ def _start_metrics(rt: Any, stack: contextlib.ExitStack) -> Metrics | None:
     stack.callback(server.stop)
     log.info("metrics on http://%s:%d/metrics and /healthz", settings.host, server.port)
     return metrics
+
+
+def _start_webhooks(rt: Any, stack: contextlib.ExitStack) -> Any:
+    """The webhook receiver, when ``[webhooks] port`` is set: returns the queue it fills."""
+    settings = rt.config.webhooks
+    if not settings.port:
+        return None
+    from connector.app.config import Secrets
+    from connector.app.webhooks import ContactQueue
+    from connector.app.webhooks_http import Receiver, serve
+    from connector.core.plan import LEAD_STATUS
+    secret = Secrets(rt.config, rt.environ).webhook_secret()
+    # What leadsync writes on contacts: an app's change to one of them is its own write back.
+    own = frozenset({f.name for f in rt.hubspot_mapping.contact_write} | {"lifecyclestage", LEAD_STATUS})
+    queue = ContactQueue(window=settings.coalesce_seconds, quiet=min(0.25, settings.coalesce_seconds))
+    receiver = Receiver(secret, settings.path, queue, public_url=settings.public_url, own_properties=own)
+    try:
+        server = serve(receiver, settings.host, settings.port)
+    except OSError as exc:
+        raise ConfigError(Problem(rt.config.file, "webhooks.port",
+                                  f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}")) from None
+    stack.callback(server.stop)
+    log.info("HubSpot webhooks received on http://%s:%d%s%s", settings.host, server.port, settings.path,
+             f" (HubSpot calls {settings.public_url})" if settings.public_url else "")
+    return queue
 
 
 def _health_check(rt: Any) -> Callable[[], Any]:
@@ -321,9 +377,10 @@ def run_daemon(config_path: str | None, *, stop: threading.Event | None = None) 
             _build_engine(rt)
             metrics = _start_metrics(rt, stack)
             _start_web(rt, stack)
+            webhook_queue = _start_webhooks(rt, stack)
         except ConfigError as exc:
             return _config_error(exc)
         rt.warn_if_review_due()
         stack.enter_context(stop_on_signals(stop))
         from connector.app.alerts import alerter_for
-        return Daemon(rt, metrics, alerter_for(rt)).run(job_specs(rt.config), stop)
+        return Daemon(rt, metrics, alerter_for(rt), webhook_queue).run(job_specs(rt.config), stop)

@@ -12,6 +12,7 @@ import flask
 from leadsync_sandbox.faults import ADMIN_PREFIX, drain_request_body
 from leadsync_sandbox.hubspot_schema import OBJECT_TYPES
 from leadsync_sandbox.hubspot_state import HubSpotState
+from leadsync_sandbox.hubspot_webhooks import set_actor
 
 
 class ApiError(Exception):
@@ -69,7 +70,12 @@ def install_gate(app: flask.Flask, state: HubSpotState, search_endpoints: frozen
         if not verdict.allowed:
             drain_request_body()
             return flask.Response(flask.json.dumps(verdict.body), 429, mimetype="application/json")
+        set_actor("INTEGRATION")       # what this request changes, an app changed (webhook changeSource)
         return None
+
+    @app.teardown_request
+    def _forget_actor(_exc: BaseException | None) -> None:
+        set_actor(None)
 
     @app.after_request
     def _headers(response: flask.Response) -> flask.Response:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 from leadsync_sandbox import hubspot_schema as schema
 from leadsync_sandbox.hubspot_index import SearchIndex
 from leadsync_sandbox.hubspot_limits import RateLimiter
+from leadsync_sandbox.hubspot_webhooks import WebhookSubscriptions, acting_as
 from leadsync_sandbox.seed import HubSpotSeed, iso
 from leadsync_sandbox.seed_catalog import FORM_GUIDS, FORMS, VENDOR_SITE
 
@@ -109,6 +110,7 @@ class HubSpotState:
         self.email_events: list[EmailEventRecord] = []
         self._failures: dict[str, list[Any]] = {}
         self._next_id = 1_000_001
+        self.webhooks: Any = None          # hubspot_webhooks.WebhookSubscriptions, once subscribed
         if seed is not None:
             self._load(seed)
 
@@ -204,11 +206,16 @@ class HubSpotState:
     def changing(self, object_type: str, record_id: str) -> Iterator[None]:
         """Wrap every change to a record: search sees it only once the index catches up."""
         with self.lock:
-            self.index.before_change(object_type, record_id, self.objects[object_type].get(record_id))
+            current = self.objects[object_type].get(record_id)
+            self.index.before_change(object_type, record_id, current)
+            before = dict(current.properties) if current is not None and self.webhooks else None
             try:
                 yield
             finally:
-                self.index.after_change(object_type, record_id, self.objects[object_type].get(record_id))
+                after = self.objects[object_type].get(record_id)
+                self.index.after_change(object_type, record_id, after)
+                if self.webhooks is not None:
+                    self.webhooks.changed(object_type, record_id, before, after and after.properties)
 
     def searchable(self, object_type: str) -> Iterable[Record]:
         """The records search evaluates against now (live ones, or the index's older copies)."""
@@ -233,6 +240,17 @@ class HubSpotState:
             self._next_id += 1
             with self.changing(object_type, record_id):
                 return self._put(object_type, record_id, values, self.clock.now())
+
+    def subscribe_webhooks(self, target_url: str, client_secret: str, **settings: Any) -> Any:
+        """An app's webhook subscriptions on this portal (hubspot_webhooks); replaces any before."""
+        self.unsubscribe_webhooks()
+        self.webhooks = WebhookSubscriptions(target_url, client_secret, portal_id=PORTAL_ID, **settings)
+        return self.webhooks
+
+    def unsubscribe_webhooks(self) -> None:
+        hooks, self.webhooks = self.webhooks, None
+        if hooks is not None:
+            hooks.stop()
 
     # ---- auth ----
 
@@ -314,7 +332,8 @@ class HubSpotState:
         changes = {"wants_sales_contact": "true"} if contact_me else {}
         if record.properties.get("lifecyclestage") in (None, "subscriber"):
             changes["lifecyclestage"] = "lead"
-        self.apply("contacts", record, changes)
+        with acting_as("FORM", f"form:{form_id}"):
+            self.apply("contacts", record, changes)
         return event_id
 
     def add_demo_request(self, contact_id: str, *, contact_me: bool = True, at: datetime | None = None) -> str:

@@ -99,6 +99,16 @@ class WebConfig:
     token_env: str = "LEADSYNC_WEB_TOKEN"
 
 
+@dataclass(frozen=True)
+class WebhooksConfig:
+    port: int = 0                 # 0 = off; else the daemon receives HubSpot webhooks on this port
+    host: str = "127.0.0.1"       # behind a TLS-terminating proxy that HubSpot can reach
+    path: str = "/hubspot/webhooks"
+    public_url: str = ""          # the target URL as set in the HubSpot app ("" = http://<Host header><path>)
+    secret_env: str = "HUBSPOT_CLIENT_SECRET"   # the app's client secret, which signs each delivery
+    coalesce_seconds: float = 1.0                # a burst of events waits this long at most for one cycle
+
+
 ALERT_RULES = ("sla_breach", "quarantine_growth", "cycle_failed", "budget_stopped", "definition_overdue",
                "handoffs_stopped")
 
@@ -152,6 +162,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +273,28 @@ def _count(value: Any) -> int:
     return value
 
 
+def _url_path(value: Any) -> str:
+    text = _str(value)
+    if not re.match(r"^/[^\s?#]*$", text):
+        raise ValueError(f"{text!r} is not a URL path (it starts with / and holds no spaces, ? or #)")
+    return text
+
+
+def _target_url(value: Any) -> str:
+    # Kept exactly as written (a trailing slash included): HubSpot signs the URL it calls.
+    text = _str(value)
+    if text and not re.match(r"^https?://[^\s/]+(/\S*)?$", text):
+        raise ValueError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def _coalesce(value: Any) -> float:
+    seconds = _seconds(value)
+    if seconds > 10:
+        raise ValueError(f"at most 10 seconds (a webhook is there to be faster than polling), got {value!r}")
+    return seconds
+
+
 def _emails(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
         raise ValueError("expected a list of email addresses")
@@ -306,6 +339,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                "smtp_starttls": _bool, "smtp_username_env": _optional_env_name,
                "smtp_password_env": _optional_env_name, "quarantine_above": _count,
                "handoffs_stopped_after": _duration},
+    "webhooks": {"port": _port, "host": _str, "path": _url_path, "public_url": _target_url, "secret_env": _env_name,
+                 "coalesce_seconds": _coalesce},
 }
 
 
@@ -355,6 +390,7 @@ def parse_config(data: dict[str, Any], file: str, base_dir: Path | None = None) 
     salesforce = sections.get("salesforce", {})
     if salesforce.get("auth") == "session" and not salesforce.get("instance_url"):
         problems.append(Problem(file, "salesforce.instance_url", 'required when auth = "session"'))
+    problems += _webhooks_problems(sections.get("webhooks", {}), file)
     if problems:
         raise ConfigError(problems)
 
@@ -389,7 +425,24 @@ def parse_config(data: dict[str, Any], file: str, base_dir: Path | None = None) 
         metrics=MetricsConfig(**sections.get("metrics", {})),
         web=WebConfig(**sections.get("web", {})),
         alerts=AlertsConfig(**sections.get("alerts", {})),
+        webhooks=WebhooksConfig(**sections.get("webhooks", {})),
     )
+
+
+def _webhooks_problems(webhooks: dict[str, Any], file: str) -> list[Problem]:
+    """The public URL is what HubSpot calls and signs: it must reach the path served here."""
+    public = webhooks.get("public_url")
+    if not public:
+        return []
+    from urllib.parse import urlsplit
+    served = urlsplit(public).path or "/"
+    path = webhooks.get("path", WebhooksConfig.path)
+    if served != path:
+        return [Problem(file, "webhooks.public_url", f"its path {served!r} is not webhooks.path {path!r}: "
+                                                     "the receiver would never see HubSpot's requests")]
+    if urlsplit(public).query:
+        return [Problem(file, "webhooks.public_url", "has a query string; give HubSpot a plain URL")]
+    return []
 
 
 @dataclass(frozen=True)
@@ -440,6 +493,10 @@ class Secrets:
                 "username": self._get(sugar.username_env, "sugarcrm.username_env"),
                 "password": self._get(sugar.password_env, "sugarcrm.password_env")}
 
+    def webhook_secret(self) -> str:
+        """The HubSpot app's client secret, which signs webhook deliveries."""
+        return self._get(self.config.webhooks.secret_env, "webhooks.secret_env")  # type: ignore[return-value]
+
     def all_values(self) -> list[str]:
         """Every secret value present in the environment, for redaction of logs and output."""
         env = self.environ if self.environ is not None else os.environ
@@ -448,7 +505,8 @@ class Secrets:
         names = [self.config.hubspot.token_env, sf.client_id_env, sf.client_secret_env,
                  sf.username_env, sf.password_env, sf.session_id_env, self.config.web.token_env,
                  alerts.slack_webhook_env, alerts.webhook_url_env, alerts.smtp_password_env,
-                 sugar.client_secret_env, sugar.username_env, sugar.password_env]
+                 sugar.client_secret_env, sugar.username_env, sugar.password_env,
+                 self.config.webhooks.secret_env]
         return [env[name] for name in names if name and env.get(name)]
 
 
