@@ -259,7 +259,7 @@ def _config_toml(hubspot_url: str, salesforce_url: str, state_url: str, per_10s:
     return "\n".join([
         "# leadsync configuration for the built-in sandbox (written by `leadsync sandbox`).",
         "[hubspot]", f"base_url = {q(hubspot_url)}", 'token_env = "HUBSPOT_TOKEN"',
-        f"rate_limit_per_10s = {max(1, per_10s - 10)}", "",
+        f"rate_limit_per_10s = {per_10s}", "",
         *(["[salesforce]", 'auth = "client_credentials"', f"login_url = {q(salesforce_url)}",
            'client_id_env = "SF_CLIENT_ID"', 'client_secret_env = "SF_CLIENT_SECRET"',
            'username_env = "SF_USERNAME"', 'password_env = "SF_PASSWORD"', 'api_version = "59.0"', ""]

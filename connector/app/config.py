@@ -43,7 +43,7 @@ class HubSpotConfig:
     client_secret_env: str = "HUBSPOT_CLIENT_SECRET"
     refresh_token_env: str = "HUBSPOT_REFRESH_TOKEN"
     rate_limit_per_10s: int = 100
-    search_per_second: int = 4
+    search_per_second: int = 5
     timeout_seconds: float = 30.0
 
 

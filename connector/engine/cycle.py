@@ -25,6 +25,7 @@ from connector.core.feedback import FeedbackRules, from_opportunity, from_record
 from connector.core.handoff import HandoffRules
 from connector.state.store import Store
 from connector.engine.adopt import Adoption
+from connector.engine.prefetch import read_ahead
 from connector.engine.summary import Summary
 from connector.engine.staging import Staged, StateView
 from connector.engine.whereabouts import Whereabouts
@@ -150,6 +151,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         echoes = None if full else self._echoes
         batches = iter(self.marketing.everyone(echoes=echoes) if full
                        else self.marketing.changed_people(since, now + AHEAD, echoes=echoes))
+        if not self.dry_run:    # (a dry run's planned state is not shared across threads)
+            batches = read_ahead(batches)
         first = next(batches, None)
         if self.stopping():
             return   # nothing was read for certain: leave the cursors where they are
@@ -188,6 +191,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         for batch in itertools.chain([first] if first else [], batches):
             if batch:
                 take(batch, in_time_order=not full)
+            if self.stopping():
+                break    # the batch in hand is done; what was read ahead is left for next time
         if first_run and not self.dry_run and not self.stopping():
             # Someone else's write moves a contact past the pass before the pass reaches it:
             # on a first run, pick up whoever still has no stage (a few calls, not a re-read).

@@ -43,13 +43,26 @@ class TokenBucket:
                 now = self._refill()
                 if now < self._hold_until:
                     pause = self._hold_until - now
-                elif self._tokens >= 1:
+                elif self._tokens >= 1 - 1e-9:     # (a float a hair short of a token is one)
                     self._tokens -= 1
                     return waited
                 else:
                     pause = (1 - self._tokens) / self.rate
             self._sleep(pause)
             waited += pause
+
+    def cap(self, tokens: float) -> None:
+        """The server says only this many calls are left in its window: spend no more now
+        (the bucket refills at its rate from there)."""
+        with self._lock:
+            self._refill()
+            self._tokens = min(self._tokens, tokens)
+
+    def retune(self, rate: float, burst: float) -> None:
+        with self._lock:
+            self._refill()
+            self.rate, self.burst = rate, burst
+            self._tokens = min(self._tokens, burst)
 
     def hold(self, seconds: float) -> None:
         """The server says the window is spent: take nothing until it rolls over."""
@@ -115,6 +128,16 @@ class LimitReport:
     daily_used: int | None = None
     daily_limit: int | None = None
     window_spent_for: float | None = None   # seconds until the rolling window has room again
+    window_max: int | None = None           # calls the rolling window allows (HubSpot's -Max)
+    window_left: int | None = None          # calls left in it now (-Remaining)
+    window_seconds: float | None = None     # its length
+
+
+def window_pace(limit: int, seconds: float = 10.0) -> tuple[float, float]:
+    """(rate per second, burst) that keep any rolling window of ``seconds`` under ``limit``
+    calls: rate × seconds + burst, with a little room left for calls that arrive bunched."""
+    burst = max(1.0, round(limit * 0.03))
+    return max(0.1, (limit - 2 * burst) / seconds), burst
 
 
 def read_limit_headers(system: str, headers: Mapping[str, str]) -> LimitReport:
@@ -132,10 +155,13 @@ def _hubspot_report(headers: Mapping[str, str]) -> LimitReport:
     daily_left = _int(headers.get("x-hubspot-ratelimit-daily-remaining"))
     used = daily - daily_left if daily is not None and daily_left is not None else None
     spent_for = None
-    if _int(headers.get("x-hubspot-ratelimit-remaining")) == 0:
-        interval = _int(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
+    left = _int(headers.get("x-hubspot-ratelimit-remaining"))
+    interval = _int(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
+    if left == 0:
         spent_for = interval / 1000.0 if interval else None
-    return LimitReport(used, daily if used is not None else None, spent_for)
+    return LimitReport(used, daily if used is not None else None, spent_for,
+                       window_max=_int(headers.get("x-hubspot-ratelimit-max")), window_left=left,
+                       window_seconds=interval / 1000.0 if interval else None)
 
 
 def _int(value: str | None) -> int | None:

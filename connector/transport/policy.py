@@ -27,7 +27,7 @@ from connector.core.errors import (ConfigError, FatalError, Problem, QuotaExhaus
 from connector.transport.classify import (FATAL_CONFIG, QUOTA_EXHAUSTED, RATE_LIMITED, REAUTH, RETRY,
                                           SKIP_RECORD, SYSTEM_NAMES, HttpStatusError, Verdict, classify,
                                           http_facts)
-from connector.transport.pacing import Budget, Clock, Sleep, TokenBucket, read_limit_headers
+from connector.transport.pacing import Budget, Clock, Sleep, TokenBucket, read_limit_headers, window_pace
 
 T = TypeVar("T")
 
@@ -40,9 +40,10 @@ class PolicySettings:
     backoff_max: float = 30.0
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
-    hubspot_rate_limit_per_10s: int = 100  # the portal's burst limit; we pace at pace_share of it
-    pace_share: float = 0.8
-    hubspot_search_per_s: float = 4.0      # HubSpot allows 5/s on search
+    # The most leadsync may use of HubSpot's rolling ten-second window: a ceiling. The pace
+    # follows what the portal's headers allow (X-HubSpot-RateLimit-Max), never above this.
+    hubspot_rate_limit_per_10s: int = 100
+    hubspot_search_per_s: float = 5.0      # HubSpot's search limit; paced a little under it
     salesforce_per_s: float = 10.0
     max_daily_share: Mapping[str, float] = field(
         default_factory=lambda: {"salesforce": 0.5, "hubspot": 0.5})
@@ -70,10 +71,15 @@ class HttpPolicy:
                  rng: Callable[[], float] = random.random) -> None:
         self.settings = s = settings or PolicySettings()
         self._clock, self._sleep, self._wall_clock, self._rng = clock, sleep, wall_clock, rng
-        per_s = s.hubspot_rate_limit_per_10s * s.pace_share / 10.0
+        rate, burst = window_pace(s.hubspot_rate_limit_per_10s)
+        self._window_limit = s.hubspot_rate_limit_per_10s
+        # Searches have their own per-second limit and, as HubSpot documents its limits, are not
+        # charged to the ten-second window; a portal that refuses a search on that window says
+        # otherwise, and from then on searches spend from it too.
+        self.searches_in_window = False
         self._buckets = {
-            "hubspot": TokenBucket(per_s, max(1.0, per_s), clock, sleep),
-            "hubspot_search": TokenBucket(s.hubspot_search_per_s, 1, clock, sleep),
+            "hubspot": TokenBucket(rate, burst, clock, sleep),
+            "hubspot_search": TokenBucket(s.hubspot_search_per_s * 0.95, 1, clock, sleep),
             "salesforce": TokenBucket(s.salesforce_per_s, max(1.0, s.salesforce_per_s), clock, sleep),
         }
         self._budgets = {name: Budget(share) for name, share in s.max_daily_share.items()}
@@ -111,6 +117,8 @@ class HttpPolicy:
             if facts is None:
                 raise       # not an HTTP failure: a bug, let it surface as it is
             self.observe(system, facts.headers)
+            if lane == "hubspot_search" and facts.status == 429 and "TEN_SECONDLY" in str(facts.body or ""):
+                self.searches_in_window = True    # this portal charges searches to the window too
             verdict = classify(system, facts.status, facts.headers, facts.body, exc,
                                single_record=single_record, now=self._wall_clock())
             raise self._act(system, verdict, exc, state) from exc
@@ -173,7 +181,8 @@ class HttpPolicy:
     # -- pacing and budget ---------------------------------------------------------------------
 
     def _spend(self, system: str, lane: str | None) -> None:
-        for name in filter(None, (lane, system)):
+        names = [lane] if lane == "hubspot_search" and not self.searches_in_window else [lane, system]
+        for name in filter(None, names):
             bucket = self._buckets.get(name)
             if bucket is not None:
                 bucket.acquire()
@@ -194,8 +203,20 @@ class HttpPolicy:
         report = read_limit_headers(system, headers)
         if report.daily_used is not None and report.daily_limit is not None:
             self.observe_usage(system, report.daily_used, report.daily_limit)
-        if report.window_spent_for and system in self._buckets:
-            self._buckets[system].hold(report.window_spent_for)
+        bucket = self._buckets.get(system)
+        if bucket is None:
+            return
+        if report.window_max and report.window_seconds:
+            # Use what the portal allows (it says so on every call), up to the configured ceiling.
+            limit = min(report.window_max, self.settings.hubspot_rate_limit_per_10s)
+            if limit != self._window_limit:
+                self._window_limit = limit
+                bucket.retune(*window_pace(limit, report.window_seconds))
+        if report.window_left is not None and report.window_max:
+            # Someone else on the same app spends the window too: never plan past what is left.
+            bucket.cap(report.window_left - 2 * bucket.burst)
+        if report.window_spent_for:
+            bucket.hold(report.window_spent_for)
 
     def observe_usage(self, system: str, used: int, limit: int) -> None:
         """The daily allocation as reported outside headers (SOAP's LimitInfoHeader)."""

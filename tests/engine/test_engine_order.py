@@ -153,16 +153,19 @@ def test_given_daemon_stopping_after_first_batch_then_cursor_stays_at_that_batch
     stopping = {"now": False}
 
     class StopAfterFirst(FakeHubSpot):
-        def changed_people(self, since, until, echoes=None, unmanaged=False):
-            for batch in super().changed_people(since, until, echoes, unmanaged):
-                yield batch
-                stopping["now"] = True
-                return
+        """SIGTERM arrives while the first batch is being written (the pull reads ahead, so
+        the second batch may be read already: it must not be handled)."""
+
+        def write(self, writes):
+            outcome = super().write(writes)
+            stopping["now"] = True
+            return outcome
 
     hubspot = StopAfterFirst([[qualified_person(1, NOW - timedelta(hours=3))], [qualified_person(2, NOW - timedelta(hours=2))]])
     engine = engine_for(hubspot, FakeCrm(), stopping=lambda: stopping["now"])
     engine.cycle(legs=("marketing",))
-    assert engine.store.cursor(HUBSPOT_CURSOR) == NOW - timedelta(hours=3), "not the cycle start: batch 2 was never read"
+    assert engine.store.cursor(HUBSPOT_CURSOR) == NOW - timedelta(hours=3), "not the cycle start: batch 2 was never handled"
+    assert [w.key for batch in hubspot.writes for w in batch] == ["1"]
 
 
 def test_given_handoff_rejected_by_crm_then_quarantined_and_hubspot_not_told_it_reached_sales(engine_for):
