@@ -74,8 +74,9 @@ class MarketingPlatform(Protocol):
     def activities(self, people: Sequence[Person], since: datetime, until: datetime) -> dict[str, list[Activity]]:
         """Activities per person id that occurred in [since, until)."""
 
-    def activities_between(self, since: datetime, until: datetime) -> dict[str, list[Activity]]:
-        """Everyone's activities in [since, until), per person id (the incremental pull)."""
+    def activities_between(self, since: datetime, until: datetime) -> Iterator[dict[str, list[Activity]]]:
+        """Everyone's activities in [since, until), per person id (the incremental pull), in
+        chunks (a person may appear in more than one)."""
 
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
         """Batch-update people; per-record failures come back in the outcome."""

@@ -145,6 +145,7 @@ class Evaluator:
         self.obj = obj
         self.now = now
         self.lookup = lookup
+        self._in_sets: dict[int, tuple[Any, set[Any]]] = {}
 
     def value(self, record: dict, ref: FieldRef) -> Any:
         if len(ref.path) == 1:
@@ -171,8 +172,17 @@ class Evaluator:
 
     def compare(self, f: Field, actual: Any, cond: Comparison) -> bool:
         if cond.op in ("IN", "NOT IN"):
-            hit = any(self.compare(f, actual, Comparison(cond.field, "=", v))
-                      for v in cond.value)  # type: ignore[union-attr]
+            wanted = self._in_sets.get(id(cond))
+            if wanted is None:     # the list, compared as "=" would, once per query (not per row)
+                literals = list(cond.value)  # type: ignore[arg-type]
+                expected = [None if v.kind == "relative_date" else self._literal(f, v) for v in literals]
+                if all(e is not None for e in expected):    # (null and relative dates: one by one)
+                    wanted = self._in_sets[id(cond)] = (cond, {_comparable(f, e) for e in expected})
+            if wanted is not None:
+                hit = actual is not None and _comparable(f, actual) in wanted[1]
+            else:
+                hit = any(self.compare(f, actual, Comparison(cond.field, "=", v))
+                          for v in cond.value)  # type: ignore[union-attr]
             return hit if cond.op == "IN" else not hit
         literal: Literal = cond.value  # type: ignore[assignment]
         if literal.kind == "relative_date":

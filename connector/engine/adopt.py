@@ -125,7 +125,9 @@ class Adoption:
         """After a first run's pulls: CRM records no person in the marketing platform matched."""
         if self._crm_unlinked is None:
             return
-        emails = {str(p.get("email") or "").lower() for p in self._people().values()}
+        emails = self.store.known_emails(sorted(self._crm_unlinked))
+        if self._staged is not None:
+            emails |= {str(row.get("email") or "").lower() for row in self._staged.rows.values()}
         for email, records in self._crm_unlinked.items():
             for record in records:
                 if record.id not in self._linked_crm_ids and email not in emails:

@@ -167,9 +167,10 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             self._pass_complete(HUBSPOT_CURSOR, now)
             return   # a quiet cycle costs one search call
         acts_since = now - window if full else (last_pull or now - window) - self.lookback
-        found = self.marketing.activities_between(acts_since, now + AHEAD)
-        summary.add("activities", self._add_activities(found))
-        pending = set(found)
+        pending: set[str] = set()     # people with new activities: qualified below, read or not
+        for found in self.marketing.activities_between(acts_since, now + AHEAD):
+            summary.add("activities", self._add_activities(found))
+            pending.update(found)
         seen: set[str] = set()
 
         def take(batch: list[Person], *, in_time_order: bool) -> None:
@@ -367,9 +368,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         return touched
 
     def _follow_opportunities(self, now: datetime, summary: Summary, only: set[str] | None = None) -> None:
-        open_people = [p for p in self._people().values()
-                       if p.get("opportunity_id") and p["stage"] in ("sal", "sql", "opportunity")
-                       and (only is None or p["hubspot_id"] in only)]
+        open_people = [p for p in self._people_in(("sal", "sql", "opportunity"), having="opportunity_id").values()
+                       if only is None or p["hubspot_id"] in only]
         if not open_people:
             return
         opportunities = self.crm.opportunities([p["opportunity_id"] for p in open_people])
@@ -394,8 +394,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
 
     def _pull_touches(self, now: datetime, summary: Summary) -> None:
         """Sales touches (Tasks, Events) on handed-off leads: for SLA and the score."""
-        working = [p for p in self._people().values() if p.get("crm_id") and p["crm_id"] != PLANNED_ID
-                   and p["stage"] in ("mql", "sal", "sql")]
+        working = [p for p in self._people_in(("mql", "sal", "sql"), having="crm_id").values()
+                   if p["crm_id"] != PLANNED_ID]
         if not working:
             return
         records = [CrmRecord(id=p["crm_id"], kind=p.get("crm_object") or LEAD, email=p.get("email"),

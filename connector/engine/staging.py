@@ -50,6 +50,18 @@ class StateView:
         due, self._transitions_due[:] = list(self._transitions_due), []
         self.store.add_transitions(due)
 
+    def _people_in(self, stages: Sequence[str], *, having: str) -> dict[str, dict[str, Any]]:
+        """People in these stages with ``having`` set (the store's query, and in a dry run the
+        planned rows that now match, or no longer do)."""
+        found = self.store.people_in(stages, having=having)
+        if self._staged is not None:
+            for key, row in self._people(list(self._staged.rows)).items():
+                if row.get("stage") in stages and row.get(having) and not row.get("deleted"):
+                    found[key] = row
+                else:
+                    found.pop(key, None)
+        return found
+
     def _people_by_crm_id(self, crm_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found = {p["crm_id"]: p for p in self.store.find_people(crm_ids=list(crm_ids))}
         if self._staged is not None:

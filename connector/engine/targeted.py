@@ -54,5 +54,5 @@ def _activities(engine: Any, people: Sequence[Any], now: datetime, summary: Summ
     window = timedelta(days=engine.definition.engagement.window_days)
     since = last - engine.lookback if last else now - window
     ids = {p.id for p in people}
-    found = engine.marketing.activities_between(since, now + AHEAD)
-    summary.add("activities", engine._add_activities({k: v for k, v in found.items() if k in ids}))
+    for found in engine.marketing.activities_between(since, now + AHEAD):
+        summary.add("activities", engine._add_activities({k: v for k, v in found.items() if k in ids}))

@@ -35,7 +35,8 @@ class Whereabouts:
         """People leadsync knows that the full pass did not return. Absence proves nothing (an
         index behind, a write mid-pull): each one is looked up, and only a deletion the
         platform confirms is acted on; a merge moves leadsync's state to the survivor."""
-        missing = [p for pid, p in self._people().items() if pid not in seen and not p.get("deleted")]
+        unseen = [pid for ids in self.store.alive_ids() for pid in ids if pid not in seen]
+        missing = [p for p in self._people(unseen).values() if not p.get("deleted")]
         where = self.marketing.locate([p["hubspot_id"] for p in missing]) if missing else {}
         survivors = []
         for person in missing:

@@ -122,14 +122,47 @@ class Store:
 
     # -- people (identity map + snapshot) ---------------------------------------------------
     def people(self, hubspot_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-        query = select(s.people)
-        if hubspot_ids is not None:
-            ids = list(hubspot_ids)
-            if not ids:
-                return {}
-            query = query.where(s.people.c.hubspot_id.in_(ids))
+        """People by id (everyone when no ids are given: for reports, not for cycles)."""
+        with self.engine.connect() as conn:
+            if hubspot_ids is None:
+                return {r.hubspot_id: _row(r) for r in conn.execute(select(s.people))}
+            found: dict[str, dict[str, Any]] = {}
+            for chunk in _chunks(list(hubspot_ids), 500):
+                found.update((r.hubspot_id, _row(r)) for r in conn.execute(
+                    select(s.people).where(s.people.c.hubspot_id.in_(chunk))))
+            return found
+
+    def people_in(self, stages: Sequence[str], *, having: str) -> dict[str, dict[str, Any]]:
+        """People in these stages with ``having`` (a column: crm_id, opportunity_id) set: the
+        handed-off few a cycle follows, without loading everyone."""
+        c = s.people.c
+        query = select(s.people).where(and_(c.stage.in_(list(stages)), c[having].is_not(None),
+                                            c.deleted.is_(False)))
         with self.engine.connect() as conn:
             return {r.hubspot_id: _row(r) for r in conn.execute(query)}
+
+    def known_emails(self, emails: Sequence[str]) -> set[str]:
+        """Which of these (lower-case) emails belong to someone leadsync knows."""
+        c = s.people.c
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(emails), 500):
+                found.update(e.lower() for e in conn.execute(
+                    select(c.email).where(func.lower(c.email).in_(chunk))).scalars() if e)
+        return found
+
+    def alive_ids(self, batch: int = 5000) -> Iterator[list[str]]:
+        """Everyone not marked deleted, by id, a batch at a time."""
+        c = s.people.c
+        last = ""
+        while True:
+            with self.engine.connect() as conn:
+                ids = list(conn.execute(select(c.hubspot_id).where(and_(c.hubspot_id > last, c.deleted.is_(False)))
+                                        .order_by(c.hubspot_id).limit(batch)).scalars())
+            if not ids:
+                return
+            yield ids
+            last = ids[-1]
 
     def find_people(self, *, email: str | None = None, domain: str | None = None,
                     crm_ids: Sequence[str] = (), company_id: str | None = None,
@@ -234,12 +267,13 @@ class Store:
         if not hubspot_ids:
             return result
         c = s.activities.c
-        query = select(s.activities).where(c.hubspot_id.in_(list(hubspot_ids)))
-        if since is not None:
-            query = query.where(c.occurred_at >= since)
         with self.engine.connect() as conn:
-            for r in conn.execute(query.order_by(c.occurred_at)):
-                result[r.hubspot_id].append(Activity(r.type, utc(r.occurred_at), r.attrs or {}, r.source, r.id))
+            for chunk in _chunks(list(hubspot_ids), 500):
+                query = select(s.activities).where(c.hubspot_id.in_(chunk))
+                if since is not None:
+                    query = query.where(c.occurred_at >= since)
+                for r in conn.execute(query.order_by(c.occurred_at)):
+                    result[r.hubspot_id].append(Activity(r.type, utc(r.occurred_at), r.attrs or {}, r.source, r.id))
         return result
 
     # -- last written values ------------------------------------------------------------------

@@ -308,7 +308,10 @@ def test_e2e_activities_between_finds_everyones_events_by_time(sandbox, hubspot_
     contact = sandbox.hubspot.add_contact({"email": "Busy.Bee@acme-e2e.test", "firstname": "Busy"})
     sandbox.hubspot.add_webinar_attended(contact, "Pipeline 101")
     sandbox.hubspot.add_email_open(contact)
-    found = adapter.activities_between(start, datetime.now(UTC) + timedelta(minutes=1))
+    found: dict = {}
+    for chunk in adapter.activities_between(start, datetime.now(UTC) + timedelta(minutes=1)):
+        for key, acts in chunk.items():
+            found.setdefault(key, []).extend(acts)
     assert sorted(a.type for a in found[contact]) == ["email_open", "webinar_attended"]
     webinar = next(a for a in found[contact] if a.type == "webinar_attended")
     assert webinar.attrs == {"campaign": "Pipeline 101"}

@@ -19,7 +19,8 @@ class Locating(FakeHubSpot):
         yield [p for batch in self.batches for p in batch if p.id in self.listed]
 
     def activities_between(self, since, until):
-        return {k: v for k, v in super().activities_between(since, until).items() if k in self.listed}
+        for chunk in super().activities_between(since, until):
+            yield {k: v for k, v in chunk.items() if k in self.listed}
 
     def locate(self, ids):
         self.located.append(sorted(ids))

@@ -52,10 +52,9 @@ class FakeHubSpot:
     def activities_between(self, since, until):
         """Each person's demo request an hour before NOW, when it falls in [since, until)."""
         demo = NOW - timedelta(hours=1)
-        if not since <= demo < until:
-            return {}
-        return {p.id: [Activity("meeting_booked", demo, {}, "hubspot",
-                                f"demo-{p.id}")] for batch in self.batches for p in batch}
+        if since <= demo < until:
+            yield {p.id: [Activity("meeting_booked", demo, {}, "hubspot",
+                                   f"demo-{p.id}")] for batch in self.batches for p in batch}
 
     def write(self, writes):
         if self.fail_write_after is not None and len(self.writes) >= self.fail_write_after:

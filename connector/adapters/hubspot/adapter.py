@@ -33,6 +33,7 @@ from connector.adapters.hubspot.auth import StaticToken
 from connector.transport import HttpPolicy, HttpStatusError
 
 BATCH = 100                      # batch read/update inputs per call
+ACTIVITY_CHUNK = 5000            # activities handed to the engine at a time
 COMPANY_CURSOR = "hubspot.companies"
 COMPANY_REFRESH_SECONDS = 60.0   # how often changed companies are pulled (when people change)
 COMPANY_LOOKBACK = timedelta(seconds=60)   # re-read past the cursor: search-index lag
@@ -391,19 +392,34 @@ class HubSpotAdapter:
             if not after:
                 return
 
-    def activities_between(self, since: datetime, until: datetime) -> dict[str, list[Activity]]:
-        """Everyone's activities in [since, until), per contact id: a few paged calls per event
-        type instead of two calls per contact, so the hot loop stays cheap on a busy day."""
-        found: dict[str, list[Activity]] = {}
+    def activities_between(self, since: datetime, until: datetime) -> Iterator[dict[str, list[Activity]]]:
+        """Everyone's activities in [since, until), per contact id, in chunks: a few paged calls
+        per event type instead of two calls per contact, so the hot loop stays cheap on a busy
+        day, and a first run's months of events never sit in memory all at once."""
+        chunk: dict[str, list[Activity]] = {}
+        size = 0
         for event_type in self.mapping.events:
             for contact_id, activity in self._event_pages(since, until, event_type=event_type):
-                found.setdefault(contact_id, []).append(activity)
+                chunk.setdefault(contact_id, []).append(activity)
+                size += 1
+                if size >= ACTIVITY_CHUNK:
+                    yield _in_time_order(chunk)
+                    chunk, size = {}, 0
         by_email: dict[str, list[Activity]] = {}
         for email, activity in self._email_event_pages(since, until):
             by_email.setdefault(email.lower(), []).append(activity)
+            size += 1
+            if size >= ACTIVITY_CHUNK:
+                yield self._resolve_emails(chunk, by_email)
+                chunk, by_email, size = {}, {}, 0
+        if chunk or by_email:
+            yield self._resolve_emails(chunk, by_email)
+
+    def _resolve_emails(self, chunk: dict[str, list[Activity]],
+                        by_email: Mapping[str, list[Activity]]) -> dict[str, list[Activity]]:
         for contact_id, email in self._ids_by_email(sorted(by_email)).items():
-            found.setdefault(contact_id, []).extend(by_email[email])
-        return {k: sorted(v, key=lambda a: a.occurred_at) for k, v in found.items()}
+            chunk.setdefault(contact_id, []).extend(by_email[email])
+        return _in_time_order(chunk)
 
     def _ids_by_email(self, emails: Sequence[str]) -> dict[str, str]:
         """Contact id → email for the recipients HubSpot knows (batch read on the email property)."""
@@ -534,6 +550,10 @@ def _activity(rule: ActivityMap, props: Mapping[str, Any], when: Any, activity_i
         return None
     attrs = {name: props.get(source) for name, source in rule.attrs.items() if props.get(source) is not None}
     return Activity(rule.type, occurred, attrs, source="hubspot", id=activity_id)
+
+
+def _in_time_order(found: dict[str, list[Activity]]) -> dict[str, list[Activity]]:
+    return {k: sorted(v, key=lambda a: a.occurred_at) for k, v in found.items()}
 
 
 def _stamp(row: Mapping[str, Any], name: str) -> datetime:
