@@ -44,7 +44,7 @@ class PolicySettings:
     # follows what the portal's headers allow (X-HubSpot-RateLimit-Max), never above this.
     hubspot_rate_limit_per_10s: int = 100
     hubspot_search_per_s: float = 5.0      # HubSpot's search limit; paced a little under it
-    salesforce_per_s: float = 10.0
+    salesforce_per_s: float = 25.0         # Salesforce limits the day and concurrency, not the second
     max_daily_share: Mapping[str, float] = field(
         default_factory=lambda: {"salesforce": 0.5, "hubspot": 0.5})
 
