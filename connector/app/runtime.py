@@ -110,14 +110,14 @@ class Runtime:
     def handoff_rules(self) -> HandoffRules:
         return self.crm_plugin.handoff_rules(self.crm_mapping)
 
-    def adapters(self) -> tuple[Any, Any, Any]:
+    def adapters(self, *, dry_run: bool = False) -> tuple[Any, Any, Any]:
         from connector.app.wiring import build_adapters
-        return build_adapters(self)
+        return build_adapters(self, dry_run=dry_run)
 
     def engine(self, *, dry_run: bool = False) -> Any:
         from connector.engine.cycle import Engine
         if self._engine is None or dry_run:
-            marketing, crm, policy = self.adapters()
+            marketing, crm, policy = self.adapters(dry_run=dry_run)
             self._policy = policy
             engine = Engine(store=self.store, marketing=marketing, crm=crm, definition=self.definition,
                             maps=self.write_maps(), feedback=self.feedback_rules(), handoff=self.handoff_rules(),

@@ -31,7 +31,7 @@ def runtime_for(sandbox: Sandbox, tmp_path: Path, monkeypatch: Any) -> Runtime:
 def second_writer(hubspot: Any, per_page: int = 25, seed: int = 3, every: float = 0.25) -> Iterator[list[str]]:
     """Another integration editing contacts while leadsync reads: after every contacts search
     page (half of them contacts the page just returned), and every ``every`` seconds besides
-    (a first run reads by the list API, which no search hook sees), ``per_page`` contacts get
+    (the nightly pass reads by the list API, which no search hook sees), ``per_page`` contacts get
     their job title written back unchanged. That moves them in ``lastmodifieddate`` exactly as
     a real write does. Yields the ids it edited."""
     rng = random.Random(seed)
