@@ -139,8 +139,14 @@ class SandboxProcess:
         return list(response.json()["edited"])
 
     def rss_mb(self) -> float:
-        """The sandbox process's resident memory now, and its peak (VmHWM), in MB."""
+        """The sandbox process's peak resident memory (VmHWM), in MB."""
         return _proc_status_mb(self.ready["pid"], "VmHWM")
+
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU the sandbox process has used so far."""
+        fields = Path(f"/proc/{self.ready['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _proc_status_mb(pid: int, key: str) -> float:

@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dir", default=None, help="keep the sandbox, state store and logs here")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of tables")
+    p.add_argument("--save", metavar="FILE", help="also write the figures as JSON to FILE")
+    p.add_argument("--report", metavar="FILE", help="print the tables of a run saved with --save, run nothing")
     return p.parse_args(argv)
 
 
@@ -85,7 +87,7 @@ def describe(limits: Limits) -> str:
         return "unlimited" if value >= UNLIMITED else f"{value} {unit}"
     searches = "in" if limits.searches_in_burst else "outside"
     return (f"{rate(limits.rate_per_10s, 'calls/10 s')}, {rate(limits.search_per_second, 'searches/s')} "
-            f"({searches} the 10-s window), latency {limits.hubspot_latency * 1000:g} ms HubSpot / "
+            f"({searches} the 10-s window);\n  latency per call {limits.hubspot_latency * 1000:g} ms HubSpot, "
             f"{limits.salesforce_latency * 1000:g} ms Salesforce")
 
 
@@ -147,16 +149,17 @@ def run_leadsync(sandbox: SandboxProcess, work: Path, contacts: int, edit: int, 
                                 env=env, cwd=work, stderr=stderr)
     started = conversation.read()
     cycles: dict[str, Any] = {}
-    mark = sandbox.mark()
+    mark, cpu = sandbox.mark(), sandbox.cpu_seconds()
     answer, seconds = conversation.ask("first")
     calls = sandbox.calls_since(mark)
+    sandbox_cpu = sandbox.cpu_seconds() - cpu
     counts = sandbox.contact_counts()
     live, people = counts["contacts"], state_people(sandbox.state_db)
     cycles["first"] = {
         "seconds": seconds, "contacts_per_s": contacts / seconds, "outcome": answer["outcome"],
         "message": answer["message"], "counts": answer["counts"], "calls": calls,
         "per_1000": per_1000(calls, contacts), "throttled": throttled(calls), "peak_rss_mb": answer["peak_rss_mb"],
-        "processed": {"contacts": live, "scored": counts["with"]["leadsync_score"],
+        "sandbox_cpu_seconds": sandbox_cpu, "processed": {"contacts": live, "scored": counts["with"]["leadsync_score"],
                       "scored_share": counts["with"]["leadsync_score"] / max(live, 1),
                       "state_people": people, "state_share": people / max(live, 1)}}
     mark = calls["mark"]
@@ -188,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     limits = limits_of(args)
     console = Console(width=80, stderr=args.json)
+    if args.report:
+        print_report(json.loads(Path(args.report).read_text(encoding="utf-8")), console)
+        return 0
     edit = args.edit if args.edit is not None else min(1000, max(1, args.contacts // 10))
     lag = limits.search_lag if limits.search_lag is not None else 2.5
     with tempfile.TemporaryDirectory(prefix="leadsync-bench-") as tmp:
@@ -199,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 "command": "python bench/sync.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "machine": machine(), "contacts": args.contacts, "limits_name": args.limits,
                 "limits": limits.__dict__, "limits_text": describe(limits),
-                "sandbox": {"seed_seconds": sandbox.ready["seed_seconds"]}}
+                "sandbox": {"seed_seconds": sandbox.ready["seed_seconds"]}, "load_before": os.getloadavg()[0]}
             if args.peer != "none":
                 console.print(f"peer: {TAP_HUBSPOT} reading the contacts stream…")
                 result["peer"] = run_peer(sandbox, work, args.contacts)
@@ -208,8 +214,12 @@ def main(argv: list[str] | None = None) -> int:
             console.print("leadsync: first sync, quiet cycle, incremental cycle, restart…")
             result["leadsync"] = run_leadsync(sandbox, work, args.contacts, edit, lag)
             result["sandbox"]["peak_rss_mb"] = sandbox.rss_mb()
+            result["sandbox"]["cpu_first_sync"] = result["leadsync"]["first"]["sandbox_cpu_seconds"]
+            result["load_after"] = os.getloadavg()[0]
         if "peer" in result:
             result["ratio"] = result["leadsync"]["first"]["contacts_per_s"] / result["peer"]["contacts_per_s"]
+    if args.save:
+        Path(args.save).write_text(json.dumps(result, indent=2), encoding="utf-8")
     if args.json:
         print(json.dumps(result, indent=2))
     else:

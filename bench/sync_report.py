@@ -37,10 +37,16 @@ def print_report(result: dict[str, Any], console: Console) -> None:
     n = result["contacts"]
     first = result["leadsync"]["first"]
     peer = result.get("peer")
-    console.print(f"[bold]leadsync first sync, {n:,} contacts[/] (brownfield portal), limits "
-                  f"[cyan]{result['limits_name']}[/]: {result['limits_text']}")
-    console.print(f"machine: {result['machine']}; sandbox seeded in {result['sandbox']['seed_seconds']:.1f} s, "
-                  f"its peak RSS {_n(result['sandbox']['peak_rss_mb'], 0)} MB (its own process)")
+    sandbox = result["sandbox"]
+    console.print(f"[bold]leadsync first sync, {n:,} contacts[/] (brownfield portal), "
+                  f"limits [cyan]{result['limits_name']}[/]:")
+    console.print(f"  {result['limits_text']}")
+    console.print(f"  {result['machine']}")
+    if "load_before" in result:
+        console.print(f"  load average {result['load_before']:.1f} before, {result['load_after']:.1f} after")
+    console.print(f"  sandbox process: seeded in {sandbox['seed_seconds']:.1f} s, peak RSS "
+                  f"{_n(sandbox['peak_rss_mb'], 0)} MB, CPU {_n(sandbox.get('cpu_first_sync'))} s "
+                  f"during the first sync")
     table = Table(title="Initial load", title_justify="left")
     for column, justify in (("figure", "left"), ("leadsync", "right"), ("target", "right"), ("", "left")):
         table.add_column(column, justify=justify)
@@ -67,12 +73,12 @@ def print_report(result: dict[str, Any], console: Console) -> None:
     console.print(table)
 
     if peer:
-        table = Table(title=f"Read-only peer: {peer['name']} (contacts stream, own venv)", title_justify="left")
+        table = Table(title="Read-only peer (contacts stream, its own venv)", title_justify="left")
         for column, justify in (("figure", "left"), (peer["name"], "right"), ("leadsync", "right")):
             table.add_column(column, justify=justify)
         table.add_row("wall time", f"{_n(peer['seconds'])} s", f"{_n(first['seconds'])} s")
         table.add_row("contacts/s", _n(peer["contacts_per_s"]), _n(cps))
-        table.add_row("records read", f"{peer['records']:,}", f"{first['counts'].get('pulled_hubspot', 0):,}")
+        table.add_row("records pulled", f"{peer['records']:,}", f"{first['counts'].get('pulled_hubspot', 0):,}")
         table.add_row("HubSpot calls / 1,000", _n(peer["per_1000"]["hubspot"]), _n(hs))
         table.add_row("HubSpot 429s", str(peer["throttled"]), str(first["throttled"]))
         table.add_row("peak RSS", f"{_n(peer['peak_rss_mb'], 0)} MB", f"{_n(rss, 0)} MB")
@@ -92,10 +98,11 @@ def print_report(result: dict[str, Any], console: Console) -> None:
 def _print_cycles(result: dict[str, Any], console: Console) -> None:
     leadsync = result["leadsync"]
     quiet, incremental = leadsync["quiet"], leadsync["incremental"]
-    table = Table(title="The cycles after the load", title_justify="left")
+    table = Table(title="The cycles after the load (restart: `leadsync sync` in a new process)",
+                  title_justify="left")
     for column, justify in (("cycle", "left"), ("figure", "left"), ("value", "right"), ("target", "right"), ("", "left")):
         table.add_column(column, justify=justify)
-    for label, cycle in (("quiet, same process", quiet), ("quiet, new process", leadsync.get("restart"))):
+    for label, cycle in (("quiet", quiet), ("quiet, restart", leadsync.get("restart"))):
         if cycle is None:
             continue
         table.add_row(label, "seconds", _n(cycle["seconds"]), "", "")
@@ -111,7 +118,7 @@ def _print_cycles(result: dict[str, Any], console: Console) -> None:
     table.add_row("", "SF / 1,000 changed", _n(incremental["per_1000_changed"]["salesforce"]), "", "")
     table.add_row("handoff p50/p95", "daemon", "not measured", "p95 ≤ 10 s", "")
     console.print(table)
-    for label, cycle in (("quiet, same process", quiet), ("quiet, new process", leadsync.get("restart"))):
+    for label, cycle in (("quiet", quiet), ("quiet, restart", leadsync.get("restart"))):
         if cycle and cycle["busiest"]:
             busiest = ", ".join(f"{_short(r)} ×{c}" for r, c in cycle["busiest"])
             console.print(f"[dim]{label}: feeds called more than once: {busiest}[/]")
