@@ -37,6 +37,7 @@ class Call:
     status: int
     write: bool
     at: datetime
+    route: str = ""     # the route that answered, e.g. "POST /crm/v3/objects/contacts/search"
 
 
 class CallLog:
@@ -46,8 +47,8 @@ class CallLog:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
 
-    def record(self, system: str, method: str, path: str, status: int, write: bool) -> None:
-        call = Call(system, method.upper(), path, status, write, datetime.now(timezone.utc))
+    def record(self, system: str, method: str, path: str, status: int, write: bool, route: str = "") -> None:
+        call = Call(system, method.upper(), path, status, write, datetime.now(timezone.utc), route)
         with self._lock:
             self._calls.append(call)
 
@@ -132,11 +133,22 @@ class _Armed:
 
 
 class Faults:
-    """The active fault rules. The first matching, unspent rule applies. Thread-safe."""
+    """The active fault rules. The first matching, unspent rule applies. Thread-safe.
+
+    ``latency`` (seconds per system) delays every API call of that system before it is
+    answered, as a network round trip and the vendor's own processing would: a benchmark
+    against loopback otherwise measures a client that never waits.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._armed: list[_Armed] = []
+        self.latency: dict[str, float] = {}
+
+    def set_latency(self, system: str, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"latency must be 0 or more seconds, got {seconds}")
+        self.latency[system] = float(seconds)
 
     def add(self, rule: FaultRule) -> FaultRule:
         with self._lock:
@@ -188,6 +200,9 @@ def install(
     def _apply_fault() -> flask.Response | None:
         if _is_admin():
             return None
+        latency = faults.latency.get(system, 0.0)
+        if latency > 0:
+            time.sleep(latency)
         rule = faults.take(system, flask.request.method, flask.request.path)
         if rule is None:
             return None
@@ -204,8 +219,32 @@ def install(
         if not _is_admin():
             status = RESET_STATUS if flask.g.get("sandbox_reset") else response.status_code
             calls.record(system, flask.request.method, flask.request.path, status,
-                         _is_write(read_only))
+                         _is_write(read_only), route_label())
         return response
+
+
+# Path variables that name a kind of record, not one record: kept in a route's label so
+# "contacts search" and "companies search" count apart; ids and values stay placeholders.
+KIND_VARIABLES = frozenset({"kind", "from_kind", "to_kind", "name", "action", "module"})
+
+
+def route_label() -> str:
+    """``METHOD rule`` of the request's route, kinds filled in: ``GET /crm/v3/objects/contacts/<record_id>``."""
+    request = flask.request
+    rule = request.url_rule.rule if request.url_rule is not None else request.path
+    args = request.view_args or {}
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str(args[name]) if name in KIND_VARIABLES and name in args else f"<{name}>"
+    label = f"{request.method} {re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', fill, rule)}"
+    # One route can serve several feeds: a SOQL query by the object it reads, events by type.
+    soql = re.search(r"\bfrom\s+(\w+)", request.args.get("q", ""), re.IGNORECASE)
+    if soql:
+        label += f" FROM {soql.group(1)}"
+    if request.args.get("eventType"):
+        label += f"?eventType={request.args['eventType']}"
+    return label
 
 
 def drain_request_body() -> None:
@@ -257,11 +296,29 @@ def add_admin_routes(app: flask.Flask, system: str, faults: Faults, calls: CallL
     @app.get(f"{ADMIN_PREFIX}/calls", endpoint="admin_calls")
     def _admin_calls() -> flask.Response:
         only = flask.request.args.get("system")
+        since = int(flask.request.args.get("since") or 0)
         listed = [
             {**asdict(c), "at": c.at.isoformat()}
-            for c in calls.calls(only)
+            for c in calls.since(since, only)
         ]
         return flask.jsonify({"system": system, "count": len(listed), "calls": listed})
+
+    @app.get(f"{ADMIN_PREFIX}/calls/summary", endpoint="admin_calls_summary")
+    def _admin_calls_summary() -> flask.Response:
+        """Counts by system and route since ``?since=`` (a mark), and the mark to pass next
+        time: a benchmark reads tens of thousands of calls without shipping each one."""
+        since = int(flask.request.args.get("since") or 0)
+        mark = calls.mark()
+        return flask.jsonify({"mark": mark, **summarize(calls.since(since)[:mark - since])})
+
+    @app.post(f"{ADMIN_PREFIX}/latency", endpoint="admin_latency")
+    def _admin_latency() -> tuple[flask.Response, int] | flask.Response:
+        data = flask.request.get_json(silent=True) or {}
+        try:
+            faults.set_latency(str(data.get("system") or system), float(data.get("seconds", 0)))
+        except (TypeError, ValueError) as exc:
+            return flask.jsonify({"error": str(exc)}), 400
+        return flask.jsonify({"latency": faults.latency})
 
     @app.route(f"{ADMIN_PREFIX}/faults", methods=["GET", "POST", "DELETE"], endpoint="admin_faults")
     def _admin_faults() -> tuple[flask.Response, int] | flask.Response:
@@ -279,3 +336,19 @@ def add_admin_routes(app: flask.Flask, system: str, faults: Faults, calls: CallL
             faults.add(rule)
             return flask.jsonify(asdict(rule)), 201
         return flask.jsonify({"faults": [asdict(r) for r in faults.rules()]})
+
+
+def summarize(calls: Iterable[Call]) -> dict[str, Any]:
+    """``{"calls": n, "systems": {system: {"calls", "writes", "statuses", "routes": {route: n}}}}``."""
+    systems: dict[str, dict[str, Any]] = {}
+    total = 0
+    for call in calls:
+        total += 1
+        entry = systems.setdefault(call.system, {"calls": 0, "writes": 0, "statuses": {}, "routes": {}})
+        entry["calls"] += 1
+        entry["writes"] += int(call.write)
+        status = str(call.status)
+        entry["statuses"][status] = entry["statuses"].get(status, 0) + 1
+        route = call.route or f"{call.method} {call.path}"
+        entry["routes"][route] = entry["routes"].get(route, 0) + 1
+    return {"calls": total, "systems": systems}

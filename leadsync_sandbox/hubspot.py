@@ -66,13 +66,18 @@ def _register_objects(app: flask.Flask, state: HubSpotState) -> None:
         kind = object_type(kind)
         limit = int_param("limit", 10, high=100)
         after = flask.request.args.get("after")
-        records = [r for r in state.ordered(kind) if after is None or int(r.id) >= _cursor_id(after)]
-        page, rest = records[:limit], records[limit:]
+        # The cursor is the id the next page starts at; one page costs a page, not the portal.
+        page, next_id = state.page_from(kind, 0 if after is None else _cursor_id(after), limit)
         body: dict[str, Any] = {"results": [_rendered(state, kind, r) for r in page]}
-        if rest:
-            link = f"{flask.request.host_url}crm/v3/objects/{kind}?after={rest[0].id}"
-            body["paging"] = {"next": {"after": rest[0].id, "link": link}}
+        if next_id is not None:
+            link = f"{flask.request.host_url}crm/v3/objects/{kind}?after={next_id}"
+            body["paging"] = {"next": {"after": next_id, "link": link}}
         return body
+
+    @app.get("/crm/v3/schemas", endpoint="list_schemas")
+    def list_schemas() -> Any:
+        # The portal's custom object schemas: this portal defines none.
+        return {"results": []}
 
     @app.get("/crm/v3/objects/<kind>/<record_id>", endpoint="get_object")
     def get_object(kind: str, record_id: str) -> Any:
@@ -142,7 +147,8 @@ def _lookup(state: HubSpotState, kind: str, key: str, id_property: str | None) -
 def _rendered(state: HubSpotState, kind: str, record: Record) -> dict[str, Any]:
     """A record as list/get return it, with the requested properties and associations."""
     body = state.render(kind, record, list_param("properties") or None)
-    wanted = [object_type(a) for a in list_param("associations")]
+    # Deals and tickets are object types HubSpot knows; this portal has none to associate.
+    wanted = [object_type(a) for a in list_param("associations") if a.lower() not in schema.UNSEEDED_OBJECT_TYPES]
     if kind == "contacts" and "companies" in wanted:
         company_id = state.primary_company.get(record.id)
         if company_id:
@@ -330,6 +336,29 @@ def _register_admin(app: flask.Flask, state: HubSpotState, faults: Faults, calls
     @app.post(f"{ADMIN_PREFIX}/expire-token", endpoint="admin_expire_token")
     def admin_expire_token() -> Any:
         return {"token": state.expire_token()}
+
+    @app.get(f"{ADMIN_PREFIX}/contacts/count", endpoint="admin_contacts_count")
+    def admin_contacts_count() -> Any:
+        """How many contacts there are, and how many carry a value in each ``?property=``."""
+        names = list_param("property")
+        with state.lock:
+            records = list(state.objects["contacts"].values())
+            return {"contacts": len(records),
+                    "with": {n: sum(1 for r in records if r.properties.get(n)) for n in names}}
+
+    @app.post(f"{ADMIN_PREFIX}/contacts/edit", endpoint="admin_contacts_edit")
+    def admin_contacts_edit() -> Any:
+        """A marketer's bulk edit: ``count`` contacts spread over the portal get ``property``
+        set to a new value (``value`` + the contact id), as an import or a workflow would."""
+        body = flask.request.get_json(silent=True) or {}
+        count = int(body.get("count", 0))
+        name = str(body.get("property") or "jobtitle")
+        value = str(body.get("value") or "Edited")
+        ids = sorted(state.objects["contacts"], key=int)
+        chosen = ids[::max(1, len(ids) // count)][:count] if count > 0 else []
+        for contact_id in chosen:
+            state.update_contact(contact_id, {name: f"{value} {contact_id}"})
+        return {"edited": chosen}
 
     @app.post(f"{ADMIN_PREFIX}/daily-remaining", endpoint="admin_daily_remaining")
     def admin_daily_remaining() -> Any:

@@ -103,7 +103,7 @@ SCOPES = {
     "update_object": "crm.objects.{kind}.write", "batch_update": "crm.objects.{kind}.write",
     "batch_upsert": "crm.objects.{kind}.write",
     "list_properties": "crm.schemas.{kind}.read", "get_property": "crm.schemas.{kind}.read",
-    "list_groups": "crm.schemas.{kind}.read", "create_property": "crm.schemas.{kind}.write",
+    "list_groups": "crm.schemas.{kind}.read", "list_schemas": "crm.schemas.custom.read", "create_property": "crm.schemas.{kind}.write",
     "create_group": "crm.schemas.{kind}.write",
     "associations_batch_read": "crm.objects.{kind}.read", "associations_of": "crm.objects.{kind}.read",
     "email_events": "content", "forms": "forms", "forms_no_slash": "forms", "form": "forms",

@@ -11,6 +11,12 @@ issue trackers):
   ``-Interval-Milliseconds``, ``X-HubSpot-RateLimit-Daily`` and ``-Daily-Remaining``. Search
   responses carry none of them: a client cannot pace searches from headers.
 - no ``Retry-After`` header: clients must back off on their own.
+
+Whether a search also spends a call of the ten-second window is a choice
+(``searches_in_burst``): HubSpot's usage guide lists the search limit beside the burst limit
+without saying searches count against both. ``True`` (the default, and the stricter reading)
+charges both; ``False`` charges a search only to its per-second limit, the reading under which
+a client can search at 5/s while it writes at the full burst rate.
 """
 
 from __future__ import annotations
@@ -39,13 +45,15 @@ class RateLimiter:
     """Thread-safe accounting of one portal's API budget."""
 
     def __init__(self, *, per_10s: int = 100, search_per_second: int = 5, daily: int = 250_000,
-                 clock: Callable[[], float] = time.monotonic, portal_id: int = 0) -> None:
+                 clock: Callable[[], float] = time.monotonic, portal_id: int = 0,
+                 searches_in_burst: bool = True) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self.per_10s = per_10s
         self.search_per_second = search_per_second
         self.daily = daily
         self.daily_used = 0
+        self.searches_in_burst = searches_in_burst
         self._portal_id = portal_id
         self._burst: deque[float] = deque()
         self._search: deque[float] = deque()
@@ -67,7 +75,8 @@ class RateLimiter:
             _expire(self._search, now - SEARCH_WINDOW_SECONDS)
             refusal = self._refusal(search)
             if refusal is None:
-                self._burst.append(now)
+                if not search or self.searches_in_burst:
+                    self._burst.append(now)
                 self.daily_used += 1
                 if search:
                     self._search.append(now)
@@ -83,7 +92,7 @@ class RateLimiter:
             return self._body("daily", "DAILY", "api-calls-daily")
         if search and len(self._search) >= self.search_per_second:
             return self._body("secondly", "SECONDLY", "api-calls-secondly")
-        if len(self._burst) >= self.per_10s:
+        if (not search or self.searches_in_burst) and len(self._burst) >= self.per_10s:
             return self._body("ten_secondly_rolling", "TEN_SECONDLY_ROLLING", "api-calls-ten-secondly")
         return None
 

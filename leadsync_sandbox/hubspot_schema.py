@@ -20,6 +20,8 @@ from typing import Any
 
 OBJECT_TYPES = {"contacts": "contacts", "contact": "contacts", "0-1": "contacts",
                 "companies": "companies", "company": "companies", "0-2": "companies"}
+# Object types HubSpot has that this portal holds no records of (a request may still name them).
+UNSEEDED_OBJECT_TYPES = frozenset({"deals", "deal", "0-3", "tickets", "ticket", "0-5"})
 
 LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
                     "opportunity", "customer", "evangelist", "other")

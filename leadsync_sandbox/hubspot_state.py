@@ -8,6 +8,7 @@ record, spend the daily budget).
 
 from __future__ import annotations
 
+import bisect
 import secrets
 import threading
 import uuid
@@ -80,7 +81,7 @@ class HubSpotState:
                  rate_per_10s: int = 100, daily_limit: int = 250_000, search_per_second: int = 5,
                  search_result_cap: int = 10_000, token: str | None = None,
                  search_lag_seconds: float = 0.0, custom_properties: bool = True,
-                 scopes: Iterable[str] | None = None) -> None:
+                 scopes: Iterable[str] | None = None, searches_in_burst: bool = True) -> None:
         self.lock = threading.RLock()
         self.clock = Clock(now)
         self.token = token or _new_token()
@@ -92,7 +93,8 @@ class HubSpotState:
         self.oauth_lifetime = timedelta(minutes=30)
         self._issued: dict[str, datetime] = {}        # OAuth access token → expiry
         self.limits = RateLimiter(per_10s=rate_per_10s, daily=daily_limit,
-                                  search_per_second=search_per_second, portal_id=PORTAL_ID)
+                                  search_per_second=search_per_second, portal_id=PORTAL_ID,
+                                  searches_in_burst=searches_in_burst)
         self.search_result_cap = search_result_cap
         # Writes reach search this many seconds late; GET and batch read see them at once.
         self.index = SearchIndex(search_lag_seconds, snapshot=_snapshot)
@@ -111,6 +113,7 @@ class HubSpotState:
         self._failures: dict[str, list[Any]] = {}
         self._next_id = 1_000_001
         self.webhooks: Any = None          # hubspot_webhooks.WebhookSubscriptions, once subscribed
+        self._id_order: dict[str, tuple[tuple[int, int], list[int]]] = {}
         if seed is not None:
             self._load(seed)
 
@@ -164,6 +167,25 @@ class HubSpotState:
     def ordered(self, object_type: str) -> list[Record]:
         with self.lock:
             return sorted(self.objects[object_type].values(), key=lambda r: int(r.id))
+
+    def page_from(self, object_type: str, first_id: int, limit: int) -> tuple[list[Record], str | None]:
+        """Up to ``limit`` records in id order from ``first_id`` on, and the id the next page starts at."""
+        with self.lock:
+            ids = self._ordered_ids(object_type)
+            start = bisect.bisect_left(ids, first_id)
+            chosen = ids[start:start + limit + 1]
+            records = self.objects[object_type]
+            page = [records[str(i)] for i in chosen[:limit]]
+            return page, (str(chosen[limit]) if len(chosen) > limit else None)
+
+    def _ordered_ids(self, object_type: str) -> list[int]:
+        # Cached until a record is created or removed (ids are never reused).
+        key = (len(self.objects[object_type]), self._next_id)
+        cached = self._id_order.get(object_type)
+        if cached is None or cached[0] != key:
+            cached = (key, sorted(int(i) for i in self.objects[object_type]))
+            self._id_order[object_type] = cached
+        return cached[1]
 
     def render(self, object_type: str, record: Record, wanted: Iterable[str] | None) -> dict[str, Any]:
         defs = self.properties[object_type]

@@ -70,13 +70,19 @@ class Sandbox:
     ``search_lag_seconds``: how long a HubSpot write takes to reach search. ``None`` means the
     portal's default: HubSpot's few seconds on a brownfield portal; 0 on the greenfield one,
     whose tests were written before the index lagged (pass ``REALISTIC_SEARCH_LAG`` to opt in).
+
+    ``latency_seconds``: a delay per call by system (``{"hubspot": 0.05, "salesforce": 0.05}``),
+    as the round trip to a real vendor would add. ``searches_in_burst``: whether a search also
+    spends a call of HubSpot's ten-second window (hubspot_limits.py).
     """
 
     def __init__(self, directory: Path | None = None, *, seed: int = 7, people: int | None = None,
                  now: datetime | None = None, hubspot_rate_per_10s: int = 100,
                  salesforce_daily_limit: int = 15000, salesforce: bool = True,
                  search_lag_seconds: float | None = None, portal: str = "greenfield", fresh: bool = False,
-                 hubspot_scopes: Any = None, crm: str = "salesforce") -> None:
+                 hubspot_scopes: Any = None, crm: str = "salesforce", hubspot_search_per_second: int = 5,
+                 hubspot_daily_limit: int = 250_000, searches_in_burst: bool = True,
+                 latency_seconds: dict[str, float] | None = None) -> None:
         # fresh=True: a portal with HubSpot's own properties only and an org with none of
         # leadsync's (or the BANT) custom fields, as on the day leadsync is first connected.
         if portal not in PORTALS:
@@ -100,6 +106,8 @@ class Sandbox:
             search_lag_seconds = REALISTIC_SEARCH_LAG if portal == "brownfield" else 0.0
         self.calls = CallLog()
         self.faults = Faults()
+        for system, seconds in (latency_seconds or {}).items():
+            self.faults.set_latency(system, seconds)
         self.credentials = {
             "HUBSPOT_TOKEN": "pat-na1-" + secrets.token_hex(16),
             "SF_CLIENT_ID": "3MVG9" + secrets.token_urlsafe(30),
@@ -118,7 +126,8 @@ class Sandbox:
                                     token=self.credentials["HUBSPOT_TOKEN"],
                                     search_lag_seconds=search_lag_seconds,
                                     custom_properties=portal == "greenfield" and not fresh,
-                                    scopes=hubspot_scopes)
+                                    scopes=hubspot_scopes, search_per_second=hubspot_search_per_second,
+                                    daily_limit=hubspot_daily_limit, searches_in_burst=searches_in_burst)
         # salesforce=False serves HubSpot alone (tests of the HubSpot side start faster).
         self.salesforce = (self._salesforce_state(now, salesforce_daily_limit)
                            if salesforce and crm == "salesforce" else None)
