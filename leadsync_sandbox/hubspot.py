@@ -32,8 +32,8 @@ from leadsync_sandbox.hubspot_http import (
     ApiError, batch_inputs, default_error_body, install_gate, int_param, json_body, list_param,
     object_type,
 )
-from leadsync_sandbox.hubspot_search import SearchError, run_search
-from leadsync_sandbox.hubspot_state import HubSpotState, Record
+from leadsync_sandbox.hubspot_search import SearchError, keyset_page, run_search
+from leadsync_sandbox.hubspot_state import MODIFIED, HubSpotState, Record
 from leadsync_sandbox.seed import iso
 
 __all__ = ["HubSpotState", "create_app"]
@@ -117,10 +117,16 @@ def _register_objects(app: flask.Flask, state: HubSpotState) -> None:
         body = json_body()
         with state.lock:
             # Evaluated afresh on every page request, against what the index shows right now.
-            indexed = {r.id: r for r in state.searchable(kind)}
             try:
-                page = run_search(body, ((rid, r.properties) for rid, r in indexed.items()),
-                                  state.properties[kind], result_cap=state.search_result_cap)
+                stale = state.index.stale(kind)
+                page = keyset_page(body, MODIFIED[kind], state.order, kind, state.objects[kind], stale,
+                                   state.properties[kind], result_cap=state.search_result_cap)
+                if page is not None:
+                    indexed = {rid: stale.get(rid) or state.objects[kind][rid] for rid in page.ids}
+                else:
+                    indexed = {r.id: r for r in state.searchable(kind)}
+                    page = run_search(body, ((rid, r.properties) for rid, r in indexed.items()),
+                                      state.properties[kind], result_cap=state.search_result_cap)
             except SearchError as exc:
                 raise ApiError(400, str(exc), "VALIDATION_ERROR") from None
             results = [state.render(kind, indexed[rid], body.get("properties")) for rid in page.ids]

@@ -46,10 +46,18 @@ def _register_events(app: flask.Flask, state: HubSpotState) -> None:
         limit = int_param("limit", 10, high=100)
         offset = decode_cursor(args.get("after"))
         wanted = _event_filter()
-        with state.lock:
-            matching = [e for e in state.events if wanted(e)]
         descending = args.get("sort", "-occurredAt").startswith("-")
-        matching.sort(key=lambda e: (e.occurred_at, e.id), reverse=descending)
+        # One query's pages read the same evaluation while no event changes (events are only
+        # added, moved by a merge or erased): page k need not filter the portal's events again.
+        query = (tuple(sorted((k, v) for k, v in args.items() if k not in ("after", "limit"))), descending)
+        with state.lock:
+            cached = _EVALUATED.get(id(state))
+            if cached is not None and cached[0] == (query, state.events_version):
+                matching = cached[1]
+            else:
+                matching = [e for e in state.events if wanted(e)]
+                matching.sort(key=lambda e: (e.occurred_at, e.id), reverse=descending)
+                _EVALUATED[id(state)] = ((query, state.events_version), matching)
         page = matching[offset:offset + limit]
         body: dict[str, Any] = {"results": [_event_json(e) for e in page]}
         if offset + limit < len(matching):
@@ -61,6 +69,9 @@ def _register_events(app: flask.Flask, state: HubSpotState) -> None:
     @app.get("/events/v3/events/event-types", endpoint="event_types")
     def event_types() -> Any:
         return {"eventTypes": list(EVENT_TYPES)}
+
+
+_EVALUATED: dict[int, tuple[Any, list[Any]]] = {}   # portal → (its last events query, the answer)
 
 
 def _event_filter() -> Any:

@@ -63,6 +63,11 @@ class SearchIndex:
         current = [record for record_id, record in live.items() if record_id not in stale]
         return current + [version for version in stale.values() if version is not None]  # type: ignore[misc]
 
+    def stale(self, kind: str) -> dict[str, object | None]:
+        """Record id → the version search shows instead of the live one (None: not at all),
+        for the records whose latest write search has not caught up with."""
+        return self._catch_up(kind) if self._stale else {}
+
     def pending(self) -> int:
         """How many records have a write search does not show yet."""
         self._catch_up(None)

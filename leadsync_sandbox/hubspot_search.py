@@ -199,3 +199,54 @@ def _sort_descending(body: dict[str, Any]) -> bool:
     if isinstance(sort, dict):
         return str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"
     return str(sort).startswith("-")
+
+
+_RANGE = ("GT", "GTE", "LT", "LTE")
+
+
+def keyset_page(body: dict[str, Any], modified: str, order: Any, kind: str, live: dict[str, Any],
+                stale: dict[str, Any], defs: dict[str, PropertyDef], *,
+                result_cap: int = RESULT_CAP) -> SearchPage | None:
+    """The page ``run_search`` would answer, read from the modified-time order instead of the
+    whole portal, for the query a keyset pager sends: one group of range filters on the
+    modified time, sorted on it ascending, from its first result. None for any other query.
+    ``stale``: records search shows at an older version (the index lag)."""
+    groups, sorts = body.get("filterGroups") or [], body.get("sorts") or []
+    if len(groups) != 1 or len(sorts) != 1 or body.get("after") or not isinstance(sorts[0], dict):
+        return None
+    direction = str(sorts[0].get("direction", "ASCENDING")).upper()
+    if sorts[0].get("propertyName") != modified or direction != "ASCENDING":
+        return None
+    filters = groups[0].get("filters") or []
+    if not filters or any(f.get("propertyName") != modified or f.get("operator") not in _RANGE for f in filters):
+        return None
+    lowers = [f for f in filters if f["operator"] in ("GT", "GTE")]
+    uppers = [f for f in filters if f["operator"] in ("LT", "LTE")]
+    if len(lowers) != 1 or len(uppers) > 1:
+        return None
+    parsed, limit = _groups(body, defs), _limit(body)
+    _check_window(0, limit, result_cap)
+    lower, lower_open = to_millis(str(lowers[0]["value"])), lowers[0]["operator"] == "GT"
+    upper = to_millis(str(uppers[0]["value"])) if uppers else None
+    upper_closed = bool(uppers) and uppers[0]["operator"] == "LTE"
+
+    def in_range(ms: int) -> bool:
+        above = ms > lower if lower_open else ms >= lower
+        below = upper is None or (ms <= upper if upper_closed else ms < upper)
+        return above and below
+    found: list[tuple[str, dict[str, str]]] = []
+    last = None
+    for ms, rid in order.ids_from(kind, lower, open_=lower_open):
+        if (len(found) >= limit and ms != last) or not in_range(ms):
+            break        # the page is full (and its last instant complete), or past the range
+        if rid in stale or rid not in live:
+            continue     # search shows another version of it (below), or none
+        found.append((rid, live[rid].properties))
+        last = ms
+    shown = [(rid, v.properties) for rid, v in stale.items() if v is not None and _matches(parsed, v.properties, defs)]
+    matching = sorted(found + shown, key=_sort_key(body, defs))
+    page = matching[:limit]
+    hidden = sum(1 for rid in stale if (ms := order.millis(kind, rid)) is not None and in_range(ms))
+    total = order.count(kind, lower, lower_open, upper, upper_closed) - hidden + len(shown)
+    more = len(page) < total and len(page) < result_cap
+    return SearchPage([rid for rid, _ in page], total, str(len(page)) if more else None)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from leadsync_sandbox import hubspot_schema as schema
 from leadsync_sandbox.hubspot_index import SearchIndex
+from leadsync_sandbox.hubspot_order import ModifiedOrder
 from leadsync_sandbox.hubspot_limits import RateLimiter
 from leadsync_sandbox.hubspot_webhooks import WebhookSubscriptions, acting_as
 from leadsync_sandbox.seed import HubSpotSeed, iso
@@ -109,13 +110,18 @@ class HubSpotState:
         self.merged_into: dict[str, str] = {}
         self.forms: list[dict[str, Any]] = []
         self.events: list[Event] = []
+        self.events_version = 0            # moves on every change to the events (query caches)
         self.email_events: list[EmailEventRecord] = []
         self._failures: dict[str, list[Any]] = {}
         self._next_id = 1_000_001
         self.webhooks: Any = None          # hubspot_webhooks.WebhookSubscriptions, once subscribed
         self._id_order: dict[str, tuple[tuple[int, int], list[int]]] = {}
+        # Every record by modified time, kept on each change: keyset search pages read from it.
+        self.order = ModifiedOrder(MODIFIED)
         if seed is not None:
             self._load(seed)
+        for kind in MODIFIED:
+            self.order.load(kind, self.objects[kind])
 
     # ---- loading ----
 
@@ -236,6 +242,7 @@ class HubSpotState:
             finally:
                 after = self.objects[object_type].get(record_id)
                 self.index.after_change(object_type, record_id, after)
+                self.order.moved(object_type, record_id, after)
                 if self.webhooks is not None:
                     self.webhooks.changed(object_type, record_id, before, after and after.properties)
 
@@ -397,6 +404,7 @@ class HubSpotState:
         event = Event(secrets.token_hex(16), event_type, contact_id, at or self.clock.now(), props)
         with self.lock:
             self.events.append(event)
+            self.events_version += 1
         return event.id
 
     def _contact_record(self, contact_id: str) -> Record:
@@ -445,6 +453,7 @@ class HubSpotState:
             self.primary_company.pop(contact_id, None)
             email = record.properties.get("email")
             self.events = [e for e in self.events if e.object_id != contact_id]
+            self.events_version += 1
             self.email_events = [e for e in self.email_events if e.recipient != email]
 
     def merge(self, primary_id: str, secondary_id: str) -> None:
@@ -460,6 +469,7 @@ class HubSpotState:
             merged = [m for record in (primary, secondary)
                       for m in (record.properties.get("hs_merged_object_ids") or "").split(";") if m]
             primary.properties["hs_merged_object_ids"] = ";".join(merged + [secondary_id])
+            self.events_version += 1
             for event in self.events:
                 if event.object_id == secondary_id:
                     event.object_id = primary_id

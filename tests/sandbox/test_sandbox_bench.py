@@ -198,7 +198,7 @@ def test_given_the_process_entry_point_then_it_serves_until_terminated(tmp_path:
             time.sleep(0.1)
         facts = json.loads(ready.read_text())
         assert facts["people"] == 40 and facts["pid"] == process.pid
-        assert Path(facts["config"]).read_text().count("rate_limit_per_10s = 40") == 1
+        assert Path(facts["config"]).read_text().count("rate_limit_per_10s = 50") == 1   # the portal's limit: a ceiling
         answer = requests.get(facts["hubspot_url"] + "/crm/v3/objects/contacts", verify=facts["ca_bundle"],
                               headers={"Authorization": f"Bearer {facts['env']['HUBSPOT_TOKEN']}"}, timeout=30)
         assert answer.status_code == 200 and answer.headers["X-HubSpot-RateLimit-Max"] == "50"
