@@ -36,6 +36,7 @@ log = logging.getLogger("leadsync.sync")
 HUBSPOT_CURSOR = "hubspot.people"
 LEGS = frozenset({"crm", "marketing"})   # a cycle's halves: sales' feedback, then marketing's changes
 ACTIVITY_CURSOR = "hubspot.activities"
+TOUCH_CURSOR = "crm.touches"
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a first full read
 # Pulls read a little past the cycle's start: SOQL datetimes have whole seconds, and a system's
 # clock may run slightly ahead of ours. Cursors stay capped at the start, so whatever is read
@@ -43,6 +44,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a
 AHEAD = timedelta(seconds=1)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 ADOPTION_BATCH = 500          # CRM records adopted and processed together on a first run
+READ_AHEAD_PAGES = 25         # search pages read ahead of the one being written (about 5,000 people)
 
 
 
@@ -152,7 +154,9 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         batches = iter(self.marketing.everyone(echoes=echoes) if full
                        else self.marketing.changed_people(since, now + AHEAD, echoes=echoes))
         if not self.dry_run:    # (a dry run's planned state is not shared across threads)
-            batches = read_ahead(batches)
+            # Pages are read in the search lane while the activity feed (the other lane) is
+            # pulled below: on a first run, the first few thousand people are in by then.
+            batches = read_ahead(batches, depth=READ_AHEAD_PAGES)
         first = next(batches, None)
         if self.stopping():
             return   # nothing was read for certain: leave the cursors where they are
@@ -401,10 +405,16 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         records = [CrmRecord(id=p["crm_id"], kind=p.get("crm_object") or LEAD, email=p.get("email"),
                              hubspot_id=p["hubspot_id"], status=p.get("crm_status"), owner_id=p.get("owner_id"),
                              fields={}, modified_at=now) for p in working]
-        since = min((p.get("handoff_at") or now) for p in working)
+        # Touches since the last pull (less the lookback), or since the earliest handoff the
+        # first time: a quiet cycle reads nothing it has read before.
+        earliest = min((p.get("handoff_at") or now) for p in working)
+        last = self.store.cursor(TOUCH_CURSOR)
+        since = max(earliest, last - self.lookback) if last else earliest
         touches = self.crm.touches(records, since)
         by_person = {p["hubspot_id"]: touches.get(p["crm_id"], []) for p in working}
         summary.add("activities", self._add_activities(by_person))
+        if not self.dry_run:
+            self.store.set_cursor(TOUCH_CURSOR, now, now)
 
     # -- qualify and write -----------------------------------------------------------------------
 

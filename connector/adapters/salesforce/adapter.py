@@ -254,21 +254,26 @@ class SalesforceAdapter:
         ids = sorted({r.id for r in records})
         kinds, own_subject = self.mapping.touches, self.mapping.handoff.task_subject
         found: dict[str, list[Activity]] = {}
-        for chunk in chunks(ids, IN_CHUNK):
+        wanted = set(ids)
+        # A few records: by their ids. Many (a busy org): everything since ``since``, kept for
+        # these records only, so a quiet cycle costs one query per object, not one per 200.
+        windows = ([format_soql("WhoId IN {} AND ", chunk) for chunk in chunks(ids, IN_CHUNK)]
+                   if len(ids) <= IN_CHUNK else ["WhoId != null AND "])
+        for who in windows:
             tasks = self._select("Task", ["Id", "WhoId", "TaskSubtype", "Subject", "Status", "CreatedDate"],
-                                 format_soql("WhoId IN {} AND CreatedDate >= {}", chunk, since), "CreatedDate, Id")
+                                 who + format_soql("CreatedDate >= {}", since), "CreatedDate, Id")
             for raw in self._query(tasks):
                 # leadsync's own follow-up Task is a reminder, not a touch, until sales completes it.
-                if raw.get("Subject") == own_subject and raw.get("Status") != "Completed":
+                if raw.get("WhoId") not in wanted or (raw.get("Subject") == own_subject
+                                                      and raw.get("Status") != "Completed"):
                     continue
                 kind = kinds.get(raw.get("TaskSubtype") or "Task")
                 if kind:
                     found.setdefault(raw["WhoId"], []).append(_touch(raw, kind, raw.get("CreatedDate")))
             events = self._select("Event", ["Id", "WhoId", "StartDateTime"],
-                                  format_soql("WhoId IN {} AND StartDateTime >= {}", chunk, since),
-                                  "StartDateTime, Id")
+                                  who + format_soql("StartDateTime >= {}", since), "StartDateTime, Id")
             for raw in self._query(events):
-                if kinds.get("Event"):
+                if kinds.get("Event") and raw.get("WhoId") in wanted:
                     found.setdefault(raw["WhoId"], []).append(_touch(raw, kinds["Event"], raw.get("StartDateTime")))
         return found
 
