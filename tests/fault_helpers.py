@@ -128,8 +128,8 @@ def install_hooks(sandbox: Sandbox, *hooks: CallHook) -> None:
     original = sandbox.calls.record
     lock = threading.Lock()
 
-    def record(system: str, method: str, path: str, status: int, write: bool) -> None:
-        original(system, method, path, status, write)
+    def record(system: str, method: str, path: str, status: int, write: bool, *rest: Any) -> None:
+        original(system, method, path, status, write, *rest)
         for hook in hooks:
             with lock:
                 match = (hook.system == system and hook.path in path

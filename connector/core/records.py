@@ -88,6 +88,7 @@ class Write:
     account_id: str | None = None        # the account a contact is created on
     opening: bool = False                # a handoff: the record opens in the CRM's new-lead status
     held: Mapping[str, Any] | None = None  # what the record held of these fields when read (None: unknown)
+    unconverted: bool = False            # a lead record the CRM said this cycle is not converted
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,10 @@ class Adoption:
 
     def _adopt(self, items: Sequence[tuple[Person, list[CrmRecord]]], now: datetime, summary: "Summary") -> None:
         opportunity_ids = sorted({r.opportunity_id for _, recs in items for r in recs if r.opportunity_id})
-        opportunities = self.crm.opportunities(opportunity_ids) if opportunity_ids else {}
+        known = self._opportunities_read or {}
+        unread = [i for i in opportunity_ids if i not in known]
+        opportunities = {**{i: known[i] for i in opportunity_ids if i in known},
+                         **(self.crm.opportunities(unread) if unread else {})}
         rows = []
         for person, records in items:
             email = person.fields.get("email")

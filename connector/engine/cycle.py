@@ -75,6 +75,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     _crm_waiting: dict[str, list[CrmRecord]] | None = None    # first run: records with a HubSpot id, by that id
     _linked_crm_ids: set[str] = field(default_factory=set)
     _transitions_due: list[dict[str, Any]] = field(default_factory=list)   # written with the next save of people
+    _unconverted: set[str] = field(default_factory=set)       # CRM lead records read this run, not converted
+    _opportunities_read: dict[str, Any] | None = None         # first run: every linked opportunity, read once
 
     # -- entry points ----------------------------------------------------------------------
     def cycle(self, kind: str = "sync", legs: Sequence[str] = ("crm", "marketing")) -> Summary:
@@ -100,6 +102,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         summary = Summary(kind=kind)
         self._staged = Staged() if self.dry_run else None
         self._crm_unlinked, self._crm_waiting, self._linked_crm_ids = None, None, set()
+        self._unconverted, self._opportunities_read = set(), None
         summary.run_id = self.store.start_run(f"{kind}-dry-run" if self.dry_run else kind, now, account=account)
         before = self.usage()
         try:
@@ -256,6 +259,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         everyone concerned qualified again."""
         if not counted:
             summary.add("pulled_crm", len(batch))
+        self._note_unconverted(batch)
         ids = self._absorb_records(batch, now, summary, news_only=not full)
         adopted = self._adopt_records(batch, now, summary)
         people = adopted + (self.marketing.people(ids) if ids else [])
@@ -274,6 +278,10 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         # Every record, whatever its clock says: one stamped ahead of ours is still someone's.
         records = [r for batch in self.crm.changed_records(since, FAR_FUTURE, unlinked=True) for r in batch]
         self._collect_unlinked(records)
+        self._note_unconverted(records)
+        # Their opportunities, read together once rather than a query per page of people.
+        opportunity_ids = sorted({r.opportunity_id for r in records if r.opportunity_id})
+        self._opportunities_read = self.crm.opportunities(opportunity_ids) if opportunity_ids else {}
         if defer:
             self._crm_waiting = {}
             for record in records:
@@ -282,6 +290,11 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             return iter(())
         linked = iter([r for r in records if r.hubspot_id])
         return iter(lambda: list(islice(linked, ADOPTION_BATCH)), [])
+
+    def _note_unconverted(self, records: Sequence[CrmRecord]) -> None:
+        """Lead records the CRM has just said are not converted: writes to them this run need no
+        check (one converted by hand since is refused, quarantined, and followed next cycle)."""
+        self._unconverted.update(r.id for r in records if r.kind == LEAD and not r.is_converted)
 
     def _claim_waiting(self, people: Sequence[Person], now: datetime, summary: Summary) -> None:
         """First run: the CRM records waiting for these people. Known people take them in as

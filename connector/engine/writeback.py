@@ -139,7 +139,8 @@ class WriteBack:
         for p, row, pl, out in plans:
             if pl.crm and not pl.new_handoff:
                 pl.crm = P.for_kind(pl.crm, row.get("crm_object") or LEAD, self.maps)
-        updates = [Write(pl.hubspot_id, row["crm_id"], pl.crm, row.get("crm_object") or LEAD)
+        updates = [Write(pl.hubspot_id, row["crm_id"], pl.crm, row.get("crm_object") or LEAD,
+                         unconverted=row["crm_id"] in self._unconverted)
                    for p, row, pl, out in plans if pl.crm and not pl.new_handoff and row.get("crm_id")]
         crm_outcome = self._send(self.crm.update, updates, summary, "crm") if updates else WriteOutcome()
         # Convert only leads whose own update went through: the stage written on the Lead must
@@ -243,6 +244,7 @@ class WriteBack:
                                      "values": {"convert": self.feedback.conversion_stage}})
             return WriteOutcome()
         ids = [row["crm_id"] for row, _ in items]
+        self._unconverted.difference_update(ids)     # converted now (or maybe): checked before writing again
         outcome = self.crm.convert(ids, opportunity_stage=self.feedback.conversion_stage)
         return outcome
 

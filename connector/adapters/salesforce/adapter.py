@@ -352,7 +352,7 @@ class SalesforceAdapter:
         refuses any write to a converted Lead (CANNOT_UPDATE_CONVERTED_LEAD). A write aimed at a
         converted Lead goes to its Contact instead, with only what a Contact carries."""
         m = self.mapping
-        lead_ids = sorted({str(w.record_id) for w in writes if w.kind == LEAD and w.record_id})
+        lead_ids = sorted({str(w.record_id) for w in writes if w.kind == LEAD and w.record_id and not w.unconverted})
         contacts: dict[str, str | None] = {}
         for chunk in chunks(lead_ids, IN_CHUNK):
             where = format_soql("Id IN {} AND IsConverted = true", chunk)
