@@ -16,7 +16,7 @@ from connector.state.store import Store
 
 def follow_ups(store: Store, definition: Any, since: datetime, now: datetime) -> list[S.FollowUp]:
     """Every handoff since ``since`` with its SLA verdicts, from the store."""
-    people = [p for p in store.people().values() if p.get("handoff_at") and p["handoff_at"] >= since]
+    people = list(store.handed_off_since(since).values())
     ids = [p["hubspot_id"] for p in people]
     touches = store.activities(ids, since=since) if ids else {}
     transitions = store.transitions(since=since, hubspot_ids=ids) if ids else []

@@ -141,6 +141,12 @@ class Store:
         with self.engine.connect() as conn:
             return {r.hubspot_id: _row(r) for r in conn.execute(query)}
 
+    def handed_off_since(self, since: datetime) -> dict[str, dict[str, Any]]:
+        """People handed off at or after ``since`` (the SLA check's, without loading everyone)."""
+        c = s.people.c
+        with self.engine.connect() as conn:
+            return {r.hubspot_id: _row(r) for r in conn.execute(select(s.people).where(c.handoff_at >= since))}
+
     def known_emails(self, emails: Sequence[str]) -> set[str]:
         """Which of these (lower-case) emails belong to someone leadsync knows."""
         c = s.people.c
