@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Iterable
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-from socketserver import ThreadingMixIn
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+
+from connector.app.serving import Served, serve_wsgi
 
 SUCCESS = ("ok", "partial")          # a partial cycle did its work; the quarantine holds the rest
 # Summary count keys per system: the engine speaks of the CRM generically; here it is Salesforce.
@@ -140,32 +140,5 @@ class Metrics:
             return [b"not found: try /metrics or /healthz\n"]
         return app
 
-    def serve(self, host: str, port: int) -> "MetricsServer":
-        server = make_server(host, port, self.wsgi_app(), _ThreadingServer, handler_class=_QuietHandler)
-        thread = threading.Thread(target=server.serve_forever, name="leadsync-metrics", daemon=True)
-        thread.start()
-        return MetricsServer(server, thread)
-
-
-@dataclass
-class MetricsServer:
-    server: WSGIServer
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return self.server.server_port
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:   # noqa: A002 - stdlib signature
-        pass   # a scrape every 15 s is not news for the log
+    def serve(self, host: str, port: int) -> Served:
+        return serve_wsgi(self.wsgi_app(), host, port, name="leadsync-metrics")

@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any, Callable, Iterable
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from connector.app import webhooks as W
+from connector.app.serving import Served, serve_wsgi
 
 log = logging.getLogger("leadsync.webhooks")
 
@@ -94,33 +93,5 @@ def _answer(start_response: Callable[..., Any], status: str, body: bytes,
     return [body]
 
 
-@dataclass
-class ReceiverServer:
-    server: WSGIServer
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return self.server.server_port
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:   # noqa: A002 - stdlib signature
-        pass   # the receiver logs what matters itself
-
-
-def serve(receiver: Receiver, host: str, port: int) -> ReceiverServer:
-    server = make_server(host, port, receiver, _ThreadingServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              name="leadsync-webhooks", daemon=True)
-    thread.start()
-    return ReceiverServer(server, thread)
+def serve(receiver: Receiver, host: str, port: int) -> Served:
+    return serve_wsgi(receiver, host, port, name="leadsync-webhooks", poll_interval=0.2)
