@@ -325,3 +325,43 @@ def test_e2e_given_every_person_is_an_echo_then_no_association_or_company_is_rea
     assert people and all(p.echo and p.company_id is None for p in people)
     paths = [c.path for c in sandbox.calls.since(mark, "hubspot")]
     assert paths and all("/search" in path for path in paths)
+
+
+class MemoryBook:
+    """The company book as the state store keeps it, in memory."""
+
+    def __init__(self):
+        self.kept, self.cursors = {}, {}
+
+    def companies(self, ids):
+        return {i: self.kept[i] for i in ids if i in self.kept}
+
+    def keep_companies(self, rows, now):
+        self.kept.update({cid: dict(props) for cid, (props, _) in rows.items()})
+
+    def cursor(self, name):
+        return self.cursors.get(name)
+
+    def set_cursor(self, name, value, now):
+        self.cursors[name] = value
+
+
+def test_e2e_given_a_company_book_then_people_come_with_their_company_and_no_association_or_company_read(
+        sandbox, hubspot_adapter):
+    adapter = hubspot_adapter(search_page_size=50)
+    adapter.book = MemoryBook()
+    mark = sandbox.calls.mark()
+    people = [p for batch in adapter.changed_people(*window()) for p in batch]
+    paths = [c.path for c in sandbox.calls.since(mark, "hubspot")]
+    assert not [p for p in paths if "/associations/" in p or "companies/batch" in p]
+    assert sum("companies/search" in p for p in paths) >= 1     # every company, pulled once into the book
+    with_company = [p for p in people if p.company_id]
+    assert with_company and all(p.company_id == sandbox.hubspot.primary_company[p.id] for p in with_company)
+    assert all(p.company_id in adapter.book.kept for p in with_company)
+    # A company created after the pull (not in the book yet) is read by batch once, then kept.
+    company = next(iter(adapter.book.kept))
+    del adapter.book.kept[company]
+    mark = sandbox.calls.mark()
+    again = [p for batch in adapter.changed_people(*window()) for p in batch if p.company_id == company]
+    batch_reads = [c.path for c in sandbox.calls.since(mark, "hubspot") if "companies/batch/read" in c.path]
+    assert again and len(batch_reads) == 1 and company in adapter.book.kept

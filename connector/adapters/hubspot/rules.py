@@ -82,8 +82,8 @@ def _one_instant(search: SearchFn, instant: int, page_size: int, seen: set[int],
                  extra: list[dict[str, str]], modified: str) -> Iterator[list[Mapping[str, Any]]]:
     last_id = 0
     while True:
-        filters = [_modified("EQ", instant, modified), {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
-                   *extra]
+        filters = [_modified("EQ", instant, modified),
+                   {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}, *extra]
         results = list(search([{"filters": filters}], "hs_object_id").get("results") or [])
         if fresh := _unseen(results, seen):
             yield fresh
