@@ -44,7 +44,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)   # "from the beginning" for a
 AHEAD = timedelta(seconds=1)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 ADOPTION_BATCH = 500          # CRM records adopted and processed together on a first run
-READ_AHEAD_PAGES = 25         # search pages read ahead of the one being written (about 5,000 people)
+READ_AHEAD_PAGES = 10         # search pages read ahead of the one being written (about 2,000 people)
 
 
 
