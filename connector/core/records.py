@@ -26,6 +26,7 @@ class Person:
     written: Mapping[str, Any] = field(default_factory=dict)  # current leadsync_* / lifecycle values, by property
     notes: tuple[str, ...] = ()          # values that could not be understood (kept as None), for the log
     echo: bool = False                   # its only change is leadsync's own write: read bare, not re-qualified
+    aliases: tuple[str, ...] = ()        # ids of contacts merged into this one (their records are its own)
 
 
 @dataclass(frozen=True, slots=True)

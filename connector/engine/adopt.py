@@ -37,8 +37,7 @@ class Adoption:
         if self._crm_unlinked is not None:
             # A first run read every CRM record already: match here, no lookups.
             records = [r for e in emails for r in self._crm_unlinked.get(e, [])]
-            waiting = self._crm_waiting or {}
-            records += [r for p in new for r in waiting.pop(p.id, [])]
+            records += [r for p in new for r in self._waiting_for(p)]
         else:
             records = self.crm.find_records(emails=emails) if emails else []
         self._adopt([(p, records_of(p.id, p.fields.get("email"), records)) for p in new], now, summary)
@@ -73,6 +72,15 @@ class Adoption:
         # The same person's records that carry no id yet (typed in by sales) count too.
         self._adopt([(p, by_person[p.id] + self._twins(p)) for p in fresh], now, summary)
         return fresh
+
+    def _waiting_for(self, person: Person) -> list[CrmRecord]:
+        """First run: the CRM records that carry this person's id, or the id of a contact merged
+        into them (those are theirs now: keyed to them)."""
+        waiting = self._crm_waiting or {}
+        mine = waiting.pop(person.id, [])
+        for alias in person.aliases:
+            mine += [replace(r, hubspot_id=person.id) for r in waiting.pop(alias, [])]
+        return mine
 
     def _twins(self, person: Person) -> list[CrmRecord]:
         email = str(person.fields.get("email") or "").lower()

@@ -302,8 +302,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         waiting = self._crm_waiting
         if not waiting:
             return
-        known = self._people([p.id for p in people if p.id in waiting])
-        feedback = [r for pid in known for r in waiting.pop(pid, [])]
+        known = self._people([p.id for p in people if p.id in waiting or any(a in waiting for a in p.aliases)])
+        feedback = [r for p in people if p.id in known for r in self._waiting_for(p)]
         if feedback:
             self._absorb_records(feedback, now, summary)
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.ports import Person, WriteOutcome
+from connector.ports import LEAD, CrmRecord, Person, WriteOutcome
 from connector.core.errors import FatalError, SkippableRecord
 from connector.app.runtime import Runtime
 from connector.app.config import load_config
@@ -192,3 +192,22 @@ def test_given_a_misnamed_leg_when_cycled_then_it_is_refused_not_silently_skippe
     engine = engine_for(FakeHubSpot([[qualified_person(1, NOW - timedelta(hours=3))]]), FakeCrm())
     with pytest.raises(ValueError, match="unknown leg"):
         engine.cycle(legs=("hubspot",))
+
+
+def test_given_a_lead_carrying_a_merged_away_contacts_id_then_the_survivor_starts_where_sales_has_it(engine_for):
+    """On a first run a person is adopted when the marketing pass meets them: a Lead sales is
+    working, linked by an earlier connector to a contact since merged into this one, is theirs
+    from the start (not found only after they were judged without it)."""
+    from dataclasses import replace
+    small = replace(qualified_person(1, NOW - timedelta(hours=3)), aliases=("99",))
+    small = replace(small, fields={**small.fields, "employees": 20})           # fails the size rule
+    worked = CrmRecord("00QW", LEAD, "p1@acme-robotics.com", "99", "Working - Contacted", "005A", {},
+                       NOW - timedelta(days=3), stage="sal")
+
+    class OrgWithALead(FakeCrm):
+        def changed_records(self, since, until, unlinked=False):
+            return iter([[worked]])
+    engine = engine_for(FakeHubSpot([[small]]), OrgWithALead())
+    engine.cycle()
+    stored = engine.store.people(["1"])["1"]
+    assert (stored["stage"], stored["crm_id"]) == ("sal", "00QW")

@@ -93,7 +93,7 @@ class HubSpotAdapter:
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
         self._written = unique([f.name for f in mapping.contact_write] + ["lifecyclestage", "hs_lead_status"])
         self._properties = unique([f.name for f in mapping.contact_fields] + self._written
-                                  + ["lastmodifieddate", "associatedcompanyid"])
+                                  + ["lastmodifieddate", "associatedcompanyid", "hs_merged_object_ids"])
         self._stage_property = next((f.name for f in mapping.contact_write if f.canonical == "stage"), None)
 
     def _api(self, method: Callable[..., Any], *args: Any, lane: str | None = None,
@@ -350,7 +350,8 @@ class HubSpotAdapter:
         return Person(id=str(raw["id"]), fields=fields,
                       modified_at=datetime.fromtimestamp(modified_millis(raw) / 1000, tz=timezone.utc),
                       company_id=company_id, written={p: props.get(p) for p in self._written},
-                      notes=tuple(notes))
+                      notes=tuple(notes),
+                      aliases=tuple(i for i in str(props.get("hs_merged_object_ids") or "").split(";") if i))
 
     # -- activities ------------------------------------------------------------------------------
 
