@@ -116,7 +116,7 @@ def _print_cycles(result: dict[str, Any], console: Console) -> None:
     table.add_row("", "HubSpot / 1,000 chg", _n(per), f"≤ {TARGET_HUBSPOT_PER_1000}",
                   verdict(per <= TARGET_HUBSPOT_PER_1000))
     table.add_row("", "SF / 1,000 changed", _n(incremental["per_1000_changed"]["salesforce"]), "", "")
-    table.add_row("handoff p50/p95", "daemon", "not measured", "p95 ≤ 10 s", "")
+    table.add_row("handoff p50/p95", "daemon", "bench/handoff.py", "p95 ≤ 10 s", "")
     console.print(table)
     for label, cycle in (("quiet", quiet), ("quiet, restart", leadsync.get("restart"))):
         if cycle and cycle["busiest"]:
