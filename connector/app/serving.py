@@ -12,8 +12,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 @dataclass
 class Served:
-    server: WSGIServer
-    thread: threading.Thread
+    """A WSGI server and the thread serving it (none yet when the caller serves it itself)."""
+
+    server: Any
+    thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -22,7 +24,8 @@ class Served:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        self.thread.join(timeout=5)
+        if self.thread is not None:
+            self.thread.join(timeout=5)
 
 
 def serve_wsgi(app: Callable[..., Any], host: str, port: int, *, name: str, poll_interval: float = 0.5) -> Served:

@@ -327,10 +327,9 @@ class Store:
     # -- transitions ----------------------------------------------------------------------------
     def add_transition(self, hubspot_id: str, from_stage: str | None, to_stage: str, at: datetime, *,
                        cause: str, rule: str | None, definition_version: int | None, run_id: int | None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(insert(s.transitions).values(
-                hubspot_id=hubspot_id, from_stage=from_stage, to_stage=to_stage, at=at, cause=cause,
-                rule=rule, definition_version=definition_version, run_id=run_id))
+        self.add_transitions([{"hubspot_id": hubspot_id, "from_stage": from_stage, "to_stage": to_stage, "at": at,
+                               "cause": cause, "rule": rule, "definition_version": definition_version,
+                               "run_id": run_id}])
 
     def add_transitions(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Many transitions in one statement (each row: add_transition's arguments by name)."""

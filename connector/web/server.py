@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
+from connector.app.serving import Served
 from connector.core.errors import ConfigError, Problem
 
 
@@ -45,23 +45,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-@dataclass
-class WebServer:
-    server: BaseWSGIServer
-    thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.server.server_port
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self.thread is not None:
-            self.thread.join(timeout=5)
-
-
-def build(rt: Any, host: str, port: int) -> WebServer:
+def build(rt: Any, host: str, port: int) -> Served:
     from connector.web.app import create_app
     app = create_app(rt, token=page_token(rt, host))
     try:
@@ -69,10 +53,10 @@ def build(rt: Any, host: str, port: int) -> WebServer:
     except OSError as exc:
         raise ConfigError(Problem(rt.config.file, "web.port",
                                   f"cannot listen on {host}:{port}: {exc.strerror or exc}")) from None
-    return WebServer(server)
+    return Served(server)
 
 
-def serve_in_thread(rt: Any, host: str, port: int) -> WebServer:
+def serve_in_thread(rt: Any, host: str, port: int) -> Served:
     web = build(rt, host, port)
     web.thread = threading.Thread(target=web.server.serve_forever, name="leadsync-web", daemon=True)
     web.thread.start()
