@@ -10,8 +10,9 @@ team's use; form submissions name their form by GUID only):
 2. a copy of the shipped ``qualification.toml`` with each placeholder replaced by the GUIDs of
    the forms a marketer would pick from that list (``FORMS_FOR`` below);
 3. ``leadsync sync``: the first cycle, which loads the state store (on the sandbox only);
-4. ``leadsync definition simulate <pointed copy> --since 730d --json``: both definitions
-   replayed week by week over the portal's two years (new MQLs in the period);
+4. ``leadsync definition simulate <pointed copy> --since 90d --json``: both definitions
+   replayed week by week over the 90 days of activity the first sync stored (new MQLs in the
+   period);
 then counts, over the stored people, who qualifies as of now under each definition (the
 engine's verdict, ``mql``, from the score-only path), beside the portal's own MQL count from
 the seed's manifest.
@@ -28,13 +29,15 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connector.cli.commands import main as leadsync  # noqa: E402
 from connector.core.definition import load_definition  # noqa: E402
-from connector.core.fastscore import score_plan  # noqa: E402
+from connector.core.fastscore import Verdict, score_plan  # noqa: E402
 from connector.core.lead import activities_that_count, merge_fields  # noqa: E402
 from leadsync_sandbox.server import DEFINITION_PATH, Sandbox  # noqa: E402
 
@@ -48,6 +51,7 @@ FORMS_FOR = {
     "webinar registration": ("Webinar registration (Q3 product tour)",),
     "newsletter signup": ("Newsletter signup", "Blog subscription (footer)"),
 }
+RECENT_DAYS = 90                       # the definition's engagement window
 _LISTED = re.compile(r'"([^"]+)" = ([0-9a-fA-F-]{36})')
 
 
@@ -79,18 +83,37 @@ def pointed_definition(forms: dict[str, str]) -> str:
     return text
 
 
-def qualified_now(rt_store: object, crm_rules: object, definition_file: Path, extra: object, now: object) -> int:
-    """People the definition qualifies as of ``now`` (``mql``), the lead built as the sync builds it."""
+def verdicts_now(rt_store: object, crm_rules: object, definition_file: Path, extra: object,
+                 now: object) -> dict[str, Verdict]:
+    """HubSpot id → the definition's verdict as of ``now``, each lead built as the sync builds it."""
     definition = load_definition(definition_file, extra_fields=extra)
     plan = score_plan(definition)
     people = rt_store.people()
     activities = rt_store.activities(list(people))
-    count = 0
+    verdicts = {}
     for pid, person in people.items():
         lead = merge_fields(person.get("fields") or {}, person.get("crm_fields") or {}, crm_rules)
         counted = activities_that_count(person, activities.get(pid, []))
-        count += plan.score(lead, counted, now).mql
-    return count
+        verdicts[str(person.get("hubspot_id"))] = plan.score(lead, counted, now)
+    return verdicts
+
+
+def why_not(verdict: Verdict, fit_rules: set[str]) -> str:
+    """The first reason a verdict is not an MQL, in words a marketer uses."""
+    if verdict.mql:
+        return "qualified"
+    if verdict.disqualified_by or fit_rules & set(verdict.blocked_by):
+        return "fails a fit filter"
+    if any(gate.startswith("Required ") for gate in verdict.blocked_by):
+        return "misses a required field"
+    return "score too low now"
+
+
+def portal_recent_mqls(manifest: object, now: datetime, days: int) -> set[str]:
+    """Contacts the portal's own team made MQLs in the last ``days`` (its stage dates)."""
+    since = now - timedelta(days=days)
+    return {cid for cid, moment in manifest.qualified_at.items()
+            if datetime.fromisoformat(moment.replace("Z", "+00:00")) >= since}
 
 
 def measure(people: int, workdir: Path) -> dict[str, object]:
@@ -111,22 +134,31 @@ def measure(people: int, workdir: Path) -> dict[str, object]:
         sync_code, _ = run(["--config", str(config), "sync"])
         synced = time.perf_counter() - started
         sim_code, sim_out = run(["--config", str(config), "definition", "simulate", str(pointed),
-                                 "--since", "730d", "--json"])
+                                 "--since", f"{RECENT_DAYS}d", "--json"])
         simulation = json.loads(sim_out)
         with Runtime.from_config_path(str(config), connect=False) as rt:
             now = rt.clock()
             extra, rules = mapped_fields(rt.config), rt.write_maps().crm_fields
-            placeholders = qualified_now(rt.store, rules, current, extra, now)
-            named = qualified_now(rt.store, rules, pointed, extra, now)
-            stored = len(rt.store.people())
+            placeholders = verdicts_now(rt.store, rules, current, extra, now)
+            named = verdicts_now(rt.store, rules, pointed, extra, now)
+            fit_rules = {rule.name for rule in load_definition(pointed, extra_fields=extra).fit}
+        sandbox.manifest.write(workdir / "brownfield-manifest.json")
         portal_mqls = sum(1 for s in sandbox.manifest.stages.values() if s == "marketingqualifiedlead")
-        return {"people": people, "stored": stored, "setup_exit": code, "forms_listed": len(forms),
+        agreement = {}
+        for days in (30, RECENT_DAYS):
+            recent = portal_recent_mqls(sandbox.manifest, now, days)
+            reasons = Counter(why_not(named[cid], fit_rules) for cid in recent if cid in named)
+            agreement[f"{days}d"] = {"portal_mqls": len(recent), **dict(reasons.most_common())}
+        qualified = {cid for cid, verdict in named.items() if verdict.mql}
+        return {"people": people, "stored": len(named), "setup_exit": code, "forms_listed": len(forms),
                 "sync_exit": sync_code, "sync_seconds": round(synced, 1), "simulate_exit": sim_code,
-                "qualified_now_placeholders": placeholders, "qualified_now_pointed": named,
-                "portal_mqls": portal_mqls,
-                "simulated_new_mqls_730d": {"placeholders": simulation["conversions"]["current"]["mql"],
-                                            "pointed": simulation["conversions"]["candidate"]["mql"],
-                                            "already_handed_off": simulation["already_handed_off"]}}
+                "qualified_now_placeholders": sum(v.mql for v in placeholders.values()),
+                "qualified_now_pointed": len(qualified), "portal_mqls": portal_mqls,
+                "portal_mqls_by_age": agreement,
+                "pointed_outside_portal_recent": len(qualified - portal_recent_mqls(sandbox.manifest, now, RECENT_DAYS)),
+                "simulated_new_mqls": {"placeholders": simulation["conversions"]["current"]["mql"],
+                                       "pointed": simulation["conversions"]["candidate"]["mql"],
+                                       "already_handed_off": simulation["already_handed_off"]}}
     finally:
         sandbox.stop()
 
@@ -147,8 +179,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"qualified now, form rules as shipped (placeholders): {share(result['qualified_now_placeholders'])}")
     print(f"qualified now, form rules pointed at the portal's GUIDs: {share(result['qualified_now_pointed'])}")
     print(f"the portal's own MQLs (lifecyclestage = marketingqualifiedlead): {share(result['portal_mqls'])}")
-    sim = result["simulated_new_mqls_730d"]
-    print(f"definition simulate --since 730d (exit {result['simulate_exit']}): new MQLs in the period "
+    print("the portal's own recent MQLs (by hs_lifecyclestage_marketingqualifiedlead_date), and what the "
+          "pointed definition says of them now:")
+    for age, counts in result["portal_mqls_by_age"].items():
+        made = counts["portal_mqls"]
+        said = ", ".join(f"{reason} {n:,} ({n / max(1, made):.0%})" for reason, n in counts.items()
+                         if reason != "portal_mqls")
+        print(f"  made in the last {age}: {made:,}; {said}")
+    print(f"qualified by the pointed definition outside the portal's last {RECENT_DAYS} days of MQLs: "
+          f"{result['pointed_outside_portal_recent']:,}")
+    sim = result["simulated_new_mqls"]
+    print(f"definition simulate --since {RECENT_DAYS}d (exit {result['simulate_exit']}): new MQLs in the period "
           f"{sim['placeholders']:,} as shipped, {sim['pointed']:,} pointed "
           f"({sim['already_handed_off']:,} already handed off before it)")
     print(json.dumps(result))

@@ -37,6 +37,7 @@ class Manifest:
     opportunities: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # → (opp id, stage)
     merged_ids: dict[str, list[str]] = field(default_factory=dict)      # survivor → merged-away ids
     salesforce_only_leads: list[str] = field(default_factory=list)
+    qualified_at: dict[str, str] = field(default_factory=dict)    # contact id → when the portal made it an MQL
 
     # -- recording (the seed builder) --
 
@@ -123,7 +124,7 @@ class Manifest:
                 "working_leads": sorted(self.working_leads(), key=int),
                 "linked_leads": self.linked_leads(), "email_twins": self.email_twins(),
                 "salesforce_only_leads": self.salesforce_only_leads, "merged_ids": self.merged_ids,
-                "stages": self.stages, "emails": self.emails}
+                "stages": self.stages, "emails": self.emails, "qualified_at": self.qualified_at}
 
     def write(self, path: Path) -> Path:
         path = Path(path)

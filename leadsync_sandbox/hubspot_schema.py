@@ -35,7 +35,7 @@ COMPANY_INDUSTRIES = (
 FIELD_TYPES = {"string": "text", "number": "number", "bool": "booleancheckbox", "date": "date",
                "datetime": "date", "enumeration": "select", "phone_number": "phonenumber"}
 READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate",
-                       "hs_merged_object_ids"})
+                       "hs_merged_object_ids", "hs_lifecyclestage_marketingqualifiedlead_date"})
 CREATED_AT = "2019-08-06T02:41:08.000Z"  # when HubSpot defined its defaults; any fixed past date
 
 
@@ -88,6 +88,9 @@ def default_properties(*, custom: bool = True) -> dict[str, dict[str, PropertyDe
         _p("createdate", "Create Date", "datetime"), _p("lastmodifieddate", "Last Modified Date", "datetime"),
         _p("hs_object_id", "Record ID", "number"),
         _p("hs_merged_object_ids", "Merged Record IDs", "enumeration"),
+        # Set by HubSpot when the contact first enters the stage (the portal's own verdict).
+        _p("hs_lifecyclestage_marketingqualifiedlead_date", "Became a Marketing Qualified Lead Date",
+           "datetime", group="contactinformation"),
         # HubSpot keeps it equal to the primary associated company's id.
         _p("associatedcompanyid", "Primary Associated Company ID", "number"),
         # Kept up to date by HubSpot's analytics and email tools (read-only for integrations):

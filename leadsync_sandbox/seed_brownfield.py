@@ -37,6 +37,10 @@ from leadsync_sandbox.seed_catalog import (
 )
 
 HISTORY_DAYS = 730
+QUALIFY_DAYS = 30            # mean days from a contact's creation to the portal calling it an MQL
+# Every stage from marketingqualifiedlead on was reached through a buying moment.
+QUALIFIED_STAGES = frozenset({"marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
+                              "evangelist"})
 FIRST_CONTACT_ID = 51
 EXTERNAL_ID_SPELLINGS = ("HubSpot_Contact_Id__c", "hubspot_contact_id__c", "HUBSPOT_CONTACT_ID__C",
                          "Hubspot_Contact_ID__c")
@@ -164,6 +168,12 @@ class _Builder:
             self.manifest.merged_ids[contact_id] = [merged_away]
         contact = HubSpotContact(contact_id, props, born, company.hubspot.id)
         views = self._activities(contact, stage, born)
+        if stage in QUALIFIED_STAGES:
+            qualified = self._qualified_at(born)
+            props["hs_lifecyclestage_marketingqualifiedlead_date"] = iso(qualified)
+            props["lastmodifieddate"] = iso(max(modified, qualified))
+            views += self._buying_moment(contact, qualified)
+            self.manifest.qualified_at[contact_id] = iso(qualified)
         if views:
             props["hs_analytics_num_page_views"] = str(views)
         self.manifest.note_contact(contact_id, email, stage, props["hs_lead_status"])
@@ -208,9 +218,29 @@ class _Builder:
         picks = [rng.choice(FORMS_BY_KIND["subscribe"])] if rng.random() < 0.4 else []
         if stage != "subscriber":
             picks += rng.sample(FORMS_BY_KIND["content"], k=rng.randint(0, 2))
-        if stage in ("marketingqualifiedlead", "salesqualifiedlead", "opportunity") and rng.random() < 0.6:
-            picks.append(rng.choice(FORMS_BY_KIND["late"]))
         return picks
+
+    def _qualified_at(self, born: datetime) -> datetime:
+        """When the portal made this contact an MQL: most do it in their first weeks."""
+        delay = timedelta(days=min(self.rng.expovariate(1 / QUALIFY_DAYS), HISTORY_DAYS))
+        return min(born + delay, self.now - timedelta(hours=1)).replace(microsecond=0)
+
+    def _buying_moment(self, contact: HubSpotContact, moment: datetime) -> int:
+        """What made the portal's team call a contact qualified: a late-stage form (a demo, a
+        trial, contact sales) after a few days of product and pricing visits, or, without a
+        form, repeated pricing visits. Returns the page views it adds."""
+        rng = self.rng
+        form = rng.random() < 0.75
+        pages = [("/pricing", "Pricing")] * rng.randint(1 if form else 2, 3) + \
+            [("/product", "Product overview")] * rng.randint(0, 2)
+        for path, title in pages:
+            seen = moment - timedelta(seconds=rng.randint(60, 5 * 86400))
+            self._event(contact.id, "e_visited_page", max(seen, contact.created_at), self._props(path, title))
+        if form:
+            guid = rng.choice(FORMS_BY_KIND["late"])
+            name, page, _ = FORMS[guid]
+            self._event(contact.id, "e_submitted_form", moment, self._form_props(guid, name, page))
+        return len(pages)
 
     def _props(self, path: str, title: str) -> dict[str, str]:
         key = (path, title)

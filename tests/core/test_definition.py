@@ -163,7 +163,7 @@ def test_given_valid_definition_when_loaded_then_compiled_values_are_typed(tmp_p
 
 def test_given_shipped_definition_when_loaded_with_default_bant_fields_then_valid():
     definition = load_definition(REPO / "mappings" / "qualification.toml", DEFAULT_BANT_FIELDS)
-    assert definition.thresholds.mql_score == 60 and definition.thresholds.min_engagement == 10
+    assert definition.thresholds.mql_score == 50 and definition.thresholds.min_engagement == 10
     assert {r.name for r in definition.behavior if r.buying_signal} >= {"Demo request", "Pricing page", "Free trial"}
     assert all(r.points in (5, 10, 15) for r in definition.profile)
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from leadsync_sandbox.brownfield_manifest import audit
 from leadsync_sandbox.hubspot_schema import LEAD_STATUSES, LIFECYCLE_STAGES, default_properties
 from leadsync_sandbox.hubspot_search import to_millis
 from leadsync_sandbox.salesforce_schema import LEAD_STATUSES as SF_LEAD_STATUSES
-from leadsync_sandbox.seed_brownfield import EXTERNAL_ID_SPELLINGS, build_brownfield
+from leadsync_sandbox.seed_brownfield import EXTERNAL_ID_SPELLINGS, QUALIFIED_STAGES, build_brownfield
 from leadsync_sandbox.seed_brownfield_catalog import DEMO_FORM_NAMES, FORMS
 from leadsync_sandbox.server import Sandbox
 from tests.sandbox.helpers import salesforce_client
@@ -46,6 +46,10 @@ def box():
     with Sandbox(people=2_000, now=NOW, portal="brownfield", hubspot_rate_per_10s=100_000) as running:
         running.hubspot.limits.search_per_second = 10_000
         yield running
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _ext_id(record: dict) -> str | None:
@@ -120,6 +124,34 @@ def test_given_the_seed_then_submissions_name_forms_by_guid_and_activity_spans_t
     assert len(views) > 20_000 and len(opens) > 5_000
     for moments in (views, opens):
         assert max(moments) - min(moments) > timedelta(days=600) and max(moments) <= NOW
+
+
+def test_given_the_seed_then_every_mql_or_later_was_made_one_by_a_buying_moment_at_its_stage_date(big) -> None:
+    seed, manifest = big
+    late = {guid for guid, (_, _, kind) in FORMS.items() if kind == "late"}
+    events: dict[str, list] = {}
+    for event in seed.hubspot.events:
+        events.setdefault(event.contact_id, []).append(event)
+    qualified = [c for c in seed.hubspot.contacts if c.properties["lifecyclestage"] in QUALIFIED_STAGES]
+    assert len(qualified) > 0.3 * len(seed.hubspot.contacts)
+    for contact in seed.hubspot.contacts:
+        stage_date = contact.properties.get("hs_lifecyclestage_marketingqualifiedlead_date")
+        if contact not in qualified:
+            assert stage_date is None and contact.id not in manifest.qualified_at
+            continue
+        moment = to_millis(stage_date)
+        assert manifest.qualified_at[contact.id] == stage_date
+        assert to_millis(contact.properties["createdate"]) <= moment <= to_millis(contact.properties["lastmodifieddate"])
+        before = [e for e in events[contact.id] if 0 <= moment - _ms(e.occurred_at) <= 5 * 86_400_000]
+        forms = [e for e in before if e.properties.get("hs_form_id") in late and _ms(e.occurred_at) == moment]
+        pricing = [e for e in before if e.properties.get("hs_url", "").endswith("/pricing")
+                   and e.event_type == "e_visited_page"]
+        assert forms or len(pricing) >= 2, contact.id
+    # The portal keeps making MQLs: its last 30 days hold about a thirtieth of them.
+    recent = sum(1 for c in qualified
+                 if _ms(NOW) - to_millis(c.properties["hs_lifecyclestage_marketingqualifiedlead_date"])
+                 <= 30 * 86_400_000)
+    assert 0.02 * len(qualified) < recent < 0.2 * len(qualified)
 
 
 def test_given_merged_contacts_then_the_survivor_lists_them_and_some_leads_carry_the_old_id(big) -> None:
