@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leadsync.sync")
 
+UNLINKED_BATCH = 2000        # CRM records without a HubSpot id checked against the store at a time
+
 
 class Adoption:
     """Mixed into the engine; uses its store view, adapters, maps and feedback rules."""
@@ -34,10 +36,10 @@ class Adoption:
         if not new:
             return
         emails = sorted({str(p.fields["email"]).lower() for p in new if p.fields.get("email")})
-        if self._crm_unlinked is not None:
+        if self._waiting is not None:
             # A first run read every CRM record already: match here, no lookups.
-            records = [r for e in emails for r in self._crm_unlinked.get(e, [])]
-            records += [r for p in new for r in self._waiting_for(p)]
+            records = [r for rs in self._waiting.without_id(emails).values() for r in rs]
+            records += [r for rs in self._waiting_for(new).values() for r in rs]
         else:
             records = self.crm.find_records(emails=emails) if emails else []
         self._adopt([(p, records_of(p.id, p.fields.get("email"), records)) for p in new], now, summary)
@@ -70,21 +72,32 @@ class Adoption:
             summary.add("linked", len({r.hubspot_id for r in unlinked}))
         fresh = [people[pid] for pid in by_person if pid not in already]
         # The same person's records that carry no id yet (typed in by sales) count too.
-        self._adopt([(p, by_person[p.id] + self._twins(p)) for p in fresh], now, summary)
+        twins = self._twins(fresh)
+        self._adopt([(p, by_person[p.id] + twins.get(p.id, [])) for p in fresh], now, summary)
         return fresh
 
-    def _waiting_for(self, person: Person) -> list[CrmRecord]:
-        """First run: the CRM records that carry this person's id, or the id of a contact merged
-        into them (those are theirs now: keyed to them)."""
-        waiting = self._crm_waiting or {}
-        mine = waiting.pop(person.id, [])
-        for alias in person.aliases:
-            mine += [replace(r, hubspot_id=person.id) for r in waiting.pop(alias, [])]
+    def _waiting_for(self, people: Sequence[Person]) -> dict[str, list[CrmRecord]]:
+        """First run: person id → the CRM records that carry their id, or the id of a contact
+        merged into them (those are theirs now: keyed to them). They wait no more."""
+        if self._waiting is None or not people:
+            return {}
+        taken = self._waiting.take([i for p in people for i in (p.id, *p.aliases)])
+        mine: dict[str, list[CrmRecord]] = {}
+        for person in people:
+            records = taken.pop(person.id, [])
+            for alias in person.aliases:
+                records += [replace(r, hubspot_id=person.id) for r in taken.pop(alias, [])]
+            if records:
+                mine[person.id] = records
         return mine
 
-    def _twins(self, person: Person) -> list[CrmRecord]:
-        email = str(person.fields.get("email") or "").lower()
-        return list(self._crm_unlinked.get(email, [])) if email and self._crm_unlinked is not None else []
+    def _twins(self, people: Sequence[Person]) -> dict[str, list[CrmRecord]]:
+        """First run: person id → the CRM records with their email that carry no id yet."""
+        if self._waiting is None:
+            return {}
+        emails = {p.id: str(p.fields.get("email") or "").lower() for p in people}
+        found = self._waiting.without_id(sorted({e for e in emails.values() if e}))
+        return {pid: list(found[e]) for pid, e in emails.items() if e in found}
 
     def _adopt(self, items: Sequence[tuple[Person, list[CrmRecord]]], now: datetime, summary: "Summary") -> None:
         opportunity_ids = sorted({r.opportunity_id for _, recs in items for r in recs if r.opportunity_id})
@@ -134,20 +147,15 @@ class Adoption:
 
     def _report_unlinked(self, now: datetime, summary: "Summary") -> None:
         """After a first run's pulls: CRM records no person in the marketing platform matched."""
-        if self._crm_unlinked is None:
+        if self._waiting is None:
             return
-        emails = self.store.known_emails(sorted(self._crm_unlinked))
-        if self._staged is not None:
-            emails |= {str(row.get("email") or "").lower() for row in self._staged.rows.values()}
-        for email, records in self._crm_unlinked.items():
-            for record in records:
-                if record.id not in self._linked_crm_ids and email not in emails:
+        for batch in self._waiting.left_without_id(UNLINKED_BATCH):
+            emails = self.store.known_emails(sorted({r.email.lower() for r in batch if r.email}))
+            if self._staged is not None:
+                emails |= {str(row.get("email") or "").lower() for row in self._staged.rows.values()}
+            for record in batch:
+                if record.id not in self._linked_crm_ids and (record.email or "").lower() not in emails:
                     self._report_crm_only(record, now, summary, why="matches no HubSpot contact by email")
-
-    def _collect_unlinked(self, records: Sequence[CrmRecord]) -> None:
-        for record in records:
-            if not record.hubspot_id and record.email and self._crm_unlinked is not None:
-                self._crm_unlinked.setdefault(record.email.lower(), []).append(record)
 
     def _report(self, summary: "Summary", now: datetime, **entry: Any) -> None:
         if self.dry_run:

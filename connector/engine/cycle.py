@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from itertools import islice
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from connector.state.store import Store
 from connector.engine.adopt import Adoption
 from connector.engine.prefetch import read_ahead
 from connector.engine.summary import Summary
+from connector.engine.waiting import StoredWaiting, Waiting, WaitingInMemory
 from connector.engine.staging import Staged, StateView
 from connector.engine.whereabouts import Whereabouts
 from connector.engine.writeback import PLANNED_ID, WriteBack
@@ -71,12 +71,12 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     schema_plan: list[str] = field(default_factory=list)                     # dry-run: what it would create
     _schema_ready: bool = False
     _staged: Staged | None = None
-    _crm_unlinked: dict[str, list[CrmRecord]] | None = None   # first run: CRM records with no HubSpot id, by email
-    _crm_waiting: dict[str, list[CrmRecord]] | None = None    # first run: records with a HubSpot id, by that id
+    _waiting: Waiting | None = None                           # first run: the CRM's records, until adopted
     _linked_crm_ids: set[str] = field(default_factory=set)
     _transitions_due: list[dict[str, Any]] = field(default_factory=list)   # written with the next save of people
     _unconverted: set[str] = field(default_factory=set)       # CRM lead records read this run, not converted
     _opportunities_read: dict[str, Any] | None = None         # first run: every linked opportunity, read once
+    _beside_pool: Any = None                                   # the thread HubSpot's writes go out on
 
     # -- entry points ----------------------------------------------------------------------
     def cycle(self, kind: str = "sync", legs: Sequence[str] = ("crm", "marketing")) -> Summary:
@@ -101,7 +101,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         now = self.clock()
         summary = Summary(kind=kind)
         self._staged = Staged() if self.dry_run else None
-        self._crm_unlinked, self._crm_waiting, self._linked_crm_ids = None, None, set()
+        self._waiting, self._linked_crm_ids = None, set()
         self._unconverted, self._opportunities_read = set(), None
         summary.run_id = self.store.start_run(f"{kind}-dry-run" if self.dry_run else kind, now, account=account)
         before = self.usage()
@@ -120,6 +120,9 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         finally:
             # Every transition is saved with its people; any left belong to a batch cut short.
             self._transitions_due.clear()
+            if self._waiting is not None:
+                self._waiting.close()
+                self._waiting = None
             summary.api = _usage_since(before, self.usage())
             self.store.finish_run(summary.run_id, self.clock(), summary.outcome, summary.counts, summary.api, summary.message)
         return summary
@@ -239,8 +242,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
 
     def _crm_leg(self, now: datetime, summary: Summary, *, full: bool = False, defer: bool = False) -> None:
         since = EPOCH if full else self._since(self._crm_cursor, now)
-        batches = self._crm_batches(since, now + AHEAD, full=full, defer=defer)
-        summary.add("pulled_crm", sum(len(records) for records in (self._crm_waiting or {}).values()))
+        batches = self._crm_batches(since, now + AHEAD, summary, full=full, defer=defer)
         for batch in batches:
             if not batch:
                 continue
@@ -266,30 +268,28 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         self._process(people, now, summary, compare_remote=full,
                       crm_records={r.hubspot_id: r for r in batch if r.hubspot_id})
 
-    def _crm_batches(self, since: datetime, until: datetime, *, full: bool, defer: bool = False) -> Any:
+    def _crm_batches(self, since: datetime, until: datetime, summary: Summary, *, full: bool,
+                     defer: bool = False) -> Any:
         """The CRM's changed records. On the first run, every record, read whole before any is
         adopted: a person's records that carry no HubSpot id yet (typed in by sales) count
         towards where they start, and the ones nobody matches are reported at the end. With
         ``defer`` (the marketing leg follows), records that carry a HubSpot id wait for their
-        person to come by in that leg's pass (``_claim_waiting``), so nobody is read twice."""
+        person to come by in that leg's pass (``_claim_waiting``), so nobody is read twice.
+        They wait in the state store (in memory for a dry run), a page at a time."""
         if full or self.store.cursor(self._crm_cursor) is not None:
             return self.crm.changed_records(since, until)
-        self._crm_unlinked = {}
+        self._waiting = WaitingInMemory() if self.dry_run else StoredWaiting(self.store, summary.run_id)
+        opportunity_ids: set[str] = set()
         # Every record, whatever its clock says: one stamped ahead of ours is still someone's.
-        records = [r for batch in self.crm.changed_records(since, FAR_FUTURE, unlinked=True) for r in batch]
-        self._collect_unlinked(records)
-        self._note_unconverted(records)
+        for page in self.crm.changed_records(since, FAR_FUTURE, unlinked=True):
+            self._waiting.add(page)
+            self._note_unconverted(page)
+            opportunity_ids.update(r.opportunity_id for r in page if r.opportunity_id)
+            if defer:
+                summary.add("pulled_crm", sum(1 for r in page if r.hubspot_id))
         # Their opportunities, read together once rather than a query per page of people.
-        opportunity_ids = sorted({r.opportunity_id for r in records if r.opportunity_id})
-        self._opportunities_read = self.crm.opportunities(opportunity_ids) if opportunity_ids else {}
-        if defer:
-            self._crm_waiting = {}
-            for record in records:
-                if record.hubspot_id:
-                    self._crm_waiting.setdefault(record.hubspot_id, []).append(record)
-            return iter(())
-        linked = iter([r for r in records if r.hubspot_id])
-        return iter(lambda: list(islice(linked, ADOPTION_BATCH)), [])
+        self._opportunities_read = self.crm.opportunities(sorted(opportunity_ids)) if opportunity_ids else {}
+        return iter(()) if defer else self._waiting.left_with_id(ADOPTION_BATCH)
 
     def _note_unconverted(self, records: Sequence[CrmRecord]) -> None:
         """Lead records the CRM has just said are not converted: writes to them this run need no
@@ -299,21 +299,22 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     def _claim_waiting(self, people: Sequence[Person], now: datetime, summary: Summary) -> None:
         """First run: the CRM records waiting for these people. Known people take them in as
         sales' feedback; new people are adopted with them (``_adopt_people`` asks)."""
-        waiting = self._crm_waiting
-        if not waiting:
+        if self._waiting is None:
             return
-        known = self._people([p.id for p in people if p.id in waiting or any(a in waiting for a in p.aliases)])
-        feedback = [r for p in people if p.id in known for r in self._waiting_for(p)]
+        carried = self._waiting.carried([i for p in people for i in (p.id, *p.aliases)])
+        known = self._people([p.id for p in people if p.id in carried or any(a in carried for a in p.aliases)])
+        feedback = [r for records in self._waiting_for([p for p in people if p.id in known]).values()
+                    for r in records]
         if feedback:
             self._absorb_records(feedback, now, summary)
 
     def _settle_waiting(self, now: datetime, summary: Summary) -> None:
         """First run, after the marketing pass: records whose person never came by (merged away
         or deleted in the marketing platform) are followed or reported as the CRM leg would."""
-        leftover = [r for records in (self._crm_waiting or {}).values() for r in records]
-        self._crm_waiting = None
-        for start in range(0, len(leftover), ADOPTION_BATCH):
-            self._take_records(leftover[start:start + ADOPTION_BATCH], now, summary, counted=True)
+        if self._waiting is None:
+            return
+        for batch in self._waiting.left_with_id(ADOPTION_BATCH):
+            self._take_records(batch, now, summary, counted=True)
 
     def _resync(self, now: datetime, summary: Summary, account: str) -> None:
         people = self.marketing.people_of_company(account)

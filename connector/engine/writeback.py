@@ -11,6 +11,7 @@ Ordering guarantees:
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -136,6 +137,32 @@ class WriteBack:
     def _write(self, plans: list, now: datetime, summary: Summary) -> None:
         handoffs = [(p, row, pl, out) for p, row, pl, out in plans if pl.new_handoff]
         handed = self._hand_off(handoffs, now, summary) if handoffs else WriteOutcome()
+        hs_writes = [Write(pl.hubspot_id, pl.hubspot_id, pl.hubspot, held=p.written)
+                     for p, row, pl, out in plans if pl.hubspot]
+        # A failed handoff must not tell HubSpot the lead reached sales. Nothing else written to
+        # HubSpot waits for the CRM, so it goes out while the CRM's updates are made.
+        hs_writes = [w for w in hs_writes if w.key not in handed.failed]
+        hs_sent = self._beside(self._send, self.marketing.write, hs_writes, summary, "hubspot") if hs_writes \
+            else _done(WriteOutcome())
+        try:
+            crm_outcome, converted = self._write_crm(plans, summary)
+        finally:
+            hs_outcome = hs_sent.result()    # (a CRM failure still waits for HubSpot's answer)
+        if self.dry_run:
+            self._explain_planned(plans)
+        self._record(plans, handed, crm_outcome, converted, hs_outcome, now, summary)
+
+    def _beside(self, fn: Callable[..., WriteOutcome], *args: Any) -> "Future[WriteOutcome] | _Later":
+        """``fn(*args)`` on the engine's second thread, while this one goes on. A dry run runs it
+        here when its answer is asked for, so its plan lists the writes in the order made."""
+        if self.dry_run:
+            return _Later(lambda: fn(*args))
+        if self._beside_pool is None:
+            self._beside_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadsync-write")
+        return self._beside_pool.submit(fn, *args)
+
+    def _write_crm(self, plans: list, summary: Summary) -> tuple[WriteOutcome, WriteOutcome]:
+        """Sales' side of a batch: record updates, then conversions and opportunity moves."""
         for p, row, pl, out in plans:
             if pl.crm and not pl.new_handoff:
                 pl.crm = P.for_kind(pl.crm, row.get("crm_object") or LEAD, self.maps)
@@ -153,14 +180,7 @@ class WriteBack:
                                   if pl.advance and pl.hubspot_id not in crm_outcome.failed])
         converted.failed.update({row["crm_id"]: advanced.failed[pl.hubspot_id] for p, row, pl, out in plans
                                  if pl.hubspot_id in advanced.failed})
-        hs_writes = [Write(pl.hubspot_id, pl.hubspot_id, pl.hubspot, held=p.written)
-                     for p, row, pl, out in plans if pl.hubspot]
-        # A failed handoff must not tell HubSpot the lead reached sales.
-        hs_writes = [w for w in hs_writes if w.key not in handed.failed]
-        hs_outcome = self._send(self.marketing.write, hs_writes, summary, "hubspot") if hs_writes else WriteOutcome()
-        if self.dry_run:
-            self._explain_planned(plans)
-        self._record(plans, handed, crm_outcome, converted, hs_outcome, now, summary)
+        return crm_outcome, converted
 
     def _explain_planned(self, plans: list) -> None:
         """A dry run shows, beside each planned value, what is there now and the rule behind it."""
@@ -379,6 +399,24 @@ def _why(result: Qualification) -> str:
     failed = [g.name for g in result.gates if g.verdict is False]
     verdict = "qualified" if result.mql else ("not qualified: " + ", ".join(failed) if failed else "not qualified")
     return f"{verdict} (score {result.score:g}, definition v{result.definition_version})"
+
+
+class _Later:
+    """A future that runs its work when asked for the result (once)."""
+
+    def __init__(self, work: Callable[[], WriteOutcome]) -> None:
+        self._work, self._outcome = work, None
+
+    def result(self) -> WriteOutcome:
+        if self._outcome is None:
+            self._outcome = self._work()
+        return self._outcome
+
+
+def _done(outcome: WriteOutcome) -> "Future[WriteOutcome]":
+    future: Future[WriteOutcome] = Future()
+    future.set_result(outcome)
+    return future
 
 
 def _lifecycle_of(person: Person) -> str | None:

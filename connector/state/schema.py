@@ -176,6 +176,18 @@ companies = Table(
 )
 
 
+# A first run's CRM records, read whole before anyone is adopted, wait here (not in memory)
+# for their person to come by in the marketing pass: a row per record, for that run only.
+crm_waiting = Table(
+    "crm_waiting", metadata,
+    Column("run_id", Integer, primary_key=True),
+    Column("record_id", String(36), primary_key=True),
+    Column("hubspot_id", String(32), index=True),   # the external id it carries, if any
+    Column("email", String(320), index=True),       # lower-case
+    Column("record", JSON, nullable=False),
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[
         cursors, people, activities, written, transitions, runs, changes, errors, quarantine, kv,
@@ -206,11 +218,17 @@ def _v4_companies(conn: Connection) -> None:
     metadata.create_all(conn, tables=[companies])
 
 
+def _v5_crm_waiting(conn: Connection) -> None:
+    """Where a first run's CRM records wait for their person (scratch, per run)."""
+    metadata.create_all(conn, tables=[crm_waiting])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_quarantine_dropped),
     (3, _v3_record_kinds),
     (4, _v4_companies),
+    (5, _v5_crm_waiting),
 ]
 
 LATEST = MIGRATIONS[-1][0]

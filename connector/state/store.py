@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from connector.state import schema as s
 from connector.core.errors import FatalError
 from connector.core.model import Activity
+from connector.core.records import CrmRecord
 
 if TYPE_CHECKING:
     from connector.state.logquery import LogFilter
@@ -218,6 +219,70 @@ class Store:
                 conn.execute(statement, [{f"v_{k}": v for k, v in values.items()} for values in batch])
             for batch in inserts.values():
                 conn.execute(insert(s.people), batch)
+
+    # -- a first run's CRM records, waiting for their person -----------------------------------
+    def keep_waiting(self, run_id: int, records: Sequence[CrmRecord]) -> None:
+        rows = [{"run_id": run_id, "record_id": r.id, "hubspot_id": r.hubspot_id,
+                 "email": r.email.lower() if r.email else None, "record": _record_json(r)} for r in records]
+        with self.engine.begin() as conn:
+            for chunk in _chunks(rows, 1000):
+                conn.execute(insert(s.crm_waiting), chunk)
+
+    def take_waiting(self, run_id: int, hubspot_ids: Sequence[str]) -> dict[str, list[CrmRecord]]:
+        """The records carrying these ids, by id, taken out of the waiting room."""
+        c = s.crm_waiting.c
+        found: dict[str, list[CrmRecord]] = {}
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(set(hubspot_ids)), 500):
+                where = and_(c.run_id == run_id, c.hubspot_id.in_(chunk))
+                for r in conn.execute(select(c.hubspot_id, c.record).where(where).order_by(c.record_id)):
+                    found.setdefault(r.hubspot_id, []).append(_record_of(r.record))
+                conn.execute(delete(s.crm_waiting).where(where))
+        return found
+
+    def waiting_ids(self, run_id: int, hubspot_ids: Sequence[str]) -> set[str]:
+        """Which of these ids some waiting record carries."""
+        c = s.crm_waiting.c
+        with self.engine.connect() as conn:
+            return {i for chunk in _chunks(sorted(set(hubspot_ids)), 500) for i in conn.execute(
+                select(c.hubspot_id).where(and_(c.run_id == run_id, c.hubspot_id.in_(chunk)))).scalars()}
+
+    def waiting_without_id(self, run_id: int, emails: Sequence[str]) -> dict[str, list[CrmRecord]]:
+        """The records carrying no HubSpot id with these (lower-case) emails, by email; they stay."""
+        c = s.crm_waiting.c
+        found: dict[str, list[CrmRecord]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(emails)), 500):
+                query = select(c.email, c.record).where(and_(c.run_id == run_id, c.hubspot_id.is_(None),
+                                                              c.email.in_(chunk))).order_by(c.record_id)
+                for r in conn.execute(query):
+                    found.setdefault(r.email, []).append(_record_of(r.record))
+        return found
+
+    def waiting_left(self, run_id: int, *, with_id: bool, batch: int) -> Iterator[list[CrmRecord]]:
+        """What still waits, a batch at a time in record id order: those carrying a HubSpot id
+        (``with_id``, taken out as they are given) or those carrying none (left in place)."""
+        c = s.crm_waiting.c
+        kind = c.hubspot_id.isnot(None) if with_id else c.hubspot_id.is_(None)
+        last = ""
+        while True:
+            with self.engine.begin() as conn:
+                rows = list(conn.execute(select(c.record_id, c.record).where(
+                    and_(c.run_id == run_id, kind, c.record_id > last)).order_by(c.record_id).limit(batch)))
+                if rows and with_id:
+                    conn.execute(delete(s.crm_waiting).where(and_(
+                        c.run_id == run_id, c.record_id.in_([r.record_id for r in rows]))))
+            if not rows:
+                return
+            last = rows[-1].record_id
+            yield [_record_of(r.record) for r in rows]
+
+    def clear_waiting(self, keep_run: int | None = None) -> None:
+        """Forget what waits (every run's but ``keep_run``: one cut short leaves its rows)."""
+        c = s.crm_waiting.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(s.crm_waiting).where(c.run_id != keep_run) if keep_run is not None
+                         else delete(s.crm_waiting))
 
     # -- companies (the marketing platform's, as last read) -------------------------------------
     def companies(self, company_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -517,6 +582,41 @@ class Store:
         if not database or database == ":memory:":
             return Path(os.environ.get("TMPDIR", "/tmp")) / f"leadsync-{os.getpid()}-{name}.lock"
         return Path(f"{database}.{name}.lock")
+
+
+def _record_json(record: CrmRecord) -> dict[str, Any]:
+    """A CRM record as JSON that ``_record_of`` turns back into the same record (times tagged)."""
+    return {name: _tagged(getattr(record, name)) for name in CrmRecord.__dataclass_fields__}
+
+
+def _tagged(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": utc(value).isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Mapping):
+        return {str(k): _tagged(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tagged(v) for v in value]
+    return value
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and "$datetime" in value:
+            return datetime.fromisoformat(value["$datetime"])
+        if len(value) == 1 and "$date" in value:
+            return date.fromisoformat(value["$date"])
+        return {k: _untagged(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    return value
+
+
+def _record_of(data: Mapping[str, Any]) -> CrmRecord:
+    values = {k: _untagged(v) for k, v in data.items()}
+    values["notes"] = tuple(values.get("notes") or ())
+    return CrmRecord(**values)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

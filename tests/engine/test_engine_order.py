@@ -211,3 +211,35 @@ def test_given_a_lead_carrying_a_merged_away_contacts_id_then_the_survivor_start
     engine.cycle()
     stored = engine.store.people(["1"])["1"]
     assert (stored["stage"], stored["crm_id"]) == ("sal", "00QW")
+
+
+def test_given_a_batch_with_writes_to_both_systems_then_hubspots_go_out_while_the_crms_are_made(engine_for):
+    """HubSpot's writes wait for nothing in the CRM but a handoff: they are sent beside the
+    CRM's record updates, and the batch is recorded once both have answered."""
+    import threading
+
+    hubspot_started = threading.Event()
+
+    class Watched(FakeHubSpot):
+        def write(self, writes):
+            hubspot_started.set()
+            return super().write(writes)
+
+    class SlowCrm(FakeCrm):
+        overlapped: list[bool] = []
+
+        def update(self, writes):
+            self.overlapped.append(hubspot_started.wait(timeout=5))
+            return super().update(writes)
+
+    first = qualified_person(1, NOW - timedelta(hours=3))
+    hubspot, crm = Watched([[first]]), SlowCrm()
+    engine = engine_for(hubspot, crm)
+    assert engine.cycle(legs=("marketing",)).counts["handed_off"] == 1
+    # Marketing changes the industry: the score drops, and both systems get the new one.
+    hubspot.batches = [[Person("1", {**first.fields, "industry": "Retail"}, NOW - timedelta(seconds=10))]]
+    hubspot_started.clear()
+    summary = engine.cycle(legs=("marketing",))
+    assert crm.overlapped == [True]
+    assert summary.counts["written_hubspot"] == 1 and summary.counts["written_crm"] == 1
+    assert engine.store.people()["1"]["score"] == float(hubspot.writes[-1][0].values["leadsync_score"])
