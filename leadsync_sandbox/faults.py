@@ -248,9 +248,8 @@ def route_label() -> str:
 
 
 def drain_request_body() -> None:
-    """Read an unread request body before answering early. werkzeug discards leftover input
-    after the response by reading until EOF, which deadlocks against a client still waiting
-    for a (deliberately truncated) body."""
+    """Read an unread request body before answering early, so a kept-alive connection is
+    ready for the client's next request (and a closed one never waits on unread input)."""
     flask.request.get_data(cache=False)
 
 
@@ -279,13 +278,14 @@ def _status_response(rule: FaultRule, error_body: Callable[[int], Any] | None) -
 
 
 def _truncated_response() -> flask.Response:
-    # werkzeug's server closes every connection after one response ("Connection: close"), so
-    # declaring a longer body than we send makes the client hit EOF mid-body: urllib3 raises
-    # ProtocolError (IncompleteRead), requests raises ChunkedEncodingError/ConnectionError.
+    # The connection is closed after this response, so declaring a longer body than we send
+    # makes the client hit EOF mid-body: urllib3 raises ProtocolError (IncompleteRead),
+    # requests raises ChunkedEncodingError/ConnectionError.
     flask.g.sandbox_reset = True
     partial = b'{"results": ['
     response = flask.Response(partial, 200, mimetype="application/json")
     response.headers["Content-Length"] = str(len(partial) + 4096)
+    response.headers["Connection"] = "close"
     return response
 
 

@@ -6,8 +6,9 @@ The CRM is Salesforce by default, or SugarCRM with ``crm="sugarcrm"``.
         sandbox.hubspot.add_demo_request(contact_id)
         subprocess.run(["leadsync", "sync"], env={**os.environ, **sandbox.env()})
 
-Each emulator runs werkzeug's threaded server in a daemon thread on a free port. The
-credentials are random per sandbox so nothing outside it can accidentally work against it.
+Each emulator runs a threaded cheroot server in a daemon thread on a free port, with
+connections kept alive between calls as the real services keep them. The credentials are
+random per sandbox so nothing outside it can accidentally work against it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import flask
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from cheroot import server as cheroot_server, wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from connector.app.config import DEFAULT_MAPPINGS
 from leadsync_sandbox.faults import CallLog, Faults
@@ -47,11 +49,18 @@ GREENFIELD_PEOPLE = 300
 BROWNFIELD_PEOPLE = 20_000
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log per request: the call log already records every call."""
+class _Request(cheroot_server.HTTPRequest):
+    """A response that says ``Connection: close`` closes the connection (a fault cutting a body
+    short relies on it); cheroot otherwise keeps it alive whatever the application says."""
 
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
+    def send_headers(self) -> None:
+        if any(k.lower() == b"connection" and v.lower() == b"close" for k, v in self.outheaders):
+            self.close_connection = True
+        super().send_headers()
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
 
 
 def _salesforce_module() -> Any | None:
@@ -136,7 +145,7 @@ class Sandbox:
         self.hubspot_url = ""
         self.salesforce_url = ""
         self.sugarcrm_url = ""
-        self._servers: list[BaseWSGIServer] = []
+        self._servers: list[wsgi.Server] = []
         self._threads: list[threading.Thread] = []
 
     def _salesforce_state(self, now: datetime | None, daily_limit: int) -> Any | None:
@@ -184,21 +193,24 @@ class Sandbox:
         return self
 
     def _serve(self, app: flask.Flask) -> str:
+        """Serve ``app`` over HTTPS on a free loopback port. Connections are kept alive between
+        requests, as HubSpot's, Salesforce's and Sugar's are: a client pays one TLS handshake
+        per connection, not per call."""
         assert self.certs is not None
-        server = make_server(HOST, 0, app, threaded=True, request_handler=_QuietHandler,
-                             ssl_context=(str(self.certs.cert_path), str(self.certs.key_path)))
-        # A short poll interval makes stop() quick; the loop costs nothing noticeable.
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  name=f"sandbox-{app.name}", daemon=True)
+        server = wsgi.Server((HOST, 0), app, numthreads=16, server_name="sandbox", timeout=30,
+                             shutdown_timeout=1)
+        server.ssl_adapter = BuiltinSSLAdapter(str(self.certs.cert_path), str(self.certs.key_path))
+        server.ConnectionClass = _Connection
+        server.prepare()
+        thread = threading.Thread(target=server.serve, name=f"sandbox-{app.name}", daemon=True)
         thread.start()
         self._servers.append(server)
         self._threads.append(thread)
-        return f"https://{HOST}:{server.server_port}"
+        return f"https://{HOST}:{server.bind_addr[1]}"
 
     def stop(self) -> None:
         for server in self._servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()
