@@ -68,7 +68,8 @@ def test_given_seeded_store_when_each_view_opened_from_the_nav_then_it_loads(sit
     for nav, heading in (("errors", "Errors and quarantine"), ("people", "A person's history"),
                          ("funnel", "Funnel and pipeline"), ("sla", "Sales' follow-up SLA"),
                          ("queue", "Sales' queue"), ("runs", "Sync runs")):
-        page.click(f'[data-nav="{nav}"]')
+        with page.expect_navigation():
+            page.click(f'[data-nav="{nav}"]')
         assert page.locator("h1").inner_text().startswith(heading)
         assert page.locator(f'[data-nav="{nav}"]').get_attribute("class") == "active"
 
@@ -76,7 +77,8 @@ def test_given_seeded_store_when_each_view_opened_from_the_nav_then_it_loads(sit
 def test_given_run_when_clicked_then_drill_down_shows_its_changes_old_to_new(site, page):
     _, ids, base = site
     page.goto(base + "/")
-    page.click(f'[data-run="{ids["ok"]}"] a')
+    with page.expect_navigation():
+        page.click(f'[data-run="{ids["ok"]}"] a')
     assert page.url.endswith(f"/runs/{ids['ok']}")
     rows = page.locator('[data-table="changes"] [data-change]')
     assert rows.count() == 2
@@ -151,15 +153,18 @@ def test_given_email_when_searched_then_person_history_shows_explanation_transit
     _, _, base = site
     page.goto(base + "/people")
     page.fill('input[name="q"]', "person3@company3.com")
-    page.click('button[type="submit"]')
+    with page.expect_navigation():      # (on a busy machine the count must not race the load)
+        page.click('button[type="submit"]')
     rows = page.locator('[data-table="people"] [data-person]')
     assert rows.count() == 1
-    rows.first.locator("a").click()
+    with page.expect_navigation():
+        rows.first.locator("a").click()
     assert page.url.endswith("/people/1003")
     assert page.locator("[data-stage]").inner_text() == "mql"
     assert page.locator("[data-summary]").inner_text().strip()
     assert page.locator('[data-table="transitions"] [data-transition]').count() == 1
     systems = page.locator('[data-table="changes"] [data-change] td:nth-child(3)').all_inner_texts()
     assert sorted(systems) == ["hubspot", "salesforce"], "what was written where"
-    page.locator('[data-table="changes"] [data-change] a[href^="/runs/"]').first.click()
+    with page.expect_navigation():
+        page.locator('[data-table="changes"] [data-change] a[href^="/runs/"]').first.click()
     assert "/runs/" in page.url and page.locator("h1").inner_text().startswith("Run ")
