@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -201,18 +202,38 @@ class Sandbox:
                              shutdown_timeout=1)
         server.ssl_adapter = BuiltinSSLAdapter(str(self.certs.cert_path), str(self.certs.key_path))
         server.ConnectionClass = _Connection
-        server.prepare()
-        thread = threading.Thread(target=server.serve, name=f"sandbox-{app.name}", daemon=True)
+        bound = threading.Event()
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            # Prepared on this daemon thread, so its worker threads are daemons too: a stop that
+            # goes wrong never keeps the process alive.
+            try:
+                server.prepare()
+            except BaseException as exc:   # (reported to the caller below)
+                failed.append(exc)
+                return
+            finally:
+                bound.set()
+            server.serve()
+
+        thread = threading.Thread(target=run, name=f"sandbox-{app.name}", daemon=True)
         thread.start()
+        bound.wait()
+        if failed:
+            raise failed[0]
         self._servers.append(server)
         self._threads.append(thread)
         return f"https://{HOST}:{server.bind_addr[1]}"
 
     def stop(self) -> None:
-        for server in self._servers:
-            server.stop()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        """Stop every server at once, waiting a few seconds at most."""
+        stopping = [threading.Thread(target=server.stop, daemon=True) for server in self._servers]
+        for thread in stopping:
+            thread.start()
+        deadline = time.monotonic() + 5
+        for thread in stopping + self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._servers.clear()
         self._threads.clear()
 
