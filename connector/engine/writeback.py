@@ -143,7 +143,7 @@ class WriteBack:
         # HubSpot waits for the CRM, so it goes out while the CRM's updates are made.
         hs_writes = [w for w in hs_writes if w.key not in handed.failed]
         hs_sent = self._beside(self._send, self.marketing.write, hs_writes, summary, "hubspot") if hs_writes \
-            else _done(WriteOutcome())
+            else _Later(WriteOutcome)
         try:
             crm_outcome, converted = self._write_crm(plans, summary)
         finally:
@@ -402,7 +402,7 @@ def _why(result: Qualification) -> str:
 
 
 class _Later:
-    """A future that runs its work when asked for the result (once)."""
+    """A future that runs its work when asked for the result (once): a dry run's write, or none."""
 
     def __init__(self, work: Callable[[], WriteOutcome]) -> None:
         self._work, self._outcome = work, None
@@ -411,12 +411,6 @@ class _Later:
         if self._outcome is None:
             self._outcome = self._work()
         return self._outcome
-
-
-def _done(outcome: WriteOutcome) -> "Future[WriteOutcome]":
-    future: Future[WriteOutcome] = Future()
-    future.set_result(outcome)
-    return future
 
 
 def _lifecycle_of(person: Person) -> str | None:
