@@ -116,6 +116,8 @@ class HubSpotState:
         self._next_id = 1_000_001
         self.webhooks: Any = None          # hubspot_webhooks.WebhookSubscriptions, once subscribed
         self._id_order: dict[str, tuple[tuple[int, int], list[int]]] = {}
+        # (object type, property) → lower-cased value → record id: a hint, checked on every use.
+        self._by_value: dict[tuple[str, str], dict[str, str]] = {}
         # Every record by modified time, kept on each change: keyset search pages read from it.
         self.order = ModifiedOrder(MODIFIED)
         if seed is not None:
@@ -167,8 +169,25 @@ class HubSpotState:
     def find_by(self, object_type: str, prop: str, value: str) -> Record | None:
         with self.lock:
             wanted = value.strip().lower()
-            return next((r for r in self.objects[object_type].values()
-                         if (r.properties.get(prop) or "").lower() == wanted), None)
+            objects = self.objects[object_type]
+            hints = self._by_value.get((object_type, prop))
+            hint = hints.get(wanted) if hints is not None else None
+            record = objects.get(hint) if hint else None
+            if record is not None and (record.properties.get(prop) or "").lower() == wanted:
+                return record
+            if hints is not None and hint is None:
+                # Not there when the hints were taken: look at every record, as before them.
+                return next((r for r in objects.values() if (r.properties.get(prop) or "").lower() == wanted), None)
+            # No hints yet, or one out of date: look at every record and take them afresh.
+            found, hints = None, {}
+            for r in objects.values():
+                held = (r.properties.get(prop) or "").lower()
+                if held:
+                    hints.setdefault(held, r.id)
+                if found is None and held == wanted:
+                    found = r
+            self._by_value[(object_type, prop)] = hints
+            return found
 
     def ordered(self, object_type: str) -> list[Record]:
         with self.lock:

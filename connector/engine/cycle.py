@@ -24,6 +24,7 @@ from connector.core.feedback import FeedbackRules, from_opportunity, from_record
 from connector.core.handoff import HandoffRules
 from connector.state.store import Store
 from connector.engine.adopt import Adoption
+from connector.engine.pipeline import WriteBehind
 from connector.engine.prefetch import read_ahead
 from connector.engine.summary import Summary
 from connector.engine.waiting import StoredWaiting, Waiting, WaitingInMemory
@@ -73,7 +74,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     _staged: Staged | None = None
     _waiting: Waiting | None = None                           # first run: the CRM's records, until adopted
     _linked_crm_ids: set[str] = field(default_factory=set)
-    _transitions_due: list[dict[str, Any]] = field(default_factory=list)   # written with the next save of people
+    _transitions_due: dict[int, list[dict[str, Any]]] = field(default_factory=dict)   # per thread, saved with people
     _unconverted: set[str] = field(default_factory=set)       # CRM lead records read this run, not converted
     _opportunities_read: dict[str, Any] | None = None         # first run: every linked opportunity, read once
     _beside_pool: Any = None                                   # the thread HubSpot's writes go out on
@@ -182,6 +183,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             summary.add("activities", self._add_activities(found))
             pending.update(found)
         seen: set[str] = set()
+        writer = WriteBehind(enabled=not self.dry_run)
 
         def take(batch: list[Person], *, in_time_order: bool) -> None:
             summary.add("pulled_hubspot", len(batch))
@@ -189,28 +191,38 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             # activities came in: then it is read whole below, with everyone else who has some).
             live = [p for p in batch if not p.echo]
             summary.add("echoes", len(batch) - len(live))
+            writer.before_preparing(p.id for p in live)
             self._claim_waiting(live, now, summary)
             self._adopt_people(live, now, summary)
-            self._process(live, now, summary, compare_remote=full)
+            plans = self._prepare(live, now, summary, compare_remote=full)
             pending.difference_update(p.id for p in live)
             if full:
                 seen.update(p.id for p in batch)
-            if not self.dry_run and in_time_order:     # a read by id is in no time order
-                newest = max(p.modified_at for p in batch)
-                self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
+            newest = max(p.modified_at for p in batch) if in_time_order else None  # (by id: no time order)
 
-        for batch in itertools.chain([first] if first else [], batches):
-            if batch:
-                take(batch, in_time_order=not full)
-            if self.stopping():
-                break    # the batch in hand is done; what was read ahead is left for next time
-        if first_run and not self.dry_run and not self.stopping():
-            # Someone else's write moves a contact past the pass before the pass reaches it:
-            # on a first run, pick up whoever still has no stage (a few calls, not a re-read).
-            for batch in self.marketing.changed_people(now - self.lookback, FAR_FUTURE, echoes=echoes,
-                                                       unmanaged=True):
+            def write() -> None:
+                if plans:
+                    self._write(plans, now, summary)
+                if newest is not None and not self.dry_run:
+                    self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
+            writer.submit(write, (p.id for p in live), unless=self.stopping)
+
+        try:
+            for batch in itertools.chain([first] if first else [], batches):
                 if batch:
-                    take(batch, in_time_order=False)
+                    take(batch, in_time_order=not full)
+                if self.stopping():
+                    break    # the batch in hand is done; what was read ahead is left for next time
+            if first_run and not self.dry_run and not self.stopping():
+                # Someone else's write moves a contact past the pass before the pass reaches it:
+                # on a first run, pick up whoever still has no stage (a few calls, not a re-read).
+                writer.wait()   # (the tail is read after the pass's last write)
+                for batch in self.marketing.changed_people(now - self.lookback, FAR_FUTURE, echoes=echoes,
+                                                           unmanaged=True):
+                    if batch:
+                        take(batch, in_time_order=False)
+        finally:
+            writer.close()    # the batch in hand is written (or its failure raised) before anything else
         if self.stopping():
             return   # the pull was cut short: cursors stay at the last batch written
         if pending:

@@ -10,6 +10,7 @@ every read in the cycle goes through this view: the two runs then take the same 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
@@ -33,7 +34,7 @@ class StateView:
     store: Store
     dry_run: bool
     _staged: Staged | None
-    _transitions_due: list[dict[str, Any]]
+    _transitions_due: dict[int, list[dict[str, Any]]]     # per thread: a batch written beside the next
 
     def _people(self, ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         wanted = None if ids is None else list(ids)
@@ -46,8 +47,14 @@ class StateView:
             found[key] = {**found.get(key, {"stage": "subscriber", "crm_fields": {}, "handoffs": 0}), **row}
         return found
 
+    def _transitions_mine(self) -> list[dict[str, Any]]:
+        """The transitions this thread decided and has not saved yet: each is saved with the
+        people it moves, by the thread that moves them."""
+        return self._transitions_due.setdefault(threading.get_ident(), [])
+
     def _flush_transitions(self) -> None:
-        due, self._transitions_due[:] = list(self._transitions_due), []
+        mine = self._transitions_mine()
+        due, mine[:] = list(mine), []
         self.store.add_transitions(due)
 
     def _people_in(self, stages: Sequence[str], *, having: str) -> dict[str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,9 @@ class Summary:
     handoffs: list[dict[str, Any]] = field(default_factory=list)
     sla_breaches: list[dict[str, Any]] = field(default_factory=list)
     api: dict[str, Any] = field(default_factory=dict)
+    # A pass writes one batch while it prepares the next: both count.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n
+        with self._lock:
+            self.counts[key] = self.counts.get(key, 0) + n

@@ -58,6 +58,13 @@ class WriteBack:
 
     def _process(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
                  crm_records: Mapping[str, CrmRecord] | None = None) -> None:
+        plans = self._prepare(people, now, summary, compare_remote=compare_remote, crm_records=crm_records)
+        if plans:
+            self._write(plans, now, summary)
+
+    def _prepare(self, people: Sequence[Person], now: datetime, summary: Summary, *, compare_remote: bool = False,
+                 crm_records: Mapping[str, CrmRecord] | None = None) -> list:
+        """Qualify each person and plan what both systems should hold (``_write`` writes it)."""
         # A record that waits for a person (a permanent refusal, or dropped) is not written again,
         # however often it comes round, until someone asks for a retry.
         held = self.store.held([p.id for p in people])
@@ -65,7 +72,7 @@ class WriteBack:
             summary.add("held", len(held))
             people = [p for p in people if p.id not in held]
         if not people:
-            return
+            return []
         remote = _Remote(compare_remote, crm_records or {})
         stored = self._people([p.id for p in people])
         window = timedelta(days=self.definition.engagement.window_days)
@@ -80,7 +87,7 @@ class WriteBack:
             counted = activities_that_count(row, activities.get(person.id, []))
             result = evaluate(lead, counted, self.definition, now, row["stage"])
             plans.append((person, row, *self._plan(person, row, lead, result, now, remote)))
-        self._write(plans, now, summary)
+        return plans
 
     def _plan(self, person: Person, row: Mapping[str, Any], lead: Mapping[str, Any], result: Qualification,
               now: datetime, remote: "_Remote") -> tuple[P.PersonPlan, P.Outputs]:
@@ -364,7 +371,7 @@ class WriteBack:
                                              "rule": rule})
             return
         # Kept with the people they move: written by the next _save_people (staging.py).
-        self._transitions_due.append({"hubspot_id": person["hubspot_id"], "from_stage": person.get("stage"),
+        self._transitions_mine().append({"hubspot_id": person["hubspot_id"], "from_stage": person.get("stage"),
                                       "to_stage": to_stage, "at": now, "cause": cause, "rule": rule,
                                       "definition_version": self.definition.version, "run_id": summary.run_id})
 
