@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from leadsync_sandbox import hubspot_schema as schema
 from leadsync_sandbox.hubspot_index import SearchIndex
@@ -117,7 +117,7 @@ class HubSpotState:
         self.webhooks: Any = None          # hubspot_webhooks.WebhookSubscriptions, once subscribed
         self._id_order: dict[str, tuple[tuple[int, int], list[int]]] = {}
         # (object type, property) → lower-cased value → record id: a hint, checked on every use.
-        self._by_value: dict[tuple[str, str], dict[str, str]] = {}
+        self._by_value: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
         # Every record by modified time, kept on each change: keyset search pages read from it.
         self.order = ModifiedOrder(MODIFIED)
         if seed is not None:
@@ -170,24 +170,29 @@ class HubSpotState:
         with self.lock:
             wanted = value.strip().lower()
             objects = self.objects[object_type]
-            hints = self._by_value.get((object_type, prop))
-            hint = hints.get(wanted) if hints is not None else None
-            record = objects.get(hint) if hint else None
+            taken = self._by_value.get((object_type, prop))
+            if taken is None or taken[0] != len(objects):
+                # Records came or went since the hints were taken (a portal being seeded, say).
+                taken = (len(objects), self._hints(objects, prop))
+                self._by_value[(object_type, prop)] = taken
+            hints = taken[1]
+            record = objects.get(hints.get(wanted, ""))
             if record is not None and (record.properties.get(prop) or "").lower() == wanted:
                 return record
-            if hints is not None and hint is None:
-                # Not there when the hints were taken: look at every record, as before them.
-                return next((r for r in objects.values() if (r.properties.get(prop) or "").lower() == wanted), None)
-            # No hints yet, or one out of date: look at every record and take them afresh.
-            found, hints = None, {}
-            for r in objects.values():
-                held = (r.properties.get(prop) or "").lower()
-                if held:
-                    hints.setdefault(held, r.id)
-                if found is None and held == wanted:
-                    found = r
-            self._by_value[(object_type, prop)] = hints
-            return found
+            # Changed since the hint was taken, or never seen: look at every record, as before hints.
+            record = next((r for r in objects.values() if (r.properties.get(prop) or "").lower() == wanted), None)
+            if record is not None:
+                hints[wanted] = record.id
+            return record
+
+    @staticmethod
+    def _hints(objects: Mapping[str, Record], prop: str) -> dict[str, str]:
+        hints: dict[str, str] = {}
+        for r in objects.values():
+            held = (r.properties.get(prop) or "").lower()
+            if held:
+                hints.setdefault(held, r.id)
+        return hints
 
     def ordered(self, object_type: str) -> list[Record]:
         with self.lock:
