@@ -14,10 +14,10 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from connector.core import plan as P
-from connector.ports import LEAD, Crm, CrmRecord, MarketingPlatform, Person
+from connector.ports import LEAD, Activity, Crm, CrmRecord, MarketingPlatform, Person
 from connector.core.definition import Definition
 from connector.core.errors import QuotaExhausted
 from connector.core.feedback import FeedbackRules, from_opportunity, from_record
@@ -25,7 +25,7 @@ from connector.core.handoff import HandoffRules
 from connector.state.store import Store
 from connector.engine.adopt import Adoption
 from connector.engine.pipeline import WriteBehind
-from connector.engine.prefetch import read_ahead
+from connector.engine.prefetch import ReadAhead, read_ahead
 from connector.engine.summary import Summary
 from connector.engine.waiting import StoredWaiting, Waiting, WaitingInMemory
 from connector.engine.staging import Staged, StateView
@@ -46,6 +46,7 @@ AHEAD = timedelta(seconds=1)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 ADOPTION_BATCH = 500          # CRM records adopted and processed together on a first run
 READ_AHEAD_PAGES = 10         # search pages read ahead of the one being written (about 2,000 people)
+FEED_AHEAD = 3                # activity chunks (5,000 each) a first run reads while the CRM's records come in
 
 
 
@@ -142,16 +143,34 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         elif not self._schema_ready:
             self.marketing.ensure_schema()
             self._schema_ready = True
-        if "crm" in legs:
-            self._crm_leg(now, summary, defer="marketing" in legs)
-        if "marketing" in legs:
-            self._hubspot_leg(now, summary)
-            if not self.stopping():
-                self._settle_waiting(now, summary)
-            self._report_unlinked(now, summary)
+        feed = None
+        if set(legs) == LEGS and not self.dry_run and self.store.cursor(ACTIVITY_CURSOR) is None:
+            # A first run: HubSpot's months of activities (its ten-second window) are read
+            # while the CRM's records are (another system's limits), not after them.
+            feed = ReadAhead(self._activity_feed(now, full=False), depth=FEED_AHEAD, name="leadsync-feed")
+        try:
+            if "crm" in legs:
+                self._crm_leg(now, summary, defer="marketing" in legs)
+            if "marketing" in legs:
+                self._hubspot_leg(now, summary, feed=feed)
+                if not self.stopping():
+                    self._settle_waiting(now, summary)
+                self._report_unlinked(now, summary)
+        finally:
+            if feed is not None:
+                feed.close()
         self._retry_quarantine(now, summary)
 
-    def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False) -> None:
+    def _activity_feed(self, now: datetime, *, full: bool) -> Iterator[dict[str, list[Activity]]]:
+        """Everyone's activities since the last pull (less the lookback; the whole engagement
+        window the first time, and on a full pass), in chunks."""
+        window = timedelta(days=self.definition.engagement.window_days)
+        last_pull = self.store.cursor(ACTIVITY_CURSOR)
+        since = now - window if full else (last_pull or now - window) - self.lookback
+        return iter(self.marketing.activities_between(since, now + AHEAD))
+
+    def _hubspot_leg(self, now: datetime, summary: Summary, *, full: bool = False,
+                     feed: ReadAhead[dict[str, list[Activity]]] | None = None) -> None:
         since = EPOCH if full else self._since(HUBSPOT_CURSOR, now)
         # The nightly pass reads everyone by id (the list API: no index lag, and it is the pass
         # that proves who is gone). Every other run, the first one included, reads its window
@@ -172,14 +191,12 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         # touch no property, so they are also pulled every `activities_every` regardless.
         # Everyone's at once, by time, then stored: each person below is qualified on
         # everything known, and anyone with new activities but no contact change is too.
-        window = timedelta(days=self.definition.engagement.window_days)
         last_pull = self.store.cursor(ACTIVITY_CURSOR)
         if first is None and last_pull and now - last_pull < self.activities_every and not full:
             self._pass_complete(HUBSPOT_CURSOR, now)
             return   # a quiet cycle costs one search call
-        acts_since = now - window if full else (last_pull or now - window) - self.lookback
         pending: set[str] = set()     # people with new activities: qualified below, read or not
-        for found in self.marketing.activities_between(acts_since, now + AHEAD):
+        for found in feed if feed is not None else self._activity_feed(now, full=full):
             summary.add("activities", self._add_activities(found))
             pending.update(found)
         seen: set[str] = set()

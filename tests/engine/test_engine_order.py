@@ -243,3 +243,59 @@ def test_given_a_batch_with_writes_to_both_systems_then_hubspots_go_out_while_th
     assert crm.overlapped == [True]
     assert summary.counts["written_hubspot"] == 1 and summary.counts["written_crm"] == 1
     assert engine.store.people()["1"]["score"] == float(hubspot.writes[-1][0].values["leadsync_score"])
+
+
+def test_given_two_batches_then_the_second_is_prepared_while_the_first_is_written(engine_for):
+    """A pass writes one batch while it adopts and qualifies the next (they hold different
+    people); the writes still go out in order and the cursor ends at the second batch."""
+    import threading
+
+    second_prepared = threading.Event()
+
+    class Watched(FakeHubSpot):
+        overlapped: list[bool] = []
+
+        def write(self, writes):
+            if any(w.key == "1" for w in writes):
+                self.overlapped.append(second_prepared.wait(timeout=5))
+            return super().write(writes)
+
+    class Crm(FakeCrm):
+        def find_records(self, **kw):
+            if "p2@acme-robotics.com" in (kw.get("emails") or []):
+                second_prepared.set()    # person 2 is being adopted
+            return []
+
+    hubspot = Watched([[qualified_person(1, NOW - timedelta(hours=3))], [qualified_person(2, NOW - timedelta(hours=2))]])
+    engine = engine_for(hubspot, Crm())
+    summary = engine.cycle(legs=("marketing",))
+    assert hubspot.overlapped == [True]
+    assert [w.key for batch in hubspot.writes for w in batch] == ["1", "2"]
+    assert summary.counts["written_hubspot"] == 2
+    assert engine.store.cursor(HUBSPOT_CURSOR) == NOW
+
+
+def test_given_a_first_run_then_the_activity_feed_is_read_while_the_crm_records_are(engine_for):
+    """HubSpot's activities (its ten-second window) and the CRM's records (another system) are
+    read at once on a first run, and every person is still qualified on their activities."""
+    import threading
+
+    feed_started = threading.Event()
+
+    class Watched(FakeHubSpot):
+        def activities_between(self, since, until):
+            feed_started.set()
+            yield from super().activities_between(since, until)
+
+    class Org(FakeCrm):
+        overlapped: list[bool] = []
+
+        def changed_records(self, since, until, unlinked=False):
+            self.overlapped.append(feed_started.wait(timeout=5))
+            return iter(())
+
+    crm = Org()
+    engine = engine_for(Watched([[qualified_person(1, NOW - timedelta(hours=3))]]), crm)
+    summary = engine.cycle()
+    assert crm.overlapped == [True]
+    assert summary.counts["activities"] == 1 and summary.counts["handed_off"] == 1
