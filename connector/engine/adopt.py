@@ -28,9 +28,11 @@ UNLINKED_BATCH = 2000        # CRM records without a HubSpot id checked against 
 class Adoption:
     """Mixed into the engine; uses its store view, adapters, maps and feedback rules."""
 
-    def _adopt_people(self, people: Sequence[Person], now: datetime, summary: "Summary") -> None:
+    def _adopt_people(self, people: Sequence[Person], now: datetime, summary: "Summary", *,
+                      taken: Mapping[str, list[CrmRecord]] | None = None) -> None:
         """People the store does not know yet: link their CRM records by email (records carrying
-        their id were linked by the CRM leg) and set where they start."""
+        their id were linked by the CRM leg, or on a first run are ``taken`` from the waiting
+        room for them) and set where they start."""
         known = self._people([p.id for p in people])
         new = [p for p in people if p.id not in known]
         if not new:
@@ -39,7 +41,8 @@ class Adoption:
         if self._waiting is not None:
             # A first run read every CRM record already: match here, no lookups.
             records = [r for rs in self._waiting.without_id(emails).values() for r in rs]
-            records += [r for rs in self._waiting_for(new).values() for r in rs]
+            mine = taken if taken is not None else self._waiting_for(new)
+            records += [r for p in new for r in mine.get(p.id, [])]
         else:
             records = self.crm.find_records(emails=emails) if emails else []
         self._adopt([(p, records_of(p.id, p.fields.get("email"), records)) for p in new], now, summary)

@@ -209,8 +209,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             live = [p for p in batch if not p.echo]
             summary.add("echoes", len(batch) - len(live))
             writer.before_preparing(p.id for p in live)
-            self._claim_waiting(live, now, summary)
-            self._adopt_people(live, now, summary)
+            self._adopt_people(live, now, summary, taken=self._claim_waiting(live, now, summary))
             plans = self._prepare(live, now, summary, compare_remote=full)
             pending.difference_update(p.id for p in live)
             if full:
@@ -245,8 +244,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         if pending:
             people = self.marketing.people(sorted(pending))
             summary.add("pulled_hubspot", len(people))
-            self._claim_waiting(people, now, summary)
-            self._adopt_people(people, now, summary)
+            self._adopt_people(people, now, summary, taken=self._claim_waiting(people, now, summary))
             self._process(people, now, summary)
         if not self.dry_run:
             self.store.set_cursor(ACTIVITY_CURSOR, now, now)
@@ -325,17 +323,19 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         check (one converted by hand since is refused, quarantined, and followed next cycle)."""
         self._unconverted.update(r.id for r in records if r.kind == LEAD and not r.is_converted)
 
-    def _claim_waiting(self, people: Sequence[Person], now: datetime, summary: Summary) -> None:
-        """First run: the CRM records waiting for these people. Known people take them in as
-        sales' feedback; new people are adopted with them (``_adopt_people`` asks)."""
+    def _claim_waiting(self, people: Sequence[Person], now: datetime,
+                       summary: Summary) -> dict[str, list[CrmRecord]] | None:
+        """First run: the CRM records waiting for these people, taken in one go. Known people
+        take theirs in as sales' feedback; the new people's are returned, to be adopted with
+        them (``_adopt_people``). ``None`` when nothing waits (not a first run)."""
         if self._waiting is None:
-            return
-        carried = self._waiting.carried([i for p in people for i in (p.id, *p.aliases)])
-        known = self._people([p.id for p in people if p.id in carried or any(a in carried for a in p.aliases)])
-        feedback = [r for records in self._waiting_for([p for p in people if p.id in known]).values()
-                    for r in records]
+            return None
+        taken = self._waiting_for(people)
+        known = self._people(list(taken)) if taken else {}
+        feedback = [r for pid in known for r in taken.pop(pid)]
         if feedback:
             self._absorb_records(feedback, now, summary)
+        return taken
 
     def _settle_waiting(self, now: datetime, summary: Summary) -> None:
         """First run, after the marketing pass: records whose person never came by (merged away

@@ -23,9 +23,6 @@ class Waiting(Protocol):
     def take(self, hubspot_ids: Sequence[str]) -> dict[str, list[CrmRecord]]:
         """The records carrying these ids, by id; they wait no more."""
 
-    def carried(self, hubspot_ids: Sequence[str]) -> set[str]:
-        """Which of these ids some waiting record carries."""
-
     def without_id(self, emails: Sequence[str]) -> dict[str, list[CrmRecord]]:
         """Records carrying no HubSpot id, by (lower-case) email; they stay."""
 
@@ -49,9 +46,6 @@ class StoredWaiting:
 
     def take(self, hubspot_ids: Sequence[str]) -> dict[str, list[CrmRecord]]:
         return self.store.take_waiting(self.run_id, hubspot_ids) if hubspot_ids else {}
-
-    def carried(self, hubspot_ids: Sequence[str]) -> set[str]:
-        return self.store.waiting_ids(self.run_id, hubspot_ids) if hubspot_ids else set()
 
     def without_id(self, emails: Sequence[str]) -> dict[str, list[CrmRecord]]:
         return self.store.waiting_without_id(self.run_id, emails) if emails else {}
@@ -82,9 +76,6 @@ class WaitingInMemory:
 
     def take(self, hubspot_ids: Sequence[str]) -> dict[str, list[CrmRecord]]:
         return {i: self._by_id.pop(i) for i in dict.fromkeys(hubspot_ids) if i in self._by_id}
-
-    def carried(self, hubspot_ids: Sequence[str]) -> set[str]:
-        return {i for i in hubspot_ids if i in self._by_id}
 
     def without_id(self, emails: Sequence[str]) -> dict[str, list[CrmRecord]]:
         return {e: list(self._by_email[e]) for e in emails if e in self._by_email}

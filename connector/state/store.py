@@ -240,13 +240,6 @@ class Store:
                 conn.execute(delete(s.crm_waiting).where(where))
         return found
 
-    def waiting_ids(self, run_id: int, hubspot_ids: Sequence[str]) -> set[str]:
-        """Which of these ids some waiting record carries."""
-        c = s.crm_waiting.c
-        with self.engine.connect() as conn:
-            return {i for chunk in _chunks(sorted(set(hubspot_ids)), 500) for i in conn.execute(
-                select(c.hubspot_id).where(and_(c.run_id == run_id, c.hubspot_id.in_(chunk)))).scalars()}
-
     def waiting_without_id(self, run_id: int, emails: Sequence[str]) -> dict[str, list[CrmRecord]]:
         """The records carrying no HubSpot id with these (lower-case) emails, by email; they stay."""
         c = s.crm_waiting.c
