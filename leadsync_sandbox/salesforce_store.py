@@ -114,6 +114,9 @@ class Store:
         self.assignment: AssignmentRule | None = None
         self._journal: list[tuple[str, str, Record | None]] | None = None
         self._last_stamp: datetime | None = None
+        # (object, field) → (table size when taken, lower-cased value → record id): hints for
+        # external-id lookups, checked against the record on every use.
+        self._by_value: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -136,9 +139,19 @@ class Store:
 
     def by_external_id(self, obj: str, field_name: str, value: object) -> Record | None:
         key = str(value).lower()
-        return next((r for r in self.table(obj).values()
-                     if not r.get("IsDeleted") and r.get(field_name) is not None
-                     and str(r[field_name]).lower() == key), None)
+        table = self.table(obj)
+        taken = self._by_value.get((obj, field_name))
+        if taken is None or taken[0] != len(table):
+            taken = (len(table), _hints(table, field_name))
+            self._by_value[(obj, field_name)] = taken
+        record = table.get(taken[1].get(key, ""))
+        if record is not None and _holds(record, field_name, key):
+            return record
+        # Changed since the hint was taken, or never seen: look at every record, as before hints.
+        record = next((r for r in table.values() if _holds(r, field_name, key)), None)
+        if record is not None:
+            taken[1][key] = record["Id"]
+        return record
 
     def live(self, obj: str, *, include_deleted: bool = False) -> list[Record]:
         return [r for r in self.table(obj).values() if include_deleted or not r.get("IsDeleted")]
@@ -323,6 +336,18 @@ class Store:
         if other is not None and other["Id"] != record["Id"]:
             raise RecordError("DUPLICATE_VALUE", f"duplicate value found: {f.name} duplicates "
                               f"value on record with id: {other['Id']}", [])
+
+
+def _holds(record: Record, field_name: str, key: str) -> bool:
+    return not record.get("IsDeleted") and record.get(field_name) is not None and str(record[field_name]).lower() == key
+
+
+def _hints(table: dict[str, Record], field_name: str) -> dict[str, str]:
+    hints: dict[str, str] = {}
+    for record in table.values():
+        if not record.get("IsDeleted") and record.get(field_name) is not None:
+            hints.setdefault(str(record[field_name]).lower(), record["Id"])
+    return hints
 
 
 def _check_permissions(obj: SObject, values: Record, *, creating: bool) -> None:
