@@ -13,7 +13,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from leadsync_sandbox.salesforce_schema import (
     CLOSED_STAGES, TEXT_TYPES, Field, SObject, sobject, BY_PREFIX,
@@ -23,6 +23,7 @@ from leadsync_sandbox.salesforce_values import (
 )
 
 Record = dict[str, Any]
+INDEX_REBUILD_AFTER = 2000      # records changed since an external-id index was taken, before it is taken again
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -114,9 +115,8 @@ class Store:
         self.assignment: AssignmentRule | None = None
         self._journal: list[tuple[str, str, Record | None]] | None = None
         self._last_stamp: datetime | None = None
-        # (object, field) → (table size when taken, lower-cased value → record id): hints for
-        # external-id lookups, checked against the record on every use.
-        self._by_value: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+        # External-id lookups (upserts, duplicate checks) by index: (object, field) → _Index.
+        self._indexes: dict[tuple[str, str], _Index] = {}
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -140,19 +140,19 @@ class Store:
     def by_external_id(self, obj: str, field_name: str, value: object) -> Record | None:
         key = str(value).lower()
         table = self.table(obj)
-        taken = self._by_value.get((obj, field_name))
-        if taken is None or taken[0] != len(table):
-            taken = (len(table), _hints(table, field_name))
-            self._by_value[(obj, field_name)] = taken
-        record = table.get(taken[1].get(key, ""))
+        index = self._indexes.get((obj, field_name))
+        if index is None or index.size != len(table) or len(index.changed) > INDEX_REBUILD_AFTER:
+            index = self._indexes[(obj, field_name)] = _Index.of(table, field_name)
+        record = table.get(index.ids.get(key, ""))
         if record is not None and _holds(record, field_name, key):
             return record
-        # Changed since the hint was taken, or never seen: look at every record, as before hints.
-        record = next((r for r in table.values() if _holds(r, field_name, key)), None)
-        if record is not None:
-            taken[1][key] = record["Id"]
-        return record
-
+        if key in index.shared:
+            candidates: Iterable[Record] = table.values()   # held by more than one: look at all
+        else:
+            # Indexed records keep their value unless changed through the store since: only
+            # those changed may hold it now.
+            candidates = (table[i] for i in sorted(index.changed) if i in table)
+        return next((r for r in candidates if _holds(r, field_name, key)), None)
     def live(self, obj: str, *, include_deleted: bool = False) -> list[Record]:
         return [r for r in self.table(obj).values() if include_deleted or not r.get("IsDeleted")]
 
@@ -285,6 +285,9 @@ class Store:
                 self._journal = None
 
     def _remember(self, obj: str, record_id: str) -> None:
+        for (indexed, _), index in self._indexes.items():
+            if indexed == obj:
+                index.changed.add(record_id)
         if self._journal is not None:
             before = self.table(obj).get(record_id)
             self._journal.append((obj, record_id, dict(before) if before else None))
@@ -342,12 +345,27 @@ def _holds(record: Record, field_name: str, key: str) -> bool:
     return not record.get("IsDeleted") and record.get(field_name) is not None and str(record[field_name]).lower() == key
 
 
-def _hints(table: dict[str, Record], field_name: str) -> dict[str, str]:
-    hints: dict[str, str] = {}
-    for record in table.values():
-        if not record.get("IsDeleted") and record.get(field_name) is not None:
-            hints.setdefault(str(record[field_name]).lower(), record["Id"])
-    return hints
+@dataclass
+class _Index:
+    """Lower-cased value → the id of the first record holding it, taken when the table had
+    ``size`` records; ``shared``: values more than one record held; ``changed``: records
+    written through the store since (their values may differ now)."""
+
+    size: int
+    ids: dict[str, str]
+    shared: set[str]
+    changed: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, table: dict[str, Record], field_name: str) -> "_Index":
+        ids: dict[str, str] = {}
+        shared: set[str] = set()
+        for record in table.values():
+            if not record.get("IsDeleted") and record.get(field_name) is not None:
+                key = str(record[field_name]).lower()
+                if ids.setdefault(key, record["Id"]) != record["Id"]:
+                    shared.add(key)
+        return cls(len(table), ids, shared)
 
 
 def _check_permissions(obj: SObject, values: Record, *, creating: bool) -> None:
