@@ -33,7 +33,12 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def json_safe(value: Any) -> Any:
+    if value is None or type(value) in _PLAIN:     # most values: no ABC checks on the hot path
+        return value
     if isinstance(value, datetime):
         return utc(value).isoformat()
     if isinstance(value, date):
