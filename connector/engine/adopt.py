@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leadsync.sync")
 
-UNLINKED_BATCH = 2000        # CRM records without a HubSpot id checked against the store at a time
+UNLINKED_BATCH = 500         # CRM records without a HubSpot id checked against the store at a time
 
 
 class Adoption:
@@ -128,7 +128,8 @@ class Adoption:
                 if record.account_id:
                     row["account_id"] = record.account_id
                 summary.add("linked")
-                self._linked_crm_ids.update(r.id for r in records)
+                # Only records carrying no id can be reported unlinked (_report_unlinked asks).
+                self._linked_crm_ids.update(r.id for r in records if not r.hubspot_id)
             if start is not None:
                 row["reason"] = f"adopted: {start.why}"
                 summary.add("adopted_sales_owned" if start.sales_owned else "adopted_handed_off")

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from connector.core import plan as P
+from connector.core.batches import chunks
 from connector.ports import LEAD, Activity, Crm, CrmRecord, MarketingPlatform, Person
 from connector.core.definition import Definition
 from connector.core.errors import QuotaExhausted
@@ -47,6 +48,11 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 ADOPTION_BATCH = 500          # CRM records adopted and processed together on a first run
 READ_AHEAD_PAGES = 10         # search pages read ahead of the one being written (about 2,000 people)
 FEED_AHEAD = 3                # activity chunks (5,000 each) a first run reads while the CRM's records come in
+# Handed-off people read from the store at a time (their opportunities, their touches): a
+# multiple of the 100 or 200 ids a CRM query takes, so batching costs no extra query.
+HANDED_OFF_BATCH = 1000
+TOUCH_COLUMNS = ("crm_id", "crm_object", "email", "crm_status", "owner_id", "handoff_at")
+FOLLOW_COLUMNS = ("email", "stage", "opportunity_id", "opportunity_amount", "handoffs")
 
 
 
@@ -74,7 +80,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     _schema_ready: bool = False
     _staged: Staged | None = None
     _waiting: Waiting | None = None                           # first run: the CRM's records, until adopted
-    _linked_crm_ids: set[str] = field(default_factory=set)
+    _linked_crm_ids: set[str] = field(default_factory=set)   # first run: records without an id, linked
     _transitions_due: dict[int, list[dict[str, Any]]] = field(default_factory=dict)   # per thread, saved with people
     _unconverted: set[str] = field(default_factory=set)       # CRM lead records read this run, not converted
     _opportunities_read: dict[str, Any] | None = None         # first run: every linked opportunity, read once
@@ -241,16 +247,21 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             writer.close()    # the batch in hand is written (or its failure raised) before anything else
         if self.stopping():
             return   # the pull was cut short: cursors stay at the last batch written
-        if pending:
-            people = self.marketing.people(sorted(pending))
-            summary.add("pulled_hubspot", len(people))
-            self._adopt_people(people, now, summary, taken=self._claim_waiting(people, now, summary))
-            self._process(people, now, summary)
+        for ids in chunks(sorted(pending), ADOPTION_BATCH):
+            self._take_pending(ids, now, summary)
         if not self.dry_run:
             self.store.set_cursor(ACTIVITY_CURSOR, now, now)
         self._pass_complete(HUBSPOT_CURSOR, now)
         if full:
             self._forget_deleted(seen, now, summary)
+
+    def _take_pending(self, ids: Sequence[str], now: datetime, summary: Summary) -> None:
+        """People with new activities whom the pass did not meet, read and qualified a batch at a
+        time like the pass's pages: after a long pause they are thousands."""
+        people = self.marketing.people(ids)
+        summary.add("pulled_hubspot", len(people))
+        self._adopt_people(people, now, summary, taken=self._claim_waiting(people, now, summary))
+        self._process(people, now, summary)
 
     def _since(self, cursor: str, now: datetime) -> datetime:
         """Where an incremental pull starts: the cursor less the lookback, or on the very first
@@ -415,10 +426,19 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         return touched
 
     def _follow_opportunities(self, now: datetime, summary: Summary, only: set[str] | None = None) -> None:
-        open_people = [p for p in self._people_in(("sal", "sql", "opportunity"), having="opportunity_id").values()
-                       if only is None or p["hubspot_id"] in only]
-        if not open_people:
-            return
+        """Open opportunities' amounts and stages, taken in; people whose stage moved are qualified
+        again. Read a batch of people at a time, with only the columns this needs."""
+        moved: list[str] = []
+        for batch in self._people_in_batches(("sal", "sql", "opportunity"), having="opportunity_id",
+                                             batch=HANDED_OFF_BATCH, columns=FOLLOW_COLUMNS):
+            open_people = [p for p in batch.values() if only is None or p["hubspot_id"] in only]
+            if open_people:
+                moved += self._follow_batch(open_people, now, summary)
+        if moved:
+            self._process(self.marketing.people(moved), now, summary)
+
+    def _follow_batch(self, open_people: Sequence[Mapping[str, Any]], now: datetime, summary: Summary) -> list[str]:
+        """One batch of ``_follow_opportunities``: the ids of the people whose stage moved."""
         opportunities = self.crm.opportunities([p["opportunity_id"] for p in open_people])
         moved = []
         amounts = [{"hubspot_id": p["hubspot_id"], "opportunity_amount": opportunities[p["opportunity_id"]].amount}
@@ -436,28 +456,41 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
                 self._save_people([{"hubspot_id": person["hubspot_id"], "stage": move.to_stage,
                                     "reason": move.rule, **recycled}], now)
                 moved.append(person["hubspot_id"])
-        if moved:
-            self._process(self.marketing.people(moved), now, summary)
+        return moved
 
     def _pull_touches(self, now: datetime, summary: Summary) -> None:
         """Sales touches (Tasks, Events) on handed-off leads: for SLA and the score."""
-        working = [p for p in self._people_in(("mql", "sal", "sql"), having="crm_id").values()
-                   if p["crm_id"] != PLANNED_ID]
-        if not working:
+        records, earliest = self._working_records(now)
+        if earliest is None:
             return
-        records = [CrmRecord(id=p["crm_id"], kind=p.get("crm_object") or LEAD, email=p.get("email"),
-                             hubspot_id=p["hubspot_id"], status=p.get("crm_status"), owner_id=p.get("owner_id"),
-                             fields={}, modified_at=now) for p in working]
         # Touches since the last pull (less the lookback), or since the earliest handoff the
         # first time: a quiet cycle reads nothing it has read before.
-        earliest = min((p.get("handoff_at") or now) for p in working)
         last = self.store.cursor(TOUCH_CURSOR)
         since = max(earliest, last - self.lookback) if last else earliest
         touches = self.crm.touches(records, since)
-        by_person = {p["hubspot_id"]: touches.get(p["crm_id"], []) for p in working}
+        by_person = {r.hubspot_id: touches.get(r.id, []) for r in records}
         summary.add("activities", self._add_activities(by_person))
         if not self.dry_run:
             self.store.set_cursor(TOUCH_CURSOR, now, now)
+
+    def _working_records(self, now: datetime) -> tuple[list[CrmRecord], datetime | None]:
+        """The records of the people sales is working, and their earliest handoff (None: nobody).
+        The CRM is asked for their touches at once (a busy org's are one read, not one per
+        batch), so they are made from a few columns read a batch at a time: in a large org
+        these people are thousands, and their whole rows are never all in memory at once."""
+        records: list[CrmRecord] = []
+        earliest: datetime | None = None
+        for batch in self._people_in_batches(("mql", "sal", "sql"), having="crm_id", batch=HANDED_OFF_BATCH,
+                                             columns=TOUCH_COLUMNS):
+            for p in batch.values():
+                if p["crm_id"] == PLANNED_ID:
+                    continue
+                records.append(CrmRecord(id=p["crm_id"], kind=p.get("crm_object") or LEAD, email=p.get("email"),
+                                         hubspot_id=p["hubspot_id"], status=p.get("crm_status"),
+                                         owner_id=p.get("owner_id"), fields={}, modified_at=now))
+                handoff = p.get("handoff_at") or now
+                earliest = handoff if earliest is None else min(earliest, handoff)
+        return records, earliest
 
     # -- qualify and write -----------------------------------------------------------------------
 

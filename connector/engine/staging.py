@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from connector.core.batches import chunks
 from connector.core.model import Activity
 from connector.state.store import Store
 
@@ -68,6 +69,17 @@ class StateView:
                 else:
                     found.pop(key, None)
         return found
+
+    def _people_in_batches(self, stages: Sequence[str], *, having: str, batch: int,
+                           columns: Sequence[str] = ()) -> Iterator[dict[str, dict[str, Any]]]:
+        """``_people_in`` a batch at a time, in id order, with at least ``columns``. A dry run's
+        planned rows move people in and out, so it reads them whole: its state is in memory anyway."""
+        if self._staged is None:
+            yield from self.store.people_in_batches(stages, having=having, batch=batch, columns=columns)
+            return
+        found = self._people_in(stages, having=having)
+        for ids in chunks(sorted(found), batch):
+            yield {i: found[i] for i in ids}
 
     def _people_by_crm_id(self, crm_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found = {p["crm_id"]: p for p in self.store.find_people(crm_ids=list(crm_ids))}

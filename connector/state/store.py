@@ -141,11 +141,25 @@ class Store:
     def people_in(self, stages: Sequence[str], *, having: str) -> dict[str, dict[str, Any]]:
         """People in these stages with ``having`` (a column: crm_id, opportunity_id) set: the
         handed-off few a cycle follows, without loading everyone."""
-        c = s.people.c
-        query = select(s.people).where(and_(c.stage.in_(list(stages)), c[having].is_not(None),
-                                            c.deleted.is_(False)))
         with self.engine.connect() as conn:
-            return {r.hubspot_id: _row(r) for r in conn.execute(query)}
+            return {r.hubspot_id: _row(r) for r in conn.execute(_in_stages(stages, having))}
+
+    def people_in_batches(self, stages: Sequence[str], *, having: str, batch: int,
+                          columns: Sequence[str] = ()) -> Iterator[dict[str, dict[str, Any]]]:
+        """``people_in`` a batch at a time, in id order, with only ``columns`` (and the id) when
+        given: in a large org the handed-off are thousands, and their whole rows (fields and CRM
+        fields as JSON) are never all in memory at once."""
+        c = s.people.c
+        last = ""
+        while True:
+            query = (_in_stages(stages, having, columns).where(c.hubspot_id > last)
+                     .order_by(c.hubspot_id).limit(batch))
+            with self.engine.connect() as conn:
+                found = {r.hubspot_id: _row(r) for r in conn.execute(query)}
+            if not found:
+                return
+            yield found
+            last = next(reversed(found))
 
     def handed_off_since(self, since: datetime) -> dict[str, dict[str, Any]]:
         """People handed off at or after ``since`` (the SLA check's, without loading everyone)."""
@@ -621,6 +635,13 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     """Slices of at most ``size``: IN lists and executemany batches stay within the driver's limits."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _in_stages(stages: Sequence[str], having: str, columns: Sequence[str] = ()) -> Any:
+    """People not deleted, in these stages, with ``having`` set: every column, or the id and ``columns``."""
+    c = s.people.c
+    chosen = select(c.hubspot_id, *(c[name] for name in columns)) if columns else select(s.people)
+    return chosen.where(and_(c.stage.in_(list(stages)), c[having].is_not(None), c.deleted.is_(False)))
 
 
 def _row(row: Any) -> dict[str, Any]:

@@ -299,3 +299,58 @@ def test_given_a_first_run_then_the_activity_feed_is_read_while_the_crm_records_
     summary = engine.cycle()
     assert crm.overlapped == [True]
     assert summary.counts["activities"] == 1 and summary.counts["handed_off"] == 1
+
+
+def test_given_more_people_with_activities_than_a_batch_outside_the_pass_then_each_is_read_and_processed_once(engine_for):
+    """People with new activities whom the pass does not meet (changed before its window) are
+    read and qualified a batch at a time, each once, before the activity cursor moves."""
+    from connector.engine.cycle import ADOPTION_BATCH
+
+    class Counted(FakeHubSpot):
+        reads: list[list[str]] = []
+
+        def people(self, ids):
+            self.reads.append(list(ids))
+            return super().people(ids)
+
+    long_ago = NOW - timedelta(days=400)       # before first_run_since: the pass reads nobody
+    hubspot = Counted([[qualified_person(i, long_ago) for i in range(1, ADOPTION_BATCH * 2 + 101)]])
+    engine = engine_for(hubspot, FakeCrm())
+    summary = engine.cycle(legs=("marketing",))
+    assert [len(ids) for ids in hubspot.reads] == [ADOPTION_BATCH, ADOPTION_BATCH, 100]
+    read = [i for ids in hubspot.reads for i in ids]
+    assert sorted(read) == sorted(str(i) for i in range(1, ADOPTION_BATCH * 2 + 101)) and len(set(read)) == len(read)
+    assert summary.counts["pulled_hubspot"] == len(read) == summary.counts["handed_off"]
+    assert engine.store.cursor(ACTIVITY_CURSOR) == NOW
+
+
+def test_given_handed_off_people_in_several_store_batches_then_touches_are_read_once_and_opportunities_per_batch(
+        engine_for, monkeypatch):
+    """Sales' people are read from the store a batch at a time: their opportunities are read per
+    batch, their touches in one CRM read for all (since the earliest handoff)."""
+    from connector.engine import cycle
+
+    class Watched(FakeCrm):
+        touched: list[tuple[list[str], datetime]] = []
+        asked: list[list[str]] = []
+
+        def touches(self, records, since):
+            self.touched.append(([r.id for r in records], since))
+            return {"00Q3": [Activity("sales_touch", NOW - timedelta(hours=1), {"kind": "call"}, "salesforce", "00T1")]}
+
+        def opportunities(self, ids):
+            self.asked.append(list(ids))
+            return {}
+
+    monkeypatch.setattr(cycle, "HANDED_OFF_BATCH", 2)
+    crm = Watched()
+    engine = engine_for(FakeHubSpot([]), crm)
+    engine.store.save_people([{"hubspot_id": str(i), "email": f"p{i}@acme.test", "stage": "sal", "crm_id": f"00Q{i}",
+                               "crm_object": LEAD, "opportunity_id": f"006{i}",
+                               "handoff_at": NOW - timedelta(days=i)} for i in range(1, 6)], NOW)
+    summary = engine.cycle(legs=("crm",))
+    assert [len(ids) for ids in crm.asked] == [2, 2, 1] and sorted(sum(crm.asked, [])) == [f"006{i}" for i in range(1, 6)]
+    [(record_ids, since)] = crm.touched
+    assert sorted(record_ids) == [f"00Q{i}" for i in range(1, 6)] and since == NOW - timedelta(days=5)
+    assert summary.counts["activities"] == 1
+    assert [a.id for a in engine.store.activities(["3"], since=NOW - timedelta(days=1))["3"]] == ["00T1"]

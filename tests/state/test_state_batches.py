@@ -47,6 +47,20 @@ def test_given_stages_and_links_then_people_in_reads_only_those(state_url):
     assert store.handed_off_since(NOW - timedelta(days=1)) == {}
 
 
+def test_given_many_handed_off_people_then_people_in_batches_reads_each_once_with_only_the_columns_asked(state_url):
+    store = Store(state_url)
+    store.save_people([person(i, stage="sal" if i % 3 else "lead", crm_id=f"00Q{i}", handoff_at=NOW)
+                       for i in range(1, 1001)] + [person(1001, stage="sal", crm_id="00Qx", deleted=True)], NOW)
+    batches = list(store.people_in_batches(("mql", "sal"), having="crm_id", batch=250,
+                                           columns=("crm_id", "handoff_at")))
+    assert [len(b) for b in batches] == [250, 250, 167]
+    ids = [i for b in batches for i in b]
+    assert ids == sorted(ids) and set(ids) == set(store.people_in(("mql", "sal"), having="crm_id"))
+    first = batches[0][ids[0]]
+    assert set(first) == {"hubspot_id", "crm_id", "handoff_at"} and first["handoff_at"] == NOW
+    assert sum(map(len, store.people_in_batches(("sal",), having="opportunity_id", batch=250))) == 0
+
+
 def test_given_activities_twice_then_stored_once(state_url):
     store = Store(state_url)
     acts = {str(i): [Activity("page_view", NOW, {}, "hubspot", f"e{i}"), Activity("page_view", NOW, {}, "hubspot", f"f{i}")]
