@@ -60,23 +60,24 @@ def test_given_429s_with_retry_after_when_synced_then_waits_as_asked_and_same_as
     F.assert_same_as(expected, sandbox)
 
 
-def test_given_hubspot_ten_second_limit_lowered_when_synced_then_paced_through_the_429_storm(run, sandbox, expected):
+def test_given_hubspot_ten_second_limit_lowered_when_synced_then_paced_under_it_and_same_as_fault_free(
+        run, sandbox, expected):
     # The portal's own limiter on the policy's virtual time: its rolling window rolls over when
-    # the connector waits, so the storm is real but costs no wall time.
+    # the connector waits, so pacing costs no wall time.
     sandbox.hubspot.limits._clock = run.vtime.monotonic
     sandbox.hubspot.limits.search_per_second = 5
     sandbox.hubspot.set_rate_per_10s(12)
-    # The windowed pull: search answers carry no rate-limit headers (as on HubSpot), so the
-    # policy cannot see the lowered limit coming and meets the storm. (A first run that reads
-    # everyone by the list API learns the limit from its headers and paces through unrefused.)
     run.rt.engine().first_run_since = timedelta(days=3650)
 
     summary = run.sync()
 
+    # A first run reads the activity feed before the contacts, and its answers carry the
+    # window's headers: the policy learns the lowered limit there. Searches carry none (as on
+    # HubSpot) and count in this portal's window, so a refusal can still come; each is retried.
     refused = status_calls(sandbox, 429)
-    assert refused, "the lowered limit was hit"
     assert summary.outcome == "ok", summary.message
     assert summary.api["hubspot"]["retries"] >= len(refused)
+    assert len(refused) <= 2, "the policy did not learn the lowered limit"
     F.assert_same_as(expected, sandbox)
 
 
