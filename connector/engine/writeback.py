@@ -372,8 +372,8 @@ class WriteBack:
             return
         # Kept with the people they move: written by the next _save_people (staging.py).
         self._transitions_mine().append({"hubspot_id": person["hubspot_id"], "from_stage": person.get("stage"),
-                                      "to_stage": to_stage, "at": now, "cause": cause, "rule": rule,
-                                      "definition_version": self.definition.version, "run_id": summary.run_id})
+                                         "to_stage": to_stage, "at": now, "cause": cause, "rule": rule,
+                                         "definition_version": self.definition.version, "run_id": summary.run_id})
 
     def _quarantine(self, key: str, email: str | None, system: str, operation: str, error: SkippableRecord,
                     now: datetime, summary: Summary) -> None:
