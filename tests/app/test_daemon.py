@@ -377,6 +377,9 @@ def test_given_metrics_port_when_scraped_then_counters_and_health(live):
 def test_given_sigterm_during_a_cycle_when_stopping_then_cycle_finishes_and_exit_0_within_30s(live):
     from connector.state.logquery import LogFilter
     _wait(lambda: "hubspot" in _finished_kinds(live.store), 20, "a hubspot cycle")
+    # A quiet cycle takes a few milliseconds: each call made slow, a cycle is long enough to be
+    # seen in progress (polled five times a second), and the signal comes in the middle of it.
+    live.sandbox.faults.set_latency("hubspot", 0.3)
     _wait(lambda: any(r["outcome"] == "running" for r in live.store.log_rows("runs", LogFilter(limit=3))), 10,
           "a cycle in progress")
     started = time.monotonic()
