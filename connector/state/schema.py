@@ -182,9 +182,13 @@ crm_waiting = Table(
     "crm_waiting", metadata,
     Column("run_id", Integer, primary_key=True),
     Column("record_id", String(36), primary_key=True),
-    Column("hubspot_id", String(32), index=True),   # the external id it carries, if any
-    Column("email", String(320), index=True),       # lower-case
+    Column("hubspot_id", String(32)),     # the external id it carries, if any
+    Column("email", String(320)),         # lower-case
     Column("record", JSON, nullable=False),
+    # Looked up within one run: led by run_id, or a planner without statistics (SQLite's)
+    # prefers the primary key's run_id and reads every record of the run for each lookup.
+    Index("ix_crm_waiting_run_hubspot_id", "run_id", "hubspot_id"),
+    Index("ix_crm_waiting_run_email", "run_id", "email"),
 )
 
 
@@ -223,12 +227,21 @@ def _v5_crm_waiting(conn: Connection) -> None:
     metadata.create_all(conn, tables=[crm_waiting])
 
 
+def _v6_crm_waiting_lookups(conn: Connection) -> None:
+    """The waiting room's lookups by HubSpot id and by email are indexed within a run."""
+    for name in ("ix_crm_waiting_hubspot_id", "ix_crm_waiting_email"):
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    for index in crm_waiting.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_quarantine_dropped),
     (3, _v3_record_kinds),
     (4, _v4_companies),
     (5, _v5_crm_waiting),
+    (6, _v6_crm_waiting_lookups),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -254,7 +254,10 @@ class Store:
         with self.engine.begin() as conn:
             for chunk in _chunks(sorted(set(hubspot_ids)), 500):
                 where = and_(c.run_id == run_id, c.hubspot_id.in_(chunk))
-                for r in conn.execute(select(c.hubspot_id, c.record).where(where).order_by(c.record_id)):
+                # (no ORDER BY: sorting in SQL would walk the run's rows by record id instead
+                # of using the index; each person's few records are put in order here)
+                for r in sorted(conn.execute(select(c.hubspot_id, c.record_id, c.record).where(where)),
+                                key=lambda r: r.record_id):
                     found.setdefault(r.hubspot_id, []).append(_record_of(r.record))
                 conn.execute(delete(s.crm_waiting).where(where))
         return found
@@ -265,10 +268,13 @@ class Store:
         found: dict[str, list[CrmRecord]] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(emails)), 500):
-                query = select(c.email, c.record).where(and_(c.run_id == run_id, c.hubspot_id.is_(None),
-                                                              c.email.in_(chunk))).order_by(c.record_id)
-                for r in conn.execute(query):
-                    found.setdefault(r.email, []).append(_record_of(r.record))
+                # (the id-less are picked here: "hubspot_id IS NULL" in SQL would have the
+                # planner read every id-less record of the run through the other index)
+                query = select(c.email, c.hubspot_id, c.record_id, c.record).where(
+                    and_(c.run_id == run_id, c.email.in_(chunk)))
+                for r in sorted(conn.execute(query), key=lambda r: r.record_id):   # (as in take_waiting)
+                    if r.hubspot_id is None:
+                        found.setdefault(r.email, []).append(_record_of(r.record))
         return found
 
     def waiting_left(self, run_id: int, *, with_id: bool, batch: int) -> Iterator[list[CrmRecord]]:

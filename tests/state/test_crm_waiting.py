@@ -56,3 +56,53 @@ def test_given_a_run_cut_short_then_the_next_run_starts_with_an_empty_waiting_ro
     following.add([record(2, "52")])
     following.close()
     assert StoredWaiting(store, store.start_run("sync", NOW)).take(["52"]) == {}
+
+
+def test_given_a_record_with_an_id_sharing_an_email_then_only_the_id_less_match_by_email(state_url):
+    for room in rooms(state_url):
+        twin, linked = record(4, None, "twin@acme.com"), record(7, "53", "twin@acme.com")
+        room.add([linked, twin])
+        assert room.without_id(["twin@acme.com"]) == {"twin@acme.com": [twin]}
+        assert room.take(["53"]) == {"53": [linked]}
+        room.close()
+
+
+def test_given_a_large_run_waiting_then_lookups_use_the_run_s_indexes_not_its_every_record(sqlite_url):
+    """SQLite has no statistics here: led by the primary key's run_id, each lookup would read
+    every record of the run (a first run's tens of thousands, once per page of people)."""
+    from sqlalchemy import event, text
+    store = Store(sqlite_url)
+    room = StoredWaiting(store, store.start_run("sync", NOW))
+    room.add([record(i, str(i) if i % 3 else None, f"p{i}@acme.com") for i in range(1, 300)])
+    statements: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("SELECT", "DELETE")) and "crm_waiting" in statement:
+            statements.append((statement, parameters))
+    event.listen(store.engine, "before_cursor_execute", keep)
+    room.take(["1", "2"])
+    room.without_id(["p3@acme.com", "p6@acme.com"])
+    event.remove(store.engine, "before_cursor_execute", keep)
+    assert len(statements) == 3
+    with store.engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = " ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+            assert "ix_crm_waiting_run_" in plan, (statement, plan)
+    room.close()
+
+
+def test_given_a_store_from_before_the_run_indexes_when_opened_then_its_lookups_are_indexed(sqlite_url):
+    from sqlalchemy import inspect, text
+    store = Store(sqlite_url)
+    with store.engine.begin() as conn:     # the waiting room as version 5 made it
+        for index in ("ix_crm_waiting_run_hubspot_id", "ix_crm_waiting_run_email"):
+            conn.execute(text(f"DROP INDEX {index}"))
+        conn.execute(text("CREATE INDEX ix_crm_waiting_hubspot_id ON crm_waiting (hubspot_id)"))
+        conn.execute(text("CREATE INDEX ix_crm_waiting_email ON crm_waiting (email)"))
+        conn.execute(text("DELETE FROM schema_version WHERE version > 5"))
+    store.close()
+    reopened = Store(sqlite_url)
+    with reopened.engine.connect() as conn:
+        names = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("crm_waiting")}
+    assert names == {"ix_crm_waiting_run_hubspot_id": ["run_id", "hubspot_id"],
+                     "ix_crm_waiting_run_email": ["run_id", "email"]}
