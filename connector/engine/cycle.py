@@ -31,7 +31,7 @@ from connector.engine.summary import Summary
 from connector.engine.waiting import StoredWaiting, Waiting, WaitingInMemory
 from connector.engine.staging import Staged, StateView
 from connector.engine.whereabouts import Whereabouts
-from connector.engine.writeback import PLANNED_ID, WriteBack
+from connector.engine.writeback import PLANNED_ID, Sent, WriteBack
 
 log = logging.getLogger("leadsync.sync")
 
@@ -222,12 +222,15 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
                 seen.update(p.id for p in batch)
             newest = max(p.modified_at for p in batch) if in_time_order else None  # (by id: no time order)
 
-            def write() -> None:
-                if plans:
-                    self._write(plans, now, summary)
+            def send() -> Sent | None:
+                return self._send_batch(plans, now, summary) if plans else None
+
+            def record(sent: Sent | None) -> None:
+                if sent is not None:
+                    self._record_sent(sent, now, summary)
                 if newest is not None and not self.dry_run:
                     self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
-            writer.submit(write, (p.id for p in live), unless=self.stopping)
+            writer.submit(send, record, (p.id for p in live), unless=self.stopping)
 
         try:
             for batch in itertools.chain([first] if first else [], batches):
@@ -238,13 +241,13 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
             if first_run and not self.dry_run and not self.stopping():
                 # Someone else's write moves a contact past the pass before the pass reaches it:
                 # on a first run, pick up whoever still has no stage (a few calls, not a re-read).
-                writer.wait()   # (the tail is read after the pass's last write)
+                writer.wait()   # (the tail is read after the pass's last write is recorded)
                 for batch in self.marketing.changed_people(now - self.lookback, FAR_FUTURE, echoes=echoes,
                                                            unmanaged=True):
                     if batch:
                         take(batch, in_time_order=False)
         finally:
-            writer.close()    # the batch in hand is written (or its failure raised) before anything else
+            writer.close()    # the batches in hand are written and recorded (or a failure raised) before anything else
         if self.stopping():
             return   # the pull was cut short: cursors stay at the last batch written
         for ids in chunks(sorted(pending), ADOPTION_BATCH):

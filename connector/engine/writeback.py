@@ -142,6 +142,10 @@ class WriteBack:
         return replace(person, written={**(person.written or {}), **{k: v for k, v in staged.items() if k != ECHO}})
 
     def _write(self, plans: list, now: datetime, summary: Summary) -> None:
+        self._record_sent(self._send_batch(plans, now, summary), now, summary)
+
+    def _send_batch(self, plans: list, now: datetime, summary: Summary) -> "Sent":
+        """A batch's writes to both systems, and what each answered (nothing recorded yet)."""
         handoffs = [(p, row, pl, out) for p, row, pl, out in plans if pl.new_handoff]
         handed = self._hand_off(handoffs, now, summary) if handoffs else WriteOutcome()
         hs_writes = [Write(pl.hubspot_id, pl.hubspot_id, pl.hubspot, held=p.written)
@@ -155,9 +159,12 @@ class WriteBack:
             crm_outcome, converted = self._write_crm(plans, summary)
         finally:
             hs_outcome = hs_sent.result()    # (a CRM failure still waits for HubSpot's answer)
+        return Sent(plans, handed, crm_outcome, converted, hs_outcome)
+
+    def _record_sent(self, sent: "Sent", now: datetime, summary: Summary) -> None:
         if self.dry_run:
-            self._explain_planned(plans)
-        self._record(plans, handed, crm_outcome, converted, hs_outcome, now, summary)
+            self._explain_planned(sent.plans)
+        self._record(sent.plans, sent.handed, sent.crm, sent.converted, sent.hubspot, now, summary)
 
     def _beside(self, fn: Callable[..., WriteOutcome], *args: Any) -> "Future[WriteOutcome] | _Later":
         """``fn(*args)`` on the engine's second thread, while this one goes on. A dry run runs it
@@ -406,6 +413,17 @@ def _why(result: Qualification) -> str:
     failed = [g.name for g in result.gates if g.verdict is False]
     verdict = "qualified" if result.mql else ("not qualified: " + ", ".join(failed) if failed else "not qualified")
     return f"{verdict} (score {result.score:g}, definition v{result.definition_version})"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A batch's writes as the two systems answered them, to be recorded."""
+
+    plans: list
+    handed: WriteOutcome
+    crm: WriteOutcome
+    converted: WriteOutcome
+    hubspot: WriteOutcome
 
 
 class _Later:
