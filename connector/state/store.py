@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, bindparam, create_engine, delete, event, func, insert, or_, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from connector.state import schema as s
 from connector.core.errors import FatalError
@@ -88,9 +89,25 @@ class Store:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.engine: Engine = create_engine(self.url, echo=echo, future=True)
+        # SQLite's busy handler sleeps between tries (up to 100 ms each), so two threads of this
+        # process writing at once (a batch recorded while the next is adopted) would mostly
+        # sleep: they take turns on a lock of their own first. (Other processes still wait on
+        # SQLite's; PostgreSQL writers need neither.)
+        self._writers: threading.RLock | None = None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._writers = threading.RLock()
         self.version = self._migrate()
+
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A write transaction (see ``_writers``)."""
+        if self._writers is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._writers, self.engine.begin() as conn:
+            yield conn
 
     def _migrate(self) -> int:
         """Bring the schema up to date; two processes opening a new store at once (a daemon and a
@@ -116,7 +133,7 @@ class Store:
             return utc(conn.execute(select(s.cursors.c.value).where(s.cursors.c.name == name)).scalar())
 
     def set_cursor(self, name: str, value: datetime, now: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             done = conn.execute(update(s.cursors).where(s.cursors.c.name == name)
                                 .values(value=value, updated_at=now)).rowcount
             if not done:
@@ -220,7 +237,7 @@ class Store:
             values = {k: json_safe(v) if k in ("fields", "crm_fields") else v for k, v in row.items()}
             merged.setdefault(row["hubspot_id"], {}).update(values, updated_at=now)
         c = s.people.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             existing: set[str] = set()
             for chunk in _chunks(list(merged), 500):
                 existing.update(conn.execute(select(c.hubspot_id).where(c.hubspot_id.in_(chunk))).scalars())
@@ -243,7 +260,7 @@ class Store:
     def keep_waiting(self, run_id: int, records: Sequence[CrmRecord]) -> None:
         rows = [{"run_id": run_id, "record_id": r.id, "hubspot_id": r.hubspot_id,
                  "email": r.email.lower() if r.email else None, "record": _record_json(r)} for r in records]
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for chunk in _chunks(rows, 1000):
                 conn.execute(insert(s.crm_waiting), chunk)
 
@@ -251,7 +268,7 @@ class Store:
         """The records carrying these ids, by id, taken out of the waiting room."""
         c = s.crm_waiting.c
         found: dict[str, list[CrmRecord]] = {}
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for chunk in _chunks(sorted(set(hubspot_ids)), 500):
                 where = and_(c.run_id == run_id, c.hubspot_id.in_(chunk))
                 # (no ORDER BY: sorting in SQL would walk the run's rows by record id instead
@@ -284,7 +301,7 @@ class Store:
         kind = c.hubspot_id.isnot(None) if with_id else c.hubspot_id.is_(None)
         last = ""
         while True:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 rows = list(conn.execute(select(c.record_id, c.record).where(
                     and_(c.run_id == run_id, kind, c.record_id > last)).order_by(c.record_id).limit(batch)))
                 if rows and with_id:
@@ -298,7 +315,7 @@ class Store:
     def clear_waiting(self, keep_run: int | None = None) -> None:
         """Forget what waits (every run's but ``keep_run``: one cut short leaves its rows)."""
         c = s.crm_waiting.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(delete(s.crm_waiting).where(c.run_id != keep_run) if keep_run is not None
                          else delete(s.crm_waiting))
 
@@ -317,7 +334,7 @@ class Store:
         if not rows:
             return
         c = s.companies.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             ids = list(rows)
             for chunk in _chunks(ids, 500):
                 conn.execute(delete(s.companies).where(c.company_id.in_(chunk)))
@@ -334,7 +351,7 @@ class Store:
             return 0
         c = s.activities.c
         fresh: list[dict[str, Any]] = []
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             known: set[tuple[str, str, str]] = set()
             for chunk in _chunks(wanted, 500):
                 known.update((r.hubspot_id, r.source, r.id) for r in conn.execute(
@@ -380,7 +397,7 @@ class Store:
 
     def record_written(self, system: str, record_id: str, values: Mapping[str, Any], now: datetime) -> None:
         c = s.written.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for field_name, value in values.items():
                 where = and_(c.system == system, c.record_id == record_id, c.field == field_name)
                 done = conn.execute(update(s.written).where(where).values(value=json_safe(value), written_at=now)).rowcount
@@ -397,7 +414,7 @@ class Store:
                 groups.setdefault(frozenset(values), []).append(record_id)
         if not groups:
             return
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for fields, ids in groups.items():
                 for start in range(0, len(ids), 500):
                     chunk = ids[start:start + 500]
@@ -417,7 +434,7 @@ class Store:
     def add_transitions(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Many transitions in one statement (each row: add_transition's arguments by name)."""
         if rows:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(insert(s.transitions), [dict(r) for r in rows])
 
     def transitions(self, since: datetime | None = None, hubspot_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -432,13 +449,13 @@ class Store:
 
     # -- runs, changes, errors -------------------------------------------------------------------
     def start_run(self, kind: str, now: datetime, account: str | None = None) -> int:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return conn.execute(insert(s.runs).values(kind=kind, started_at=now, outcome="running",
                                                       counts={}, api={}, account=account)).inserted_primary_key[0]
 
     def finish_run(self, run_id: int, now: datetime, outcome: str, counts: Mapping[str, Any],
                    api: Mapping[str, Any], message: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(
                 finished_at=now, outcome=outcome, counts=json_safe(counts), api=json_safe(api), message=message))
 
@@ -450,12 +467,12 @@ class Store:
 
     def add_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(insert(s.changes), [{**r, "old": json_safe(r.get("old")), "new": json_safe(r.get("new"))} for r in rows])
 
     def add_error(self, *, run_id: int | None, at: datetime, kind: str, message: str, detail: str | None = None,
                   system: str | None = None, hubspot_id: str | None = None, email: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(insert(s.errors).values(run_id=run_id, at=at, kind=kind, message=message, detail=detail,
                                                  system=system, hubspot_id=hubspot_id, email=email))
 
@@ -479,7 +496,7 @@ class Store:
 
     def prune(self, before: datetime) -> dict[str, int]:
         """Delete runs, changes and errors older than the retention horizon."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             counts = {
                 "changes": conn.execute(delete(s.changes).where(s.changes.c.at < before)).rowcount,
                 "errors": conn.execute(delete(s.errors).where(s.errors.c.at < before)).rowcount,
@@ -493,7 +510,7 @@ class Store:
                    reason: str, detail: str | None, transient: bool, now: datetime, next_attempt_at: datetime | None) -> None:
         c = s.quarantine.c
         where = and_(c.system == system, c.hubspot_id == hubspot_id, c.operation == operation)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(select(s.quarantine).where(where)).first()
             if row:
                 conn.execute(update(s.quarantine).where(where).values(
@@ -536,14 +553,14 @@ class Store:
         where = and_(c.system == system, c.hubspot_id == hubspot_id, c.dropped_at.is_(None))
         if operation:
             where = and_(where, c.operation == operation)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return conn.execute(delete(s.quarantine).where(where)).rowcount
 
     def release_many(self, system: str, hubspot_ids: Sequence[str]) -> int:
         """``release`` for many people of one system at once."""
         c = s.quarantine.c
         gone = 0
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for chunk in _chunks(list(hubspot_ids), 500):
                 gone += conn.execute(delete(s.quarantine).where(and_(
                     c.system == system, c.hubspot_id.in_(chunk), c.dropped_at.is_(None)))).rowcount
@@ -554,7 +571,7 @@ class Store:
         reconciliation neither writes it nor quarantines it again)."""
         c = s.quarantine.c
         when = now or datetime.now(timezone.utc)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return conn.execute(update(s.quarantine).where(and_(c.id.in_(list(ids)), c.dropped_at.is_(None)))
                                 .values(dropped_at=when, next_attempt_at=None)).rowcount
 
@@ -566,7 +583,7 @@ class Store:
             query = query.where(s.quarantine.c.id.in_(list(ids)))
         else:
             query = query.where(s.quarantine.c.dropped_at.is_(None))
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return conn.execute(query).rowcount
 
     # -- small named values -------------------------------------------------------------------------
@@ -576,7 +593,7 @@ class Store:
             return default if row is None else row[0]
 
     def put(self, key: str, value: Any) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if not conn.execute(update(s.kv).where(s.kv.c.key == key).values(value=json_safe(value))).rowcount:
                 conn.execute(insert(s.kv).values(key=key, value=json_safe(value)))
 

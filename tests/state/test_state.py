@@ -114,3 +114,32 @@ def test_given_new_store_when_four_processes_open_it_at_once_then_all_migrate_cl
     results = [p.communicate(timeout=120) for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0, 0], [err for _, err in results]
     assert {out.strip() for out, _ in results} == {str(LATEST)}
+
+
+def test_given_two_threads_writing_to_sqlite_at_once_then_they_take_turns_without_sqlite_s_busy_waits(sqlite_url):
+    """With SQLite's busy handler off, a writer meeting another thread's transaction fails at
+    once ("database is locked"): none does, because this process's writers queue on a lock of
+    their own (SQLite's handler would make them sleep instead)."""
+    import threading
+    from sqlalchemy import event
+    store = Store(sqlite_url)
+    store.close()   # connections made from here on have no busy handler
+
+    def no_busy_handler(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+    event.listen(store.engine, "connect", no_busy_handler)
+    errors: list[BaseException] = []
+
+    def write(name: str) -> None:
+        try:
+            for n in range(150):
+                store.record_written("hubspot", f"{name}{n}", {"leadsync_score": n, "leadsync_stage": "lead"}, NOW)
+        except BaseException as error:   # (asserted below)
+            errors.append(error)
+    threads = [threading.Thread(target=write, args=(name,)) for name in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.written("hubspot", [f"{x}{n}" for x in "ab" for n in range(150)])) == 300
