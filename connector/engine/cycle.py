@@ -226,10 +226,11 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
                 return self._send_batch(plans, now, summary) if plans else None
 
             def record(sent: Sent | None) -> None:
-                if sent is not None:
-                    self._record_sent(sent, now, summary)
-                if newest is not None and not self.dry_run:
-                    self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
+                with self.store.batch():     # (the cursor moves with the batch's record, or neither)
+                    if sent is not None:
+                        self._record_sent(sent, now, summary)
+                    if newest is not None and not self.dry_run:
+                        self.store.set_cursor(HUBSPOT_CURSOR, min(newest, now), now)
             writer.submit(send, record, (p.id for p in live), unless=self.stopping)
 
         try:

@@ -164,7 +164,8 @@ class WriteBack:
     def _record_sent(self, sent: "Sent", now: datetime, summary: Summary) -> None:
         if self.dry_run:
             self._explain_planned(sent.plans)
-        self._record(sent.plans, sent.handed, sent.crm, sent.converted, sent.hubspot, now, summary)
+        with self.store.batch():
+            self._record(sent.plans, sent.handed, sent.crm, sent.converted, sent.hubspot, now, summary)
 
     def _beside(self, fn: Callable[..., WriteOutcome], *args: Any) -> "Future[WriteOutcome] | _Later":
         """``fn(*args)`` on the engine's second thread, while this one goes on. A dry run runs it

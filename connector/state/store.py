@@ -94,14 +94,34 @@ class Store:
         # sleep: they take turns on a lock of their own first. (Other processes still wait on
         # SQLite's; PostgreSQL writers need neither.)
         self._writers: threading.RLock | None = None
+        self._local = threading.local()       # a thread's open ``batch``
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             self._writers = threading.RLock()
         self.version = self._migrate()
 
     @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """What this thread writes inside, in one transaction: a batch's record (the values
+        written, its people and their transitions, its change log, quarantine, its cursor) is
+        kept whole or not at all, and costs one commit instead of one per table."""
+        if getattr(self._local, "conn", None) is not None:
+            yield       # (already inside one)
+            return
+        with self._begin() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextlib.contextmanager
     def _begin(self) -> Iterator[Connection]:
-        """A write transaction (see ``_writers``)."""
+        """A write transaction (see ``_writers``), or the thread's ``batch`` when inside one."""
+        inside = getattr(self._local, "conn", None)
+        if inside is not None:
+            yield inside
+            return
         if self._writers is None:
             with self.engine.begin() as conn:
                 yield conn

@@ -143,3 +143,19 @@ def test_given_two_threads_writing_to_sqlite_at_once_then_they_take_turns_withou
         t.join()
     assert errors == []
     assert len(store.written("hubspot", [f"{x}{n}" for x in "ab" for n in range(150)])) == 300
+
+
+def test_given_a_batch_when_it_fails_midway_then_nothing_of_it_is_kept_and_a_whole_one_is(state_url):
+    store = Store(state_url)
+    with pytest.raises(RuntimeError):
+        with store.batch():
+            store.record_written("hubspot", "51", {"leadsync_score": 61}, NOW)
+            store.set_cursor("hubspot.people", NOW, NOW)
+            raise RuntimeError("killed between the values and the people")
+    assert store.written("hubspot", ["51"]) == {} and store.cursor("hubspot.people") is None
+    with store.batch():
+        store.record_written("hubspot", "51", {"leadsync_score": 61}, NOW)
+        with store.batch():      # (inside one already: the same transaction)
+            store.set_cursor("hubspot.people", NOW, NOW)
+    assert store.written("hubspot", ["51"])["51"]["leadsync_score"] == 61
+    assert store.cursor("hubspot.people") == NOW
