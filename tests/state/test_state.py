@@ -159,3 +159,34 @@ def test_given_a_batch_when_it_fails_midway_then_nothing_of_it_is_kept_and_a_who
             store.set_cursor("hubspot.people", NOW, NOW)
     assert store.written("hubspot", ["51"])["51"]["leadsync_score"] == 61
     assert store.cursor("hubspot.people") == NOW
+
+
+def test_given_a_change_log_and_values_written_then_they_read_back_as_sqlalchemy_itself_would_store_them(state_url):
+    """The bulk insert of a batch's change log and values (its own path on SQLite) keeps every
+    value as a plain SQLAlchemy insert does: None, numbers, text, JSON objects, times."""
+    from sqlalchemy import insert
+    from connector.state import schema
+    from connector.state.store import json_safe
+    fast, plain = Store(state_url), Store(state_url.replace("state.db", "plain.db")) if "sqlite" in state_url else None
+    values = [None, 61.5, 0, "", "Pricing page ×2", {"a": [1, None, "x"]}, [], True, NOW]
+    rows = [{"run_id": 1, "at": NOW + timedelta(seconds=n), "hubspot_id": str(n), "email": None if n % 2 else f"p{n}@acme.com",
+             "account": "acme.com", "system": "hubspot", "record_id": str(n), "field": f"f{n}", "old": old,
+             "new": values[(n + 1) % len(values)], "rule": None, "definition_version": n or None}
+            for n, old in enumerate(values)]
+    fast.add_changes(rows)
+    fast.record_written_many("hubspot", {str(n): {"leadsync_score": v, "leadsync_reason": "r"} for n, v in enumerate(values)}, NOW)
+    if plain is None:
+        return   # (PostgreSQL takes SQLAlchemy's own path)
+    with plain.engine.begin() as conn:
+        conn.execute(insert(schema.changes), [{**r, "old": json_safe(r["old"]), "new": json_safe(r["new"])} for r in rows])
+        conn.execute(insert(schema.written), [{"system": "hubspot", "record_id": str(n), "field": f, "value": json_safe(v),
+                                               "written_at": NOW}
+                                              for n, v in enumerate(values) for f, v in (("leadsync_score", v),
+                                                                                         ("leadsync_reason", "r"))])
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "id"} for r in rows]   # noqa: E731
+    assert strip(fast.changes_of_run(1)) == strip(plain.changes_of_run(1))
+    ids = [str(n) for n in range(len(values))]
+    assert fast.written("hubspot", ids) == plain.written("hubspot", ids)
+    with fast.engine.connect() as a, plain.engine.connect() as b:   # the very same stored text
+        assert list(a.exec_driver_sql("SELECT at, old, new FROM changes ORDER BY id")) == \
+            list(b.exec_driver_sql("SELECT at, old, new FROM changes ORDER BY id"))
