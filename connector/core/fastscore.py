@@ -111,4 +111,5 @@ def score_plan(definition: Definition) -> ScorePlan:
 def score(lead: Mapping[str, Any], activities: Sequence[model.Activity], definition: Definition,
           now: datetime, current_stage: str | None = None) -> Verdict:
     """``qualify.evaluate``, score only: the same stage, scores and gates, no explanation."""
-    return score_plan(definition).score(lead, activities, now, current_stage)
+    plan = definition._cache.get("score_plan") or score_plan(definition)
+    return plan.score(lead, activities, now, current_stage)

@@ -68,10 +68,6 @@ class _Memo(dict):
         return found
 
 
-def _ascending(values: list) -> bool:
-    return all(a <= b for a, b in zip(values, values[1:]))
-
-
 class _Writer:
     """Lines of source with indentation, and the objects the source refers to by name."""
 
@@ -194,7 +190,7 @@ def write(definition: Definition, *, verdict: type, facts: type, prepared: type)
     w.names.update(
         Verdict=verdict, Facts=facts, Prepared=prepared, new=tuple.__new__, floor=math.floor, exp2=math.exp2,
         is_missing=is_missing, as_bool=as_bool, stage_of=_stage, bisect_left=bisect_left, bisect_right=bisect_right,
-        ascending=_ascending, EPOCH=datetime(1970, 1, 1, tzinfo=timezone.utc), NAIVE_EPOCH=datetime(1970, 1, 1),
+        EPOCH=datetime(1970, 1, 1, tzinfo=timezone.utc), NAIVE_EPOCH=datetime(1970, 1, 1),
         MICROSECOND=timedelta(microseconds=1), SEQUENCES=(list, tuple),
     )
     fields = _Fields(definition)
@@ -300,6 +296,11 @@ def _write_fields(w: _Writer, fields: _Fields, gates: _Gates) -> None:
             memo = w.name(_Memo(lambda v, checks=tuple(checks): tuple(check(v) for check in checks)), "MEMO")
         with w.block(f"if {value}.__class__ is str:"):
             w(f"{', '.join(targets)} = {memo}[{value}]")
+        # Whole numbers (company sizes) repeat too; in a memo of their own, as 1 == 1.0 == True
+        # would share a key with the float and the boolean, which read differently.
+        numbers = w.name(_Memo(w.names[memo].compute), "NUMBERS")
+        with w.block(f"elif {value}.__class__ is int:"):
+            w(f"{', '.join(targets)} = {numbers}[{value}]")
         with w.block(f"elif {value} is None:"):      # a field the lead does not have: known answers
             w(f"{', '.join(targets)} = {w.name(tuple(check(None) for check in checks), 'ABSENT')}"
               f"{'' if len(checks) > 1 else '[0]'}")
@@ -361,17 +362,31 @@ class _Behavior:
             by_type.setdefault(rule.activity, []).append(index)
         order = {kind: i for i, kind in enumerate(_TYPE_ORDER)}
         self.types = sorted(by_type.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
-        self.matchers: dict[str, tuple[tuple[str, ...], str, str]] = {}
-        for kind, indices in self.types:
+        # A type whose rules read attributes: its matches remembered per attribute value, as
+        # a code (``_Matches``) and, for several rules, a tuple of their lists to append to.
+        self.matchers: dict[str, tuple[tuple[str, ...], str, str, str | None, str | None]] = {}
+        for t, (kind, indices) in enumerate(self.types):
             read = tuple(sorted({p.field for i in indices for p in self.rules[i].where}))
             if read:
-                match = _bits_matcher(self.rules, indices)
+                match = _Matches(self.rules, indices)
                 if len(read) == 1:
                     memo = _Memo(lambda value, match=match, attr=read[0]: match({attr: value}))
                 else:
                     memo = _Memo(lambda values, match=match, read=read: match(dict(zip(read, values))))
-                self.matchers[kind] = (read, w.name(memo, "ACTS"), w.name(match, "MATCH"))
+                several = len(indices) > 1
+                self.matchers[kind] = (read, w.name(memo, "ACTS"), w.name(match, "MATCH"),
+                                       f"L{t}" if several else None, w.name(match.several, "SEVERAL") if several else None)
         self.whole = _whole(r.points for r in self.rules) and not self.decays
+
+    def write_lists(self, w: _Writer) -> None:
+        """One list per rule for its occurrences, and per type with several rules a tuple of them
+        (position 0 unused: a match code is the position plus one)."""
+        for i in range(len(self.rules)):
+            w(f"o{i} = []")
+        for kind, indices in self.types:
+            lists = self.matchers.get(kind, (None,) * 4)[3]
+            if lists is not None:
+                w(f"{lists} = (None, {', '.join(f'o{i}' for i in indices)})")
 
     def _dispatch(self, w: _Writer, on_branch: Callable[[str], None], on_hit: Callable[[str], None],
                   on_match: Callable[[list[int]], None]) -> None:
@@ -390,7 +405,7 @@ class _Behavior:
                     if len(w.lines) == before:
                         w("pass")
                     continue
-                read, memo, match = self.matchers[kind]
+                read, memo, match, lists, several = self.matchers[kind]
                 if len(read) == 1:
                     w(f"v = a.attrs.get({w.const(read[0])})")
                     w(f"m = {memo}[v] if v.__class__ is str else {match}(a.attrs)")
@@ -401,18 +416,19 @@ class _Behavior:
                     w(f"m = {memo}[v] if {plain} else {match}(attrs)")
                 with w.block("if m:"):
                     on_hit(kind)
-                    if len(indices) == 1:
+                    if lists is None:
                         on_match(indices)
                     else:
-                        for bit, index in enumerate(indices):
-                            with w.block(f"if m & {1 << bit}:"):
-                                on_match([index])
+                        with w.block("if m > 0:"):
+                            w(f"{lists}[m].append(at)")
+                        with w.block("else:"):
+                            with w.block(f"for m in {several}[m]:"):
+                                w(f"{lists}[m].append(at)")
 
     def write_scan(self, w: _Writer) -> None:
-        """One pass over the activities: each rule's occurrences inside the window (``o<i>``, the
-        instants; without decay just the count ``n<i>``), and whether a form was ever submitted."""
-        for i in range(len(self.rules)):
-            w(f"o{i} = []" if self.decays else f"n{i} = 0")
+        """One pass over the activities: each rule's occurrences inside the window (``o<i>``, their
+        instants in input order), and whether a form was ever submitted."""
+        self.write_lists(w)
         w("submitted = False")
         w("start = now - WINDOW")
         with w.block("for a in activities:"):
@@ -431,13 +447,12 @@ class _Behavior:
 
             def on_match(indices: list[int]) -> None:
                 for i in indices:
-                    w(f"o{i}.append(at)" if self.decays else f"n{i} += 1")
+                    w(f"o{i}.append(at)")
             self._dispatch(w, on_branch, lambda kind: None, on_match)
 
     def write_prepare(self, w: _Writer) -> None:
         """Each rule's occurrences as epoch microseconds in input order, and the first form."""
-        for i in range(len(self.rules)):
-            w(f"o{i} = []")
+        self.write_lists(w)
         w("first_form = None")
 
         def instant() -> None:
@@ -460,7 +475,7 @@ class _Behavior:
         with w.block("for a in activities:"):
             w("k = a.type")
             self._dispatch(w, on_branch, on_hit, on_match)
-        orders = " and ".join(f"(len(o{i}) < 2 or ascending(o{i}))" for i in range(len(self.rules))) or "True"
+        orders = " and ".join(f"(len(o{i}) < 2 or o{i} == sorted(o{i}))" for i in range(len(self.rules))) or "True"
         w(f"in_order = {orders}")
         rules = "".join(f"tuple(o{i}) if o{i} else None, " for i in range(len(self.rules)))
         w(f"return new(Prepared, (({rules}), in_order, first_form))")
@@ -472,8 +487,12 @@ class _Behavior:
         w("sig = False")
         if not prepared:
             for i, rule in enumerate(self.rules):
-                with w.block(f"if o{i}:" if self.decays else f"if n{i}:"):
-                    self._rule_total(w, i, f"o{i}" if self.decays else f"n{i}", prepared=False)
+                with w.block(f"if o{i}:"):
+                    if self.decays:
+                        self._rule_total(w, i, f"o{i}", prepared=False)
+                    else:
+                        w(f"c = len(o{i})")
+                        self._rule_total(w, i, "c", prepared=False)
         else:
             w("start = now - WINDOW_US")
             with w.block("if in_order:"):
@@ -553,17 +572,26 @@ class _Behavior:
             w("sig = True")
 
 
-def _bits_matcher(rules: Any, indices: list[int]) -> Callable[[Mapping[str, Any]], int]:
-    """attrs → bit mask of the rules (of one type, by their position in ``indices``) it matches."""
-    wheres = tuple((1 << bit, rules[i].where) for bit, i in enumerate(indices))
+class _Matches:
+    """attrs → which of one activity type's rules (``indices``) match, as a code: 0 for none,
+    position + 1 for exactly one, and for several a negative code ``several`` maps to their
+    positions + 1 (combinations are numbered as they are first met)."""
 
-    def match(attrs: Mapping[str, Any]) -> int:
-        mask = 0
-        for bit, where in wheres:
-            if all(p.verdict(attrs.get(p.field)) is True for p in where):
-                mask |= bit
-        return mask
-    return match
+    def __init__(self, rules: Any, indices: list[int]) -> None:
+        self.wheres = tuple(rules[i].where for i in indices)
+        self.several: dict[int, tuple[int, ...]] = {}
+        self._codes: dict[tuple[int, ...], int] = {}
+
+    def __call__(self, attrs: Mapping[str, Any]) -> int:
+        found = tuple(position + 1 for position, where in enumerate(self.wheres)
+                      if all(p.verdict(attrs.get(p.field)) is True for p in where))
+        if len(found) < 2:
+            return found[0] if found else 0
+        code = self._codes.get(found)
+        if code is None:
+            code = self._codes[found] = -1 - len(self._codes)
+            self.several[code] = found
+        return code
 
 
 def _write_verdict(w: _Writer, gates: _Gates, blocked: str, lone: str) -> None:
