@@ -109,21 +109,27 @@ class _Writer:
         return f"_t{next(self._temp)}"
 
 
-def _round2(w: _Writer, target: str, expr: str) -> None:
+def _round2(w: _Writer, target: str, expr: str, *, bound: float = math.inf, signed: bool = True) -> None:
     """``target = round(expr, 2)``, without ``round``'s decimal conversion in the usual case.
 
     ``round(x, 2)`` is the double nearest to x rounded to cents (half to even), i.e. ``n / 100``
     for the integer n nearest to 100·x (an int divided by 100 rounds correctly). For |y| < 1e9,
     ``y = x * 100.0`` is within 6e-8 of 100·x, so when y is clear of a half by 1e-4 the nearest
     integer to y is n; near-halves (ties among them), huge values and zero (its sign) are left to
-    ``round`` itself.
+    ``round`` itself. Where the writer knows |x| ≤ ``bound`` < 1e6, the magnitude check is left
+    out; where x is never negative (``signed=False``), so is the zero check (n = 0 gives +0.0).
     """
     x, y, n = w.temp(), w.temp(), w.temp()
     w(f"{x} = {expr}")
     w(f"{y} = {x} * 100.0")
+    near = f"-0.4999 < {y} - {n} < 0.4999"
+    if bound < 1e6:
+        w(f"{n} = floor({y} + 0.5)")
+        w(f"{target} = {n} / 100 if {f'{n} and ' if signed else ''}{near} else round({x}, 2)")
+        return
     with w.block(f"if -1e9 < {y} < 1e9:"):
         w(f"{n} = floor({y} + 0.5)")
-        w(f"{target} = {n} / 100 if {n} and -0.4999 < {y} - {n} < 0.4999 else round({x}, 2)")
+        w(f"{target} = {n} / 100 if {f'{n} and ' if signed else ''}{near} else round({x}, 2)")
     with w.block("else:"):
         w(f"{target} = round({x}, 2)")
 
@@ -543,30 +549,38 @@ class _Behavior:
         rule = self.rules[i]
         cap = rule.max_count
         points = w.const(rule.points)
+        # An occurrence is worth at most one (its age is never negative), so a capped rule adds at
+        # most |points| × cap; points with a positive sign never add a negative amount.
+        bound = abs(rule.points) * cap if cap is not None and math.isfinite(rule.points) else math.inf
+        signed = math.copysign(1.0, rule.points) < 0 or not math.isfinite(rule.points)
         if not self.decays:
             counted = seen if cap is None else f"({seen} if {seen} <= {cap} else {cap})"
             if self.whole:
                 w(f"e += {points} * {counted}")
             else:
-                _round2(w, "r", f"{points} * {counted}")
+                _round2(w, "r", f"{points} * {counted}", bound=bound, signed=signed)
                 w("e += r")
         else:
             age = "(now - at) / 1000000" if prepared else "(now - at).total_seconds()"
             rate = w.const(self.rate)
-            with w.block(f"if len({seen}) == 1:"):     # one occurrence: the sum is its worth
-                w(f"at = {seen}[0]")
+            if cap == 1 and not capped:        # the youngest alone: sorted(..., reverse=True)[:1]
+                w(f"at = {seen}[0] if len({seen}) == 1 else max({seen})")
                 w(f"t = exp2({age} * {rate})")
-            with w.block("else:"):
-                if cap is not None and not capped:
-                    with w.block(f"if len({seen}) > {cap}:"):
-                        w(f"{seen} = sorted({seen}, reverse=True)[:{cap}]")    # the youngest first
-                if _COMPENSATED_SUM:
-                    w(f"t = sum([exp2({age} * {rate}) for at in {seen}])")
-                else:
-                    w("t = 0.0")
-                    with w.block(f"for at in {seen}:"):
-                        w(f"t += exp2({age} * {rate})")
-            _round2(w, "r", f"{points} * t")
+            else:
+                with w.block(f"if len({seen}) == 1:"):     # one occurrence: the sum is its worth
+                    w(f"at = {seen}[0]")
+                    w(f"t = exp2({age} * {rate})")
+                with w.block("else:"):
+                    if cap is not None and not capped:
+                        with w.block(f"if len({seen}) > {cap}:"):
+                            w(f"{seen} = sorted({seen}, reverse=True)[:{cap}]")    # the youngest first
+                    if _COMPENSATED_SUM:
+                        w(f"t = sum([exp2({age} * {rate}) for at in {seen}])")
+                    else:
+                        w("t = 0.0")
+                        with w.block(f"for at in {seen}:"):
+                            w(f"t += exp2({age} * {rate})")
+            _round2(w, "r", f"{points} * t", bound=bound, signed=signed)
             w("e += r")
         if rule.buying_signal:
             w("sig = True")

@@ -29,10 +29,10 @@ from tests.core.test_qualify import NOW
 
 # --- rounding to cents --------------------------------------------------------------------------
 
-def _rounder():
+def _rounder(**known):
     w = scorecode._Writer()
     with w.block("def round2(value):"):
-        scorecode._round2(w, "result", "value")
+        scorecode._round2(w, "result", "value", **known)
         w("return result")
     namespace = {"floor": math.floor}
     exec("\n".join(w.lines), namespace)  # noqa: S102 - the writer's own output
@@ -61,6 +61,20 @@ def test_given_ties_near_ties_zeros_and_extremes_when_rounded_to_cents_then_exac
                  st.integers(-10**9, 10**9).map(lambda n: n / 200), st.integers(-10**7, 10**7).map(lambda n: n / 1000)))
 def test_given_any_float_when_rounded_to_cents_then_exactly_round(value):
     assert _same(ROUND2(value), round(value, 2))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(0, 30 * 5), st.sampled_from([1.0, 0.5, 1e-3, 1e-12, 0.0]))
+def test_given_what_the_writer_knows_of_a_rule_when_rounded_to_cents_then_exactly_round(value, scale):
+    """A capped rule's worth is bounded (no magnitude check) and never negative for positive
+    points (no zero check): those shortened roundings agree with round too."""
+    value *= scale
+    assert _same(BOUNDED_UNSIGNED(value), round(value, 2))
+    assert _same(BOUNDED(value), round(value, 2)) and _same(BOUNDED(-value), round(-value, 2))
+
+
+BOUNDED = _rounder(bound=150.0)
+BOUNDED_UNSIGNED = _rounder(bound=150.0, signed=False)
 
 
 def test_given_many_random_doubles_when_rounded_to_cents_then_exactly_round():
