@@ -6,7 +6,7 @@ the code is written out for one definition, the per-lead work is straight-line c
 - each lead field is read once, and every verdict on it (required, fit, profile, BANT, missing or
   not) is remembered together per text value: one dict lookup however many rules read it;
 - behavior rules become one branch per activity type, rule matches remembered per attribute
-  value as a bit mask, occurrences kept in one local list per rule;
+  value as the matched rule's position, occurrences kept in one local list per rule;
 - points, caps, the window, the decay rate and the thresholds are folded in as constants, and
   engagement, gates and stage stay in local variables until the verdict is built.
 
@@ -197,7 +197,7 @@ def write(definition: Definition, *, verdict: type, facts: type, prepared: type)
         Verdict=verdict, Facts=facts, Prepared=prepared, new=tuple.__new__, floor=math.floor, exp2=math.exp2,
         is_missing=is_missing, as_bool=as_bool, stage_of=_stage, bisect_left=bisect_left, bisect_right=bisect_right,
         EPOCH=datetime(1970, 1, 1, tzinfo=timezone.utc), NAIVE_EPOCH=datetime(1970, 1, 1),
-        MICROSECOND=timedelta(microseconds=1), SEQUENCES=(list, tuple),
+        MICROSECOND=timedelta(microseconds=1),
     )
     fields = _Fields(definition)
     gates = _Gates(w, definition)
