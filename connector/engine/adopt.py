@@ -104,9 +104,10 @@ class Adoption:
 
     def _adopt(self, items: Sequence[tuple[Person, list[CrmRecord]]], now: datetime, summary: "Summary") -> None:
         opportunity_ids = sorted({r.opportunity_id for _, recs in items for r in recs if r.opportunity_id})
-        known = self._opportunities_read or {}
-        unread = [i for i in opportunity_ids if i not in known]
-        opportunities = {**{i: known[i] for i in opportunity_ids if i in known},
+        # A first run read its records' opportunities once, with the records: only others are asked.
+        kept = self._waiting.opportunities(opportunity_ids) if self._waiting is not None else {}
+        unread = [i for i in opportunity_ids if i not in kept]
+        opportunities = {**{i: o for i, o in kept.items() if o is not None},
                          **(self.crm.opportunities(unread) if unread else {})}
         rows = []
         for person, records in items:

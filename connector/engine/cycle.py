@@ -83,7 +83,6 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     _linked_crm_ids: set[str] = field(default_factory=set)   # first run: records without an id, linked
     _transitions_due: dict[int, list[dict[str, Any]]] = field(default_factory=dict)   # per thread, saved with people
     _unconverted: set[str] = field(default_factory=set)       # CRM lead records read this run, not converted
-    _opportunities_read: dict[str, Any] | None = None         # first run: every linked opportunity, read once
     _beside_pool: Any = None                                   # the thread HubSpot's writes go out on
 
     # -- entry points ----------------------------------------------------------------------
@@ -110,7 +109,7 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         summary = Summary(kind=kind)
         self._staged = Staged() if self.dry_run else None
         self._waiting, self._linked_crm_ids = None, set()
-        self._unconverted, self._opportunities_read = set(), None
+        self._unconverted = set()
         summary.run_id = self.store.start_run(f"{kind}-dry-run" if self.dry_run else kind, now, account=account)
         before = self.usage()
         try:
@@ -317,20 +316,20 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         towards where they start, and the ones nobody matches are reported at the end. With
         ``defer`` (the marketing leg follows), records that carry a HubSpot id wait for their
         person to come by in that leg's pass (``_claim_waiting``), so nobody is read twice.
-        They wait in the state store (in memory for a dry run), a page at a time."""
+        They wait in the state store (in memory for a dry run), a page at a time, and so do the
+        opportunities they name."""
         if full or self.store.cursor(self._crm_cursor) is not None:
             return self.crm.changed_records(since, until)
         self._waiting = WaitingInMemory() if self.dry_run else StoredWaiting(self.store, summary.run_id)
-        opportunity_ids: set[str] = set()
         # Every record, whatever its clock says: one stamped ahead of ours is still someone's.
         for page in self.crm.changed_records(since, FAR_FUTURE, unlinked=True):
             self._waiting.add(page)
             self._note_unconverted(page)
-            opportunity_ids.update(r.opportunity_id for r in page if r.opportunity_id)
             if defer:
                 summary.add("pulled_crm", sum(1 for r in page if r.hubspot_id))
-        # Their opportunities, read together once rather than a query per page of people.
-        self._opportunities_read = self.crm.opportunities(sorted(opportunity_ids)) if opportunity_ids else {}
+        # Their opportunities, read together once rather than a query per page of people, and
+        # kept with them (in the store) until adopted.
+        self._waiting.read_opportunities(self.crm.opportunities)
         return iter(()) if defer else self._waiting.left_with_id(ADOPTION_BATCH)
 
     def _note_unconverted(self, records: Sequence[CrmRecord]) -> None:

@@ -184,11 +184,22 @@ crm_waiting = Table(
     Column("record_id", String(36), primary_key=True),
     Column("hubspot_id", String(32)),     # the external id it carries, if any
     Column("email", String(320)),         # lower-case
+    Column("opportunity_id", String(36)),     # the opportunity it names (v7), read once for the run
     Column("record", JSON, nullable=False),
     # Looked up within one run: led by run_id, or a planner without statistics (SQLite's)
     # prefers the primary key's run_id and reads every record of the run for each lookup.
     Index("ix_crm_waiting_run_hubspot_id", "run_id", "hubspot_id"),
     Index("ix_crm_waiting_run_email", "run_id", "email"),
+)
+
+# The opportunities a first run's waiting records name, read from the CRM once (a query per
+# 100–200 ids) and kept here for the run instead of in memory: adoption reads a batch's back.
+# ``opportunity`` is null for an id the CRM did not return (asked once, not asked again).
+crm_opportunities = Table(
+    "crm_opportunities", metadata,
+    Column("run_id", Integer, primary_key=True),
+    Column("opportunity_id", String(36), primary_key=True),
+    Column("opportunity", JSON),
 )
 
 
@@ -235,6 +246,14 @@ def _v6_crm_waiting_lookups(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v7_crm_opportunities(conn: Connection) -> None:
+    """The waiting records' opportunity ids, and a table of the opportunities read for a first
+    run (scratch, per run, like the waiting room)."""
+    if "opportunity_id" not in {c["name"] for c in inspect(conn).get_columns("crm_waiting")}:
+        conn.execute(text("ALTER TABLE crm_waiting ADD COLUMN opportunity_id VARCHAR(36)"))
+    metadata.create_all(conn, tables=[crm_opportunities])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_quarantine_dropped),
@@ -242,6 +261,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_companies),
     (5, _v5_crm_waiting),
     (6, _v6_crm_waiting_lookups),
+    (7, _v7_crm_opportunities),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from connector.state import schema as s
 from connector.core.errors import FatalError
 from connector.core.model import Activity
-from connector.core.records import CrmRecord
+from connector.core.records import CrmRecord, Opportunity
 
 if TYPE_CHECKING:
     from connector.state.logquery import LogFilter
@@ -279,7 +279,8 @@ class Store:
     # -- a first run's CRM records, waiting for their person -----------------------------------
     def keep_waiting(self, run_id: int, records: Sequence[CrmRecord]) -> None:
         rows = [{"run_id": run_id, "record_id": r.id, "hubspot_id": r.hubspot_id,
-                 "email": r.email.lower() if r.email else None, "record": _record_json(r)} for r in records]
+                 "email": r.email.lower() if r.email else None, "opportunity_id": r.opportunity_id or None,
+                 "record": _record_json(r)} for r in records]
         with self._begin() as conn:
             for chunk in _chunks(rows, 1000):
                 conn.execute(insert(s.crm_waiting), chunk)
@@ -332,12 +333,49 @@ class Store:
             last = rows[-1].record_id
             yield [_record_of(r.record) for r in rows]
 
-    def clear_waiting(self, keep_run: int | None = None) -> None:
-        """Forget what waits (every run's but ``keep_run``: one cut short leaves its rows)."""
+    def waiting_opportunity_ids(self, run_id: int, *, batch: int) -> Iterator[list[str]]:
+        """The opportunity ids the waiting records name, each once, a batch at a time in id order."""
         c = s.crm_waiting.c
+        last = ""
+        while True:
+            query = (select(c.opportunity_id).distinct()
+                     .where(and_(c.run_id == run_id, c.opportunity_id.is_not(None), c.opportunity_id > last))
+                     .order_by(c.opportunity_id).limit(batch))
+            with self.engine.connect() as conn:
+                ids = list(conn.execute(query).scalars())
+            if not ids:
+                return
+            yield ids
+            last = ids[-1]
+
+    def keep_opportunities(self, run_id: int, asked: Sequence[str], found: Mapping[str, Opportunity]) -> None:
+        """The opportunities read for these ids: each id asked is kept, with null when the CRM
+        returned nothing for it (so it is not asked again this run)."""
+        rows = [{"run_id": run_id, "opportunity_id": i,
+                 "opportunity": _dataclass_json(found[i]) if i in found else None} for i in dict.fromkeys(asked)]
         with self._begin() as conn:
-            conn.execute(delete(s.crm_waiting).where(c.run_id != keep_run) if keep_run is not None
-                         else delete(s.crm_waiting))
+            for chunk in _chunks(rows, 1000):
+                conn.execute(insert(s.crm_opportunities), chunk)
+
+    def kept_opportunities(self, run_id: int, ids: Sequence[str]) -> dict[str, Opportunity | None]:
+        """Of these ids, the ones read for the run: the opportunity, or None if the CRM had none."""
+        c = s.crm_opportunities.c
+        found: dict[str, Opportunity | None] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(ids)), 500):
+                query = select(c.opportunity_id, c.opportunity).where(and_(c.run_id == run_id,
+                                                                           c.opportunity_id.in_(chunk)))
+                for r in conn.execute(query):
+                    found[r.opportunity_id] = _opportunity_of(r.opportunity) if r.opportunity else None
+        return found
+
+    def clear_waiting(self, keep_run: int | None = None) -> None:
+        """Forget what waits, and the opportunities read for it (every run's but ``keep_run``: one
+        cut short leaves its rows)."""
+        with self._begin() as conn:
+            for table in (s.crm_waiting, s.crm_opportunities):
+                conn.execute(delete(table).where(table.c.run_id != keep_run) if keep_run is not None
+                             else delete(table))
 
     # -- companies (the marketing platform's, as last read) -------------------------------------
     def companies(self, company_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -665,7 +703,12 @@ def _insert_many(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]
 
 def _record_json(record: CrmRecord) -> dict[str, Any]:
     """A CRM record as JSON that ``_record_of`` turns back into the same record (times tagged)."""
-    return {name: _tagged(getattr(record, name)) for name in CrmRecord.__dataclass_fields__}
+    return _dataclass_json(record)
+
+
+def _dataclass_json(value: Any) -> dict[str, Any]:
+    """A CRM record or opportunity as JSON, its times tagged so that they come back as times."""
+    return {name: _tagged(getattr(value, name)) for name in type(value).__dataclass_fields__}
 
 
 def _tagged(value: Any) -> Any:
@@ -696,6 +739,10 @@ def _record_of(data: Mapping[str, Any]) -> CrmRecord:
     values = {k: _untagged(v) for k, v in data.items()}
     values["notes"] = tuple(values.get("notes") or ())
     return CrmRecord(**values)
+
+
+def _opportunity_of(data: Mapping[str, Any]) -> Opportunity:
+    return Opportunity(**{k: _untagged(v) for k, v in data.items()})
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -38,6 +38,9 @@ class FakeHubSpot:
     def ensure_schema(self):
         pass
 
+    def missing_schema(self):
+        return []
+
     def changed_people(self, since, until, echoes=None, unmanaged=False):
         staged = {w.key for batch in self.writes for w in batch if "leadsync_stage" in w.values}
         for batch in self.batches:
@@ -354,3 +357,49 @@ def test_given_handed_off_people_in_several_store_batches_then_touches_are_read_
     assert sorted(record_ids) == [f"00Q{i}" for i in range(1, 6)] and since == NOW - timedelta(days=5)
     assert summary.counts["activities"] == 1
     assert [a.id for a in engine.store.activities(["3"], since=NOW - timedelta(days=1))["3"]] == ["00T1"]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_given_a_first_run_then_the_opportunities_its_records_name_are_read_once_in_batches_and_adopted_from(
+        engine_for, monkeypatch, dry_run):
+    """A first run reads the opportunities its CRM records name once, when every record is in (a
+    batch of ids per query), keeps them for the run (the store; memory in a dry run) and adopts
+    each person from theirs, asking the CRM nothing more; a dry run leaves none in the store."""
+    from connector.engine import waiting
+    from connector.ports import Opportunity
+    from connector.state import schema
+
+    stages = {"0061": ("Prospecting", False, False), "0062": ("Closed Won", True, True),
+              "0063": ("Closed Lost", True, False), "0064": ("Negotiation", False, False)}
+    records = [CrmRecord(f"00Q{i}", LEAD, f"p{i}@acme-robotics.com", str(i), "Qualified", "005A", {},
+                         NOW - timedelta(days=3), is_converted=True, opportunity_id=f"006{i}", stage="sql")
+               for i in range(1, 5)]
+    records.append(CrmRecord("00Q5", LEAD, "p5@acme-robotics.com", "5", "Qualified", "005A", {},
+                             NOW - timedelta(days=3), is_converted=True, opportunity_id="0069", stage="sql"))
+
+    class Org(FakeCrm):
+        asked: list[list[str]] = []
+
+        def changed_records(self, since, until, unlinked=False):
+            return iter([records[:2], records[2:]])
+
+        def opportunities(self, ids):
+            self.asked.append(list(ids))
+            return {i: Opportunity(i, stage, 1000.0, None, closed, won, "001A", NOW)
+                    for i in ids if i in stages for stage, closed, won in [stages[i]]}
+
+    monkeypatch.setattr(waiting, "OPPORTUNITY_BATCH", 2)
+    crm = Org()
+    people = [qualified_person(i, NOW - timedelta(hours=3)) for i in range(1, 6)]
+    engine = engine_for(FakeHubSpot([people[:3], people[3:]]), crm)
+    engine.dry_run = dry_run
+    engine.cycle()
+    # Each id once, in batches, before anyone is adopted ("0069": the CRM has none; not asked again).
+    assert crm.asked == [["0061", "0062"], ["0063", "0064"], ["0069"]]
+    moves = engine.planned_transitions if dry_run else engine.store.transitions()
+    assert {t["hubspot_id"]: t.get("to_stage", t.get("to")) for t in moves if t["cause"] == "adoption"} == {
+        "1": "opportunity", "2": "customer", "3": "recycled", "4": "opportunity", "5": "sql"}
+    with engine.store.engine.connect() as conn:
+        assert conn.execute(schema.crm_opportunities.select()).fetchall() == []
+    if dry_run:
+        assert engine.store.people() == {}

@@ -106,3 +106,64 @@ def test_given_a_store_from_before_the_run_indexes_when_opened_then_its_lookups_
         names = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("crm_waiting")}
     assert names == {"ix_crm_waiting_run_hubspot_id": ["run_id", "hubspot_id"],
                      "ix_crm_waiting_run_email": ["run_id", "email"]}
+
+
+def test_given_records_naming_opportunities_then_each_is_read_once_in_batches_and_kept_the_same(state_url, monkeypatch):
+    from connector.engine import waiting
+    from connector.ports import Opportunity
+
+    monkeypatch.setattr(waiting, "OPPORTUNITY_BATCH", 2)
+    won = {f"006{i}": Opportunity(f"006{i}", "Closed Won", 1200.5, "2026-10-01", True, True, "001A", NOW)
+           for i in (1, 2, 4)}
+    for room in rooms(state_url):
+        asked: list[list[str]] = []
+
+        def read(ids):
+            asked.append(list(ids))
+            return {i: won[i] for i in ids if i in won}
+        room.add([record(1, "51", opportunity_id="0064"), record(2, "52", opportunity_id="0061"),
+                  record(3, None, "twin@acme.com", opportunity_id="0061"), record(4, "53", opportunity_id="0063"),
+                  record(5, None, None, opportunity_id="0065"), record(6, "54", opportunity_id="0062")])
+        room.read_opportunities(read)
+        # Sorted, each once; a record nobody can be matched to (no id, no email) names none worth reading.
+        assert asked == [["0061", "0062"], ["0063", "0064"]]
+        assert room.opportunities(["0061", "0063", "0064", "0069"]) == {"0061": won["0061"], "0063": None,
+                                                                      "0064": won["0064"]}
+        room.take(["51", "52", "53", "54"])
+        assert room.opportunities(["0062"]) == {"0062": won["0062"]}     # kept for the run, not with the record
+        room.close()
+        assert room.opportunities(["0061"]) == {}
+
+
+def test_given_another_runs_opportunities_then_a_run_sees_only_its_own(state_url):
+    from connector.ports import Opportunity
+
+    store = Store(state_url)
+    mine = Opportunity("0061", "Prospecting", None, None, False, False, None, NOW)
+    cut_short = StoredWaiting(store, store.start_run("sync", NOW))
+    cut_short.add([record(1, "51", opportunity_id="0061")])
+    cut_short.read_opportunities(lambda ids: {"0061": mine})
+    following = StoredWaiting(store, store.start_run("sync", NOW))
+    assert following.opportunities(["0061"]) == {} and cut_short.opportunities(["0061"]) == {}
+    following.add([record(2, "52", opportunity_id="0061")])
+    following.read_opportunities(lambda ids: {})
+    assert following.opportunities(["0061"]) == {"0061": None}
+
+
+def test_given_a_store_from_before_the_opportunities_were_kept_then_opening_it_adds_them(state_url):
+    from sqlalchemy import text
+
+    from connector.state.schema import LATEST
+
+    old = Store(state_url)
+    with old.engine.begin() as conn:      # as version 6 left it
+        conn.execute(text("DROP TABLE crm_opportunities"))
+        conn.execute(text("ALTER TABLE crm_waiting DROP COLUMN opportunity_id"))
+        conn.execute(text("DELETE FROM schema_version WHERE version = 7"))
+    old.close()
+    store = Store(state_url)
+    assert store.version == LATEST
+    room = StoredWaiting(store, store.start_run("sync", NOW))
+    room.add([record(1, "51", opportunity_id="0061")])
+    room.read_opportunities(lambda ids: {})
+    assert room.opportunities(["0061"]) == {"0061": None}

@@ -141,15 +141,22 @@ class SalesforceAdapter:
             rows = self._page(sobject, columns, linked, "SystemModstamp >= {} AND SystemModstamp < {}",
                               [lower, until], "SystemModstamp, Id")
             seconds = [_second(parse_datetime(r.get("SystemModstamp"))) for r in rows]
-            if len(rows) < QUERY_PAGE:
-                yield from self._fresh(rows, sobject, seen)
-                return
-            top = seconds[-1]
-            if seconds[0] == top:
+            last_page = len(rows) < QUERY_PAGE
+            top = seconds[-1] if seconds else None
+            if not last_page and seconds[0] == top:
+                del rows            # (not kept while the second is read)
                 yield from self._one_second(sobject, columns, linked, top, until, seen)
                 lower = top + timedelta(seconds=1)
                 continue
-            yield from self._fresh([r for r, sec in zip(rows, seconds) if sec < top], sobject, seen)
+            # Records made, the page as read is let go before they are handed out: the merge
+            # with the other object's stream holds each stream's page until it is used up, and
+            # a page of raw rows is several times its records.
+            fresh = self._fresh(rows if last_page else [r for r, sec in zip(rows, seconds) if sec < top],
+                                sobject, seen)
+            del rows
+            yield from fresh
+            if last_page:
+                return
             lower = top
 
     def _one_second(self, sobject: str, columns: Sequence[str], linked: str | None, second: datetime,
@@ -161,10 +168,12 @@ class SalesforceAdapter:
             if last_id:
                 window, values = window + " AND Id > {}", values + [last_id]
             rows = self._page(sobject, columns, linked, window, values, "Id")
-            yield from self._fresh(rows, sobject, seen)
-            if len(rows) < QUERY_PAGE:
+            last_page, last_id = len(rows) < QUERY_PAGE, rows[-1]["Id"] if rows else last_id
+            fresh = self._fresh(rows, sobject, seen)
+            del rows                # (let go before the records are handed out, as above)
+            yield from fresh
+            if last_page:
                 return
-            last_id = rows[-1]["Id"]
 
     def _page(self, sobject: str, columns: Sequence[str], linked: str | None, window: str, values: list[Any],
               order: str) -> list[dict[str, Any]]:
