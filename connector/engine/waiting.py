@@ -13,15 +13,15 @@ org; ``WaitingInMemory`` keeps them in dicts, for a dry run, which writes nothin
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
+from connector.core.batches import chunks
 from connector.ports import CrmRecord, Opportunity
 from connector.state.store import Store
 
 # Opportunity ids asked of the CRM at a time: a multiple of the 100 or 200 a CRM query takes,
 # so reading them in batches costs no query more than reading them all at once.
 OPPORTUNITY_BATCH = 1000
-T = TypeVar("T")
 ReadOpportunities = Callable[[Sequence[str]], Mapping[str, Opportunity]]
 
 
@@ -108,13 +108,13 @@ class WaitingInMemory:
     def left_with_id(self, batch: int) -> Iterator[list[CrmRecord]]:
         left = sorted((r for records in self._by_id.values() for r in records), key=lambda r: r.id)
         self._by_id = {}
-        return _batches(left, batch)
+        return chunks(left, batch)
 
     def left_without_id(self, batch: int) -> Iterator[list[CrmRecord]]:
-        return _batches(sorted((r for rs in self._by_email.values() for r in rs), key=lambda r: r.id), batch)
+        return chunks(sorted((r for rs in self._by_email.values() for r in rs), key=lambda r: r.id), batch)
 
     def read_opportunities(self, read: ReadOpportunities) -> None:
-        for ids in _batches(sorted(self._opportunity_ids), OPPORTUNITY_BATCH):
+        for ids in chunks(sorted(self._opportunity_ids), OPPORTUNITY_BATCH):
             found = read(ids)
             self._opportunities.update({i: found.get(i) for i in ids})
         self._opportunity_ids = set()
@@ -125,13 +125,3 @@ class WaitingInMemory:
     def close(self) -> None:
         self._by_id, self._by_email, self._opportunities = {}, {}, {}
 
-
-def _batches(records: Iterable[T], size: int) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
