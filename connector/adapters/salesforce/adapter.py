@@ -25,6 +25,7 @@ from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSetting
 from connector.core.durations import parse_instant
 from connector.core.batches import chunks, unique
 from connector.core.errors import ConfigError, Problem, SkippableRecord
+from connector.core.idset import IdSet
 from connector.adapters.salesforce.mapping import SalesforceMapping
 from connector.core.mapping import read_fields
 from connector.core.model import Activity
@@ -139,7 +140,7 @@ class SalesforceAdapter:
         literals have whole seconds, so that second is read again and its ids dropped); a page
         of a single second is read by Id within it. A record written meanwhile only moves
         forward, so none is skipped, and one read already is not yielded again."""
-        seen: set[str] = set()
+        seen = IdSet()      # (an org's worth of ids in a few bytes each)
         lower = since
         while True:
             rows = self._page(sobject, columns, linked, "SystemModstamp >= {} AND SystemModstamp < {}",
@@ -164,7 +165,7 @@ class SalesforceAdapter:
             lower = top
 
     def _one_second(self, sobject: str, columns: Sequence[str], linked: str | None, second: datetime,
-                    until: datetime, seen: set[str]) -> Iterator[CrmRecord]:
+                    until: datetime, seen: IdSet) -> Iterator[CrmRecord]:
         last_id = ""
         end = min(second + timedelta(seconds=1), until)
         while True:
@@ -186,7 +187,7 @@ class SalesforceAdapter:
             where = format_soql("{:literal} != null AND ", linked) + where
         return list(self._query(self._select(sobject, columns, where, order) + f" LIMIT {QUERY_PAGE}"))
 
-    def _fresh(self, rows: Sequence[Mapping[str, Any]], sobject: str, seen: set[str]) -> list[CrmRecord]:
+    def _fresh(self, rows: Sequence[Mapping[str, Any]], sobject: str, seen: IdSet) -> list[CrmRecord]:
         fresh = [r for r in rows if r["Id"] not in seen]
         seen.update(r["Id"] for r in fresh)
         return [self._record(raw, sobject) for raw in fresh]
