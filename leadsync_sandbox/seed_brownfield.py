@@ -74,8 +74,8 @@ class _Org:
 
 
 def build_brownfield(seed: int = 7, people: int = 20_000, now: datetime | None = None) -> tuple[Seed, Manifest]:
-    if not 1 <= people <= 200_000:
-        raise ValueError(f"a brownfield portal holds 1 to 200,000 people, got {people}")
+    if not 1 <= people <= 1_000_000:
+        raise ValueError(f"a brownfield portal holds 1 to 1,000,000 people, got {people}")
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     builder = _Builder(random.Random(seed), now, people)
     seed_data = builder.build()

@@ -69,8 +69,8 @@ def test_given_the_same_seed_then_the_same_portal_and_org_and_another_seed_diffe
 
 
 def test_given_too_many_or_too_few_people_then_a_clear_error() -> None:
-    for people in (0, 200_001):
-        with pytest.raises(ValueError, match="1 to 200,000 people"):
+    for people in (0, 1_000_001):
+        with pytest.raises(ValueError, match="1 to 1,000,000 people"):
             build_brownfield(7, people, NOW)
     with pytest.raises(ValueError, match="portal must be one of greenfield, brownfield"):
         Sandbox(people=1, portal="yellowfield")
