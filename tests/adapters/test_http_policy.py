@@ -281,6 +281,44 @@ def test_given_searches_then_they_run_under_five_per_second_and_outside_the_wind
     assert policy._buckets["hubspot"]._tokens == policy._buckets["hubspot"].burst   # the window untouched
 
 
+HS_PER_SECOND = {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
+                 "policyName": "SECONDLY"}
+
+
+def test_given_a_search_refused_by_the_per_second_limit_then_searches_slow_by_a_tenth_down_to_seventy_percent():
+    clock = FakeClock()
+    policy = make_policy(clock)
+    search, window = policy._buckets["hubspot_search"], policy._buckets["hubspot"]
+    paced, window_rate = search.rate, window.rate
+    assert policy.call("hubspot", failing(status_error(429, HS_PER_SECOND)), lane="hubspot_search") == "ok"
+    assert search.rate == pytest.approx(paced * 0.9)
+    for _ in range(10):
+        policy.call("hubspot", failing(status_error(429, HS_PER_SECOND)), lane="hubspot_search")
+    assert search.rate == pytest.approx(0.7 * 5.0)           # never below 70% of HubSpot's 5/s
+    assert window.rate == window_rate and not policy.searches_in_window
+
+
+def test_given_a_call_refused_by_the_ten_second_window_then_the_window_pace_slows_and_searches_do_not():
+    clock = FakeClock()
+    policy = make_policy(clock, hubspot_rate_limit_per_10s=100)
+    search, window = policy._buckets["hubspot_search"], policy._buckets["hubspot"]
+    paced, search_rate = window.rate, search.rate
+    assert policy.call("hubspot", failing(status_error(429, HS_SECONDLY))) == "ok"
+    assert window.rate == pytest.approx(paced * 0.9) and search.rate == search_rate
+    # A search refused on the window: this portal charges searches there; the search pace stays.
+    policy.call("hubspot", failing(status_error(429, HS_SECONDLY)), lane="hubspot_search")
+    assert policy.searches_in_window and search.rate == search_rate
+
+
+def test_given_the_daily_cap_then_no_pace_is_slowed():
+    clock = FakeClock()
+    policy = make_policy(clock)
+    rates = {name: bucket.rate for name, bucket in policy._buckets.items()}
+    with pytest.raises(QuotaExhausted):
+        policy.call("hubspot", failing(status_error(429, HS_DAILY)))
+    assert {name: bucket.rate for name, bucket in policy._buckets.items()} == rates
+
+
 def test_given_a_spent_window_then_the_bucket_holds_until_it_rolls():
     clock = FakeClock()
     bucket = TokenBucket(10, 10, clock, clock.sleep)
