@@ -71,6 +71,9 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         ratio = result["ratio"]
         table.add_row(f"vs {peer['name']}", f"{_n(ratio, 2)}×", f"≥ {TARGET_RATIO}×", verdict(ratio >= TARGET_RATIO))
     console.print(table)
+    refused = first["calls"]["systems"].get("hubspot", {}).get("refused", {})
+    if throttled := {k.removeprefix("429 "): n for k, n in refused.items() if k.startswith("429 ")}:
+        console.print("[dim]HubSpot 429s by route: " + ", ".join(f"{k} ×{n}" for k, n in sorted(throttled.items())) + "[/]")
 
     if peer:
         table = Table(title="Read-only peer (contacts stream, its own venv)", title_justify="left")

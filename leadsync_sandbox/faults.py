@@ -339,16 +339,22 @@ def add_admin_routes(app: flask.Flask, system: str, faults: Faults, calls: CallL
 
 
 def summarize(calls: Iterable[Call]) -> dict[str, Any]:
-    """``{"calls": n, "systems": {system: {"calls", "writes", "statuses", "routes": {route: n}}}}``."""
+    """``{"calls": n, "systems": {system: {"calls", "writes", "statuses", "routes": {route: n},
+    "refused": {"<status> <route>": n}}}}``: which calls an error answered, by route (which of
+    HubSpot's limits a 429 was, say: the search route's is the per-second one)."""
     systems: dict[str, dict[str, Any]] = {}
     total = 0
     for call in calls:
         total += 1
-        entry = systems.setdefault(call.system, {"calls": 0, "writes": 0, "statuses": {}, "routes": {}})
+        entry = systems.setdefault(call.system, {"calls": 0, "writes": 0, "statuses": {}, "routes": {},
+                                                 "refused": {}})
         entry["calls"] += 1
         entry["writes"] += int(call.write)
         status = str(call.status)
         entry["statuses"][status] = entry["statuses"].get(status, 0) + 1
         route = call.route or f"{call.method} {call.path}"
         entry["routes"][route] = entry["routes"].get(route, 0) + 1
+        if call.status >= 400:
+            key = f"{status} {route}"
+            entry["refused"][key] = entry["refused"].get(key, 0) + 1
     return {"calls": total, "systems": systems}
