@@ -48,8 +48,20 @@ class IdSet:
 
     # -- set's interface ---------------------------------------------------------------------------
     def add(self, record_id: str) -> None:
+        self.update((record_id,))
+
+    def discard(self, record_id: str) -> None:
+        self.difference_update((record_id,))
+
+    def update(self, ids: Iterable[str]) -> None:
         with self._lock:
-            self._add(record_id)
+            for record_id in ids:
+                self._add(record_id)
+
+    def difference_update(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            for record_id in ids:
+                self._discard(record_id)
 
     def _add(self, record_id: str) -> None:
         key = self._pack(record_id, create=True)
@@ -66,10 +78,6 @@ class IdSet:
         if 10 * self._filled > 7 * len(self._slots):     # (linear probing stays short below 0.7)
             self._resize()
 
-    def discard(self, record_id: str) -> None:
-        with self._lock:
-            self._discard(record_id)
-
     def _discard(self, record_id: str) -> None:
         key = self._pack(record_id, create=False)
         if key is None:
@@ -79,16 +87,6 @@ class IdSet:
         if found:
             self._slots[slot] = GONE
             self._used -= 1
-
-    def update(self, ids: Iterable[str]) -> None:
-        with self._lock:
-            for record_id in ids:
-                self._add(record_id)
-
-    def difference_update(self, ids: Iterable[str]) -> None:
-        with self._lock:
-            for record_id in ids:
-                self._discard(record_id)
 
     def __contains__(self, record_id: object) -> bool:
         if not isinstance(record_id, str):
