@@ -117,10 +117,10 @@ class HttpPolicy:
             if facts is None:
                 raise       # not an HTTP failure: a bug, let it surface as it is
             self.observe(system, facts.headers)
-            if system == "hubspot" and facts.status == 429:
-                self._refused(lane, str(facts.body or ""))
             verdict = classify(system, facts.status, facts.headers, facts.body, exc,
                                single_record=single_record, now=self._wall_clock())
+            if system == "hubspot" and verdict.action == RATE_LIMITED:    # (the daily cap is QUOTA_EXHAUSTED)
+                self._refused(lane, str(facts.body or ""))
             raise self._act(system, verdict, exc, state) from exc
 
     def _refused(self, lane: str | None, body: str) -> None:
@@ -129,8 +129,6 @@ class HttpPolicy:
         not yet the interpreter, a slow handshake), and a window counts arrivals. Each such
         refusal slows that pace by a tenth, down to 70% of the limit, so it does not recur;
         a searches' refusal on the ten-second window says this portal charges them there."""
-        if "DAILY" in body and "SECONDLY" not in body:
-            return
         if lane == "hubspot_search" and "TEN_SECONDLY" in body:
             self.searches_in_window = True    # this portal charges searches to the window too
             return
