@@ -9,6 +9,8 @@ when the query ran, like a real server-side cursor.
 
 from __future__ import annotations
 
+import heapq
+import operator
 import re
 import secrets
 import threading
@@ -16,15 +18,17 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta, timezone
-from functools import cmp_to_key
 from typing import Any, Callable
 
 from leadsync_sandbox.salesforce_schema import BY_PREFIX, TEXT_TYPES, Field, SObject, sobject
 from leadsync_sandbox.salesforce_soql import (
-    BoolOp, Comparison, Condition, FieldRef, Literal, Not, Query, SoqlError, error_at, parse,
+    BoolOp, Comparison, Condition, FieldRef, Literal, Not, OrderItem, Query, SoqlError, error_at, parse,
 )
 from leadsync_sandbox.salesforce_values import is_valid_id, normalize_id, to_json
 
+CASE_FREE_TYPES = TEXT_TYPES - {"id", "reference"}   # compared ignoring case
+OPERATORS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+             ">": operator.gt, ">=": operator.ge}
 MAX_OFFSET = 2000
 CURSOR_IDLE_SECONDS = 15 * 60
 MAX_OPEN_CURSORS = 50
@@ -120,7 +124,7 @@ def _check_literal(query: Query, f: Field, op: str, literal: Literal) -> None:
         if op not in ("=", "!=", "IN", "NOT IN"):
             raise refuse(f"invalid operator on null value for field '{f.name}'")
         return
-    if op == "LIKE" and f.type not in TEXT_TYPES - {"id", "reference"}:
+    if op == "LIKE" and f.type not in CASE_FREE_TYPES:
         raise refuse(f"invalid operator on field '{f.name}': LIKE")
     if f.type in _EXPECTED:
         expected, kinds = _EXPECTED[f.type]
@@ -193,9 +197,36 @@ class Evaluator:
             return equal if cond.op == "=" else (not equal if cond.op == "!=" else False)
         if cond.op == "LIKE":
             return _like(str(literal.value)).match(str(actual)) is not None
-        left, right = _comparable(f, actual), _comparable(f, expected)
-        return {"=": left == right, "!=": left != right, "<": left < right,
-                "<=": left <= right, ">": left > right, ">=": left >= right}[cond.op]
+        return OPERATORS[cond.op](_comparable(f, actual), _comparable(f, expected))
+
+    def predicate(self, cond: Condition) -> Callable[[dict], bool]:
+        """``cond`` as a test of one record, its fields and literals resolved once per query
+        (what ``matches`` does for each record, the same answers)."""
+        if isinstance(cond, BoolOp):
+            parts = [self.predicate(c) for c in cond.operands]
+            if cond.op == "AND":
+                return lambda r: all(p(r) for p in parts)
+            return lambda r: any(p(r) for p in parts)
+        if isinstance(cond, Not):
+            inner = self.predicate(cond.operand)
+            return lambda r: not inner(r)
+        literal = cond.value
+        if (len(cond.field.path) != 1 or cond.op in ("IN", "NOT IN", "LIKE")
+                or not isinstance(literal, Literal) or literal.kind == "relative_date"):
+            return lambda r: self.matches(r, cond)
+        f = self.field(cond.field)
+        name, op = f.name, cond.op
+        expected = self._literal(f, literal)
+        if expected is None:          # = null, != null; any other comparison with null is false
+            if op in ("=", "!="):
+                return (lambda r: r.get(name) is None) if op == "=" else (lambda r: r.get(name) is not None)
+            return lambda r: False
+        right, compare = _comparable(f, expected), OPERATORS[op]
+
+        def test(record: dict) -> bool:
+            actual = record.get(name)
+            return op == "!=" if actual is None else compare(_comparable(f, actual), right)
+        return test
 
     def _literal(self, f: Field, literal: Literal) -> Any:
         if literal.kind == "string" and f.type in ("id", "reference"):
@@ -227,7 +258,7 @@ def relative_range(value: tuple[str, int], now: datetime) -> tuple[datetime, dat
 
 
 def _comparable(f: Field, value: Any) -> Any:
-    if f.type in TEXT_TYPES - {"id", "reference"}:
+    if f.type in CASE_FREE_TYPES:
         return str(value).casefold()   # SOQL text comparisons ignore case
     if isinstance(value, date) and not isinstance(value, datetime) and f.type == "datetime":
         return datetime.combine(value, dtime(), timezone.utc)
@@ -247,20 +278,40 @@ def _like(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(out) + "$", re.IGNORECASE | re.DOTALL)
 
 
-def order_rows(rows: list[dict], query: Query, ev: Evaluator) -> list[dict]:
-    def cmp(a: dict, b: dict) -> int:
-        for item in query.order_by:
-            f = ev.field(item.field)
-            x, y = ev.value(a, item.field), ev.value(b, item.field)
-            if x is None or y is None:
-                if x is None and y is None:
-                    continue
-                return (1 if x is None else -1) * (1 if item.nulls_last else -1)
-            x, y = _comparable(f, x), _comparable(f, y)
-            if x != y:
-                return (1 if x > y else -1) * (-1 if item.descending else 1)
-        return 0
-    return sorted(rows, key=cmp_to_key(cmp)) if query.order_by else rows
+def order_rows(rows: list[dict], query: Query, ev: Evaluator, first: int | None = None) -> list[dict]:
+    """ORDER BY, each item's NULLS FIRST/LAST whatever its direction (the ``first`` rows only,
+    when a LIMIT says how many are wanted). Items of one direction are one key; otherwise one
+    stable sort per item, the last item first, so earlier items decide and ties keep the order
+    below them."""
+    if not query.order_by:
+        return rows
+    keys = [_order_key(item, ev) for item in query.order_by]
+    directions = {item.descending for item in query.order_by}
+    if len(directions) == 1:
+        descending = directions.pop()
+
+        def key(record: dict) -> tuple:
+            return tuple(k(record) for k in keys)
+        if first is not None:     # (as sorted(...)[:first], ties included, in a heap of `first`)
+            return (heapq.nlargest if descending else heapq.nsmallest)(first, rows, key=key)
+        return sorted(rows, key=key, reverse=descending)
+    rows = list(rows)
+    for item, key in zip(reversed(query.order_by), reversed(keys)):
+        rows.sort(key=key, reverse=item.descending)
+    return rows if first is None else rows[:first]
+
+
+def _order_key(item: OrderItem, ev: Evaluator) -> Callable[[dict], tuple]:
+    f, ref = ev.field(item.field), item.field
+    # Nulls sort as a group before (-1,) or after (1,) every value (0, v); a descending sort
+    # flips the groups too, so a descending item's are swapped to stay where they were asked.
+    nulls = (1,) if item.nulls_last != item.descending else (-1,)
+    name = f.name if len(ref.path) == 1 else None
+
+    def key(record: dict) -> tuple:
+        value = record.get(name) if name is not None else ev.value(record, ref)
+        return nulls if value is None else (0, _comparable(f, value))
+    return key
 
 
 def render(record: dict, obj: SObject, columns: list[Column], ev: Evaluator, base: str) -> dict:
@@ -289,9 +340,10 @@ def execute(text: str, rows_of: Callable[[SObject], list[dict]], lookup: Lookup,
     """Run ``text``: (totalSize, rendered records). COUNT() queries render no records."""
     query, obj, columns = compile_query(text)
     ev = Evaluator(obj, now, lookup)
-    rows = [r for r in rows_of(obj) if query.where is None or ev.matches(r, query.where)]
-    rows = order_rows(rows, query, ev)
+    test = ev.predicate(query.where) if query.where is not None else None
+    rows = [r for r in rows_of(obj) if test is None or test(r)]
     start = query.offset or 0
+    rows = order_rows(rows, query, ev, None if query.limit is None else start + query.limit)
     rows = rows[start:start + query.limit] if query.limit is not None else rows[start:]
     if query.count:
         return len(rows), []

@@ -172,3 +172,58 @@ def test_given_parent_fields_when_rendered_then_nested_with_attributes():
     assert lovelace["Leadsync_Score__c"] == 75.0
     assert lovelace["SystemModstamp"] == "2026-03-10T10:00:00.000+0000"
     assert curie["Leadsync_Score__c"] is None
+
+
+# --- the compiled evaluation against the record-by-record one -------------------------------
+
+from functools import cmp_to_key  # noqa: E402
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from leadsync_sandbox.salesforce_query import Evaluator, _comparable, compile_query, order_rows  # noqa: E402
+
+WHERES = ["NumberOfEmployees >= 100", "NumberOfEmployees != 90", "NumberOfEmployees = null",
+          "LastName < 'm'", "LastName != null AND NumberOfEmployees <= 250",
+          "NOT (LastName = 'curie' OR NumberOfEmployees > 10)", "Title LIKE 'VP%'",
+          "SystemModstamp >= 2026-03-09T00:00:00Z AND SystemModstamp < 2026-03-10T06:00:00Z"]
+ORDER_ITEMS = ["NumberOfEmployees", "LastName", "SystemModstamp", "Title"]
+
+
+def reference_order(rows: list[dict], query, ev: Evaluator) -> list[dict]:
+    """ORDER BY as one comparison of two records, item by item (the definition)."""
+    def cmp(a: dict, b: dict) -> int:
+        for item in query.order_by:
+            f = ev.field(item.field)
+            x, y = ev.value(a, item.field), ev.value(b, item.field)
+            if x is None or y is None:
+                if x is None and y is None:
+                    continue
+                return (1 if x is None else -1) * (1 if item.nulls_last else -1)
+            x, y = _comparable(f, x), _comparable(f, y)
+            if x != y:
+                return (1 if x > y else -1) * (-1 if item.descending else 1)
+        return 0
+    return sorted(rows, key=cmp_to_key(cmp))
+
+
+lead_rows = st.lists(st.fixed_dictionaries({
+    "Id": st.integers(1, 10**6).map(lambda n: to_18(f"00Q5g{n:010d}")),
+    "LastName": st.one_of(st.none(), st.sampled_from(["Curie", "curie", "Lovelace", "ada", "Zed", "m"])),
+    "NumberOfEmployees": st.one_of(st.none(), st.sampled_from([5, 90, 100, 250, 1000])),
+    "Title": st.one_of(st.none(), st.sampled_from(["VP Sales", "vp ops", "CTO"])),
+    "SystemModstamp": st.integers(0, 72).map(lambda h: NOW - timedelta(hours=h)),
+}), max_size=25)
+order_clauses = st.lists(st.tuples(st.sampled_from(ORDER_ITEMS), st.sampled_from(["", " ASC", " DESC"]),
+                                   st.sampled_from(["", " NULLS FIRST", " NULLS LAST"])), min_size=1, max_size=3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=lead_rows, where=st.sampled_from(WHERES), order=order_clauses, first=st.none() | st.integers(0, 30))
+def test_given_random_leads_when_filtered_and_ordered_then_same_as_record_by_record(rows, where, order, first):
+    by = ", ".join(f"{name}{direction}{nulls}" for name, direction, nulls in order)
+    query, obj, _ = compile_query(f"SELECT Id FROM Lead WHERE {where} ORDER BY {by}")
+    ev = Evaluator(obj, NOW, lambda rid: None)
+    test = ev.predicate(query.where)
+    assert [test(r) for r in rows] == [ev.matches(r, query.where) for r in rows]
+    expected = [r["Id"] for r in reference_order(rows, query, ev)]
+    assert [r["Id"] for r in order_rows(rows, query, ev, first)] == (expected if first is None else expected[:first])
