@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from functools import cmp_to_key
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from leadsync_sandbox.salesforce_query import execute
+from leadsync_sandbox.salesforce_query import Evaluator, _comparable, compile_query, execute, order_rows
 from leadsync_sandbox.salesforce_soql import BoolOp, Comparison, Not, SoqlError, parse, tokenize
 from leadsync_sandbox.salesforce_values import to_18
 
@@ -175,12 +177,6 @@ def test_given_parent_fields_when_rendered_then_nested_with_attributes():
 
 
 # --- the compiled evaluation against the record-by-record one -------------------------------
-
-from functools import cmp_to_key  # noqa: E402
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-from leadsync_sandbox.salesforce_query import Evaluator, _comparable, compile_query, order_rows  # noqa: E402
 
 WHERES = ["NumberOfEmployees >= 100", "NumberOfEmployees != 90", "NumberOfEmployees = null",
           "LastName < 'm'", "LastName != null AND NumberOfEmployees <= 250",
