@@ -18,10 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from connector.app.allocator import limit_arenas  # noqa: E402
 from connector.app.runtime import Runtime  # noqa: E402
 
 
 def main(config: str) -> int:
+    limit_arenas()   # as `leadsync` does at start
     started = time.monotonic()
     with Runtime.from_config_path(config) as rt:
         print(json.dumps({"ready": True, "seconds": round(time.monotonic() - started, 3)}), flush=True)

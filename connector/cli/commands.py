@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from connector import __version__
+from connector.app.allocator import limit_arenas
 from connector.core.errors import ConfigError, LeadsyncError, Problem
 
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_arenas()   # (before any thread allocates)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = COMMANDS[args.command]
