@@ -14,7 +14,6 @@ other C libraries (musl, macOS) there is nothing to set.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_ARENA_MAX = -8    # glibc's malloc.h
@@ -25,13 +24,10 @@ def limit_arenas(count: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas at ``count``; True when this call set it."""
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
     try:
-        mallopt = ctypes.CDLL(name).mallopt
+        mallopt = ctypes.CDLL(None).mallopt    # (the C library the interpreter runs on)
     except (OSError, AttributeError):
-        return False    # not glibc
+        return False    # no mallopt: not glibc
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return mallopt(M_ARENA_MAX, count) == 1
