@@ -23,7 +23,7 @@ from connector.core.definition import Definition
 from connector.core.errors import QuotaExhausted
 from connector.core.feedback import FeedbackRules, from_opportunity, from_record
 from connector.core.handoff import HandoffRules
-from connector.core.idset import IdSet
+from connector.state.idsets import SpillingIdSet
 from connector.state.store import Store
 from connector.engine.adopt import Adoption
 from connector.engine.pipeline import WriteBehind
@@ -81,9 +81,9 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
     _schema_ready: bool = False
     _staged: Staged | None = None
     _waiting: Waiting | None = None                           # first run: the CRM's records, until adopted
-    _linked_crm_ids: IdSet = field(default_factory=IdSet)    # first run: records without an id, linked
+    _linked_crm_ids: SpillingIdSet = field(default_factory=SpillingIdSet)  # first run: records without an id, linked
     _transitions_due: dict[int, list[dict[str, Any]]] = field(default_factory=dict)   # per thread, saved with people
-    _unconverted: IdSet = field(default_factory=IdSet)        # CRM lead records read this run, not converted
+    _unconverted: SpillingIdSet = field(default_factory=SpillingIdSet)     # CRM lead records read this run, not converted
     _beside_pool: Any = None                                   # the thread HubSpot's writes go out on
 
     # -- entry points ----------------------------------------------------------------------
@@ -109,8 +109,8 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         now = self.clock()
         summary = Summary(kind=kind)
         self._staged = Staged() if self.dry_run else None
-        self._waiting, self._linked_crm_ids = None, IdSet()
-        self._unconverted = IdSet()
+        self._waiting, self._linked_crm_ids = None, SpillingIdSet()
+        self._unconverted = SpillingIdSet()
         summary.run_id = self.store.start_run(f"{kind}-dry-run" if self.dry_run else kind, now, account=account)
         before = self.usage()
         try:
@@ -201,11 +201,11 @@ class Engine(WriteBack, Adoption, Whereabouts, StateView):
         if first is None and last_pull and now - last_pull < self.activities_every and not full:
             self._pass_complete(HUBSPOT_CURSOR, now)
             return   # a quiet cycle costs one search call
-        pending = IdSet()     # people with new activities: qualified below, read or not
+        pending = SpillingIdSet()     # people with new activities: qualified below, read or not
         for found in feed if feed is not None else self._activity_feed(now, full=full):
             summary.add("activities", self._add_activities(found))
             pending.update(found)
-        seen = IdSet()     # (the nightly pass: everyone in the portal)
+        seen = SpillingIdSet()     # (the nightly pass: everyone in the portal)
         writer = WriteBehind(enabled=not self.dry_run)
 
         def take(batch: list[Person], *, in_time_order: bool) -> None:

@@ -13,7 +13,7 @@ from connector.engine.writeback import ECHO
 from connector.ports import Person
 
 if TYPE_CHECKING:
-    from connector.core.idset import IdSet
+    from connector.state.idsets import SpillingIdSet
     from connector.engine.summary import Summary
 
 
@@ -32,7 +32,7 @@ class Whereabouts:
                 echoes.add(person.id)
         return echoes
 
-    def _forget_deleted(self, seen: "IdSet", now: datetime, summary: "Summary") -> None:
+    def _forget_deleted(self, seen: "SpillingIdSet", now: datetime, summary: "Summary") -> None:
         """People leadsync knows that the full pass did not return. Absence proves nothing (an
         index behind, a write mid-pull): each one is looked up, and only a deletion the
         platform confirms is acted on; a merge moves leadsync's state to the survivor."""

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from connector.state import idsets
 from leadsync_sandbox.brownfield_manifest import audit
 from tests.e2e.day_one_helpers import brownfield, runtime_for, second_writer, unqualified
 
@@ -108,6 +109,23 @@ def given_deletes_and_a_merge_then_reconcile_flags_only_those(sandbox, rt):
 @pytest.mark.timeout(900)
 def test_given_a_brownfield_portal_when_synced_on_day_one_then_complete_and_careful(tmp_path, monkeypatch):
     day_one(tmp_path, monkeypatch, EVERYDAY_PEOPLE)
+
+
+@pytest.mark.timeout(900)
+def test_given_every_id_set_on_disk_when_synced_on_day_one_then_just_as_complete(tmp_path, monkeypatch):
+    # A portal of a million moves the keyset reads' ids, the unconverted Leads and the pending
+    # people to disk; here every set moves past 50 ids, and the same day one must hold.
+    monkeypatch.setattr(idsets, "IN_MEMORY", 50)
+    moved, spill = [], idsets.SpillingIdSet._spill
+
+    def counted(held):
+        moved.append(len(held._memory))   # (under the set's lock: not len(held))
+        return spill(held)
+    monkeypatch.setattr(idsets.SpillingIdSet, "_spill", counted)
+    day_one(tmp_path, monkeypatch, EVERYDAY_PEOPLE)
+    # (the HubSpot and Salesforce keyset reads, the unconverted Leads, the pending people, the
+    # nightly pass's everyone: each of them moved at least once)
+    assert len(moved) >= 5, moved
 
 
 @pytest.mark.slow

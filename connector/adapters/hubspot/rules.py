@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from connector.ports import Write
 from connector.core.durations import parse_instant
 from connector.core.errors import FatalError
-from connector.core.idset import IdSet
+from connector.state.idsets import SpillingIdSet
 from connector.core.plan import lifecycle_rank
 
 
@@ -57,7 +57,7 @@ def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size: 
     is skipped; one that moved after it was read is not yielded again. ``also``: more filters
     every query carries (ANDed). ``modified``: the object's modified-time property."""
     lower, lower_open = since_ms, False            # lastmodifieddate >= lower (> lower when open)
-    seen = IdSet()                                 # (a million ids in about 16 MB)
+    seen = SpillingIdSet()      # (a portal of ids in bounded memory)
     extra = [dict(f) for f in also]
     while True:
         window = [_modified("GT" if lower_open else "GTE", lower, modified), _modified("LT", until_ms, modified),
@@ -79,7 +79,7 @@ def keyset_search(search: SearchFn, since_ms: int, until_ms: int, *, page_size: 
         lower, lower_open = top, False
 
 
-def _one_instant(search: SearchFn, instant: int, page_size: int, seen: IdSet,
+def _one_instant(search: SearchFn, instant: int, page_size: int, seen: SpillingIdSet,
                  extra: list[dict[str, str]], modified: str) -> Iterator[list[Mapping[str, Any]]]:
     last_id = 0
     while True:
@@ -97,7 +97,7 @@ def _modified(operator: str, millis: int, name: str = "lastmodifieddate") -> dic
     return {"propertyName": name, "operator": operator, "value": str(millis)}
 
 
-def _unseen(results: Sequence[Mapping[str, Any]], seen: IdSet) -> list[Mapping[str, Any]]:
+def _unseen(results: Sequence[Mapping[str, Any]], seen: SpillingIdSet) -> list[Mapping[str, Any]]:
     fresh = [r for r in results if str(r["id"]) not in seen]
     seen.update(str(r["id"]) for r in fresh)
     return fresh

@@ -25,7 +25,7 @@ from connector.adapters.salesforce.auth import SalesforceAuth, SalesforceSetting
 from connector.core.durations import parse_instant
 from connector.core.batches import chunks, unique
 from connector.core.errors import ConfigError, Problem, SkippableRecord
-from connector.core.idset import IdSet
+from connector.state.idsets import SpillingIdSet
 from connector.adapters.salesforce.mapping import SalesforceMapping
 from connector.core.mapping import read_fields
 from connector.core.model import Activity
@@ -140,7 +140,7 @@ class SalesforceAdapter:
         literals have whole seconds, so that second is read again and its ids dropped); a page
         of a single second is read by Id within it. A record written meanwhile only moves
         forward, so none is skipped, and one read already is not yielded again."""
-        seen = IdSet()      # (an org's worth of ids in a few bytes each)
+        seen = SpillingIdSet()      # (an org of ids in bounded memory)
         lower = since
         while True:
             rows = self._page(sobject, columns, linked, "SystemModstamp >= {} AND SystemModstamp < {}",
@@ -165,7 +165,7 @@ class SalesforceAdapter:
             lower = top
 
     def _one_second(self, sobject: str, columns: Sequence[str], linked: str | None, second: datetime,
-                    until: datetime, seen: IdSet) -> Iterator[CrmRecord]:
+                    until: datetime, seen: SpillingIdSet) -> Iterator[CrmRecord]:
         last_id = ""
         end = min(second + timedelta(seconds=1), until)
         while True:
@@ -187,7 +187,7 @@ class SalesforceAdapter:
             where = format_soql("{:literal} != null AND ", linked) + where
         return list(self._query(self._select(sobject, columns, where, order) + f" LIMIT {QUERY_PAGE}"))
 
-    def _fresh(self, rows: Sequence[Mapping[str, Any]], sobject: str, seen: IdSet) -> list[CrmRecord]:
+    def _fresh(self, rows: Sequence[Mapping[str, Any]], sobject: str, seen: SpillingIdSet) -> list[CrmRecord]:
         fresh = [r for r in rows if r["Id"] not in seen]
         seen.update(r["Id"] for r in fresh)
         return [self._record(raw, sobject) for raw in fresh]
