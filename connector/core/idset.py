@@ -146,7 +146,7 @@ class IdSet:
     # -- packing -----------------------------------------------------------------------------------
     def _pack(self, record_id: str, *, create: bool) -> int | None:
         n = len(record_id)
-        if 0 < n <= 18 and record_id.isdigit() and (n == 1 or record_id[0] != "0"):
+        if 0 < n <= 18 and record_id.isascii() and record_id.isdigit() and (n == 1 or record_id[0] != "0"):
             return (_TAG_DIGITS << _TAG_SHIFT) | int(record_id)
         if (n == 15 or n == 18) and record_id.isascii() and record_id.isalnum():
             if n == 18 and record_id[15:] != _checksum(record_id[:15]):

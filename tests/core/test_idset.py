@@ -65,3 +65,9 @@ def test_given_more_than_256_salesforce_prefixes_then_the_rest_are_still_held() 
     assert all(i in held for i in many)
     held.difference_update(many[::2])
     assert sorted(held) == sorted(set(many) - set(many[::2]))
+
+
+def test_given_digits_that_are_not_ascii_then_they_are_kept_as_text():
+    # str.isdigit() says yes to "²" and "١٢" (Arabic-Indic), int() says no to the first.
+    held = IdSet(["²", "١٢", "12"])
+    assert sorted(held) == sorted(["²", "١٢", "12"]) and "²" in held and "١٢" in held and "2" not in held
