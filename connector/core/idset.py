@@ -31,7 +31,31 @@ _GOLDEN = 0x9E3779B97F4A7C15          # Fibonacci hashing: spreads sequential id
 _MASK64 = (1 << 64) - 1
 
 
-class IdSet:
+class SetOfIds:
+    """A set's single-id calls and truth, from the batch calls and ``len`` a set of ids has."""
+
+    __slots__ = ()
+
+    def update(self, ids: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    def difference_update(self, ids: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def add(self, record_id: str) -> None:
+        self.update((record_id,))
+
+    def discard(self, record_id: str) -> None:
+        self.difference_update((record_id,))
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
+class IdSet(SetOfIds):
     """``set[str]``'s add/discard/membership/len/iteration for record ids, compactly."""
 
     __slots__ = ("_slots", "_used", "_filled", "_prefixes", "_prefix_of", "_other", "_lock")
@@ -47,12 +71,6 @@ class IdSet:
         self.update(ids)
 
     # -- set's interface ---------------------------------------------------------------------------
-    def add(self, record_id: str) -> None:
-        self.update((record_id,))
-
-    def discard(self, record_id: str) -> None:
-        self.difference_update((record_id,))
-
     def update(self, ids: Iterable[str]) -> None:
         with self._lock:
             for record_id in ids:
@@ -98,9 +116,6 @@ class IdSet:
 
     def __len__(self) -> int:
         return self._used + len(self._other)
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
 
     def __iter__(self) -> Iterator[str]:
         for key in self._slots:

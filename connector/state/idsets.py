@@ -18,14 +18,14 @@ import sqlite3
 import threading
 from typing import Iterable, Iterator
 
-from connector.core.idset import IdSet
+from connector.core.idset import IdSet, SetOfIds
 
 IN_MEMORY = 100_000          # ids held in memory before a set moves to disk (about 2 MB)
 CACHE_KIB = 1024             # each spilled set's page cache
 _ITER_PAGE = 5_000           # ids read back per query while iterating
 
 
-class SpillingIdSet:
+class SpillingIdSet(SetOfIds):
     """``IdSet``'s interface; past ``in_memory`` ids, on disk with a capped cache."""
 
     __slots__ = ("_memory", "_db", "_count", "_in_memory", "_lock")
@@ -41,12 +41,6 @@ class SpillingIdSet:
     @property
     def spilled(self) -> bool:
         return self._db is not None
-
-    def add(self, record_id: str) -> None:
-        self.update((record_id,))
-
-    def discard(self, record_id: str) -> None:
-        self.difference_update((record_id,))
 
     def update(self, ids: Iterable[str]) -> None:
         with self._lock:
@@ -76,9 +70,6 @@ class SpillingIdSet:
     def __len__(self) -> int:
         with self._lock:
             return len(self._memory) if self._memory is not None else self._count
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
 
     def __iter__(self) -> Iterator[str]:
         """The ids held, a page at a time (no order promised; on disk, by text)."""
